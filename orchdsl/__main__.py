@@ -1,0 +1,5 @@
+import sys
+
+from orchdsl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,277 @@
+"""Guard expressions: type checking, lowering to the compiled form, and
+three-valued evaluation for the checker.
+
+In: ``ast`` expressions and a type environment. Out: the JSON tree of
+``model.GUARD_FORMAT`` and diagnostics ORC310 (type errors) and ORC311
+(unknown variables). The runtime evaluates the JSON tree with its own small
+evaluator; nothing here or there calls Python ``eval``.
+
+``partial_eval`` evaluates a compiled guard when only some variables are
+known (the tier, when the checker builds the lifecycle graph of one tier):
+it answers True, False, or None for "depends on what is not known".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from orchdsl import ast
+from orchdsl.diagnostics import Diagnostics, did_you_mean
+
+
+@dataclass(frozen=True, slots=True)
+class Type:
+    """A guard type: ``bool``, ``number``, ``int``, ``duration``, ``tokens``,
+    ``string``, or ``enum`` with its members."""
+
+    name: str
+    members: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if self.name == "enum":
+            return "one of " + ", ".join(self.members)
+        return self.name
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.name}
+        if self.members:
+            out["values"] = list(self.members)
+        return out
+
+    @property
+    def numeric(self) -> bool:
+        return self.name in ("int", "number")
+
+    @property
+    def ordered(self) -> bool:
+        return self.name in ("int", "number", "duration", "tokens")
+
+
+BOOL = Type("bool")
+INT = Type("int")
+NUMBER = Type("number")
+DURATION = Type("duration")
+TOKENS = Type("tokens")
+STRING = Type("string")
+
+
+def enum(*members: str) -> Type:
+    return Type("enum", tuple(members))
+
+
+def task_environment(domains: list[str]) -> dict[str, Type]:
+    """The variables a lifecycle guard may use."""
+    return {
+        "tier": INT,
+        "task.kind": enum("strategic", "tactical"),
+        "task.complexity": enum("simple", "moderate", "high"),
+        "task.priority": enum("critical", "high", "normal", "low"),
+        "task.cross_domain": BOOL,
+        "task.dependencies_met": BOOL,
+        "task.domain": enum(*domains),
+        "assignee.has_capacity": BOOL,
+        "assignee.utilization": NUMBER,
+        "time_in_state": DURATION,
+        "tokens_in_state": TOKENS,
+    }
+
+
+def factor_environment(factors: tuple[str, ...]) -> dict[str, Type]:
+    """The variables an assignment filter may use: each factor, a number in [0, 1]."""
+    return {f: NUMBER for f in factors}
+
+
+_LITERAL_TYPES = {
+    "int": INT, "number": NUMBER, "percent": NUMBER, "duration": DURATION,
+    "tokens": TOKENS, "string": STRING, "bool": BOOL,
+}
+
+
+def _compatible(a: Type, b: Type) -> bool:
+    if a.numeric and b.numeric:
+        return True
+    return a.name == b.name
+
+
+class GuardChecker:
+    """Type-checks one expression and lowers it; reports into ``diags``."""
+
+    def __init__(self, env: dict[str, Type], diags: Diagnostics, what: str = "guard") -> None:
+        self.env = env
+        self.diags = diags
+        self.what = what
+        self.ok = True
+
+    def check(self, expr: ast.Expr) -> dict[str, Any] | None:
+        """The compiled tree of a boolean expression, or None after errors."""
+        tree, ty = self._expr(expr)
+        if ty is not None and ty != BOOL:
+            self._error(expr, f"this {self.what} is {ty}, not a condition",
+                        help="compare it with something, e.g. `x == y`")
+        return tree if self.ok else None
+
+    def _error(self, node: ast.Expr, message: str, *, help: str | None = None,
+               code: str = "ORC310") -> None:
+        self.ok = False
+        self.diags.add(code, message, node.span, help=help)
+
+    def _expr(self, e: ast.Expr, expect: Type | None = None) -> tuple[dict[str, Any], Type | None]:
+        if isinstance(e, ast.BoolOp):
+            lt, lty = self._expr(e.left)
+            rt, rty = self._expr(e.right)
+            for side, ty in ((e.left, lty), (e.right, rty)):
+                if ty is not None and ty != BOOL:
+                    self._error(side, f"`{e.op}` needs conditions on both sides; this is {ty}")
+            return {"op": e.op, "args": [lt, rt]}, BOOL
+        if isinstance(e, ast.Not):
+            t, ty = self._expr(e.arg)
+            if ty is not None and ty != BOOL:
+                self._error(e.arg, f"`not` needs a condition; this is {ty}")
+            return {"op": "not", "arg": t}, BOOL
+        if isinstance(e, ast.Compare):
+            return self._compare(e)
+        if isinstance(e, ast.MemberOf):
+            lt, lty = self._expr(e.left)
+            items = []
+            for it in e.items:
+                t, ty = self._expr(it, lty)
+                items.append(t)
+                if lty is not None and ty is not None and not _compatible(lty, ty):
+                    self._error(it, f"`{_text(it)}` is {ty}, but `{_text(e.left)}` is {lty}")
+            return {"op": "in", "left": lt, "items": items}, BOOL
+        if isinstance(e, ast.Literal):
+            return {"const": e.value}, _LITERAL_TYPES[e.type]
+        assert isinstance(e, ast.Path)
+        return self._path(e, expect)
+
+    def _path(self, p: ast.Path, expect: Type | None) -> tuple[dict[str, Any], Type | None]:
+        name = p.dotted
+        if name in self.env:
+            return {"var": name}, self.env[name]
+        if len(p.parts) == 1 and expect is not None and expect.name == "enum":
+            if name in expect.members:
+                return {"const": name}, expect
+            self._error(p, f"`{name}` is not one of {', '.join(expect.members)}",
+                        help=did_you_mean(name, expect.members))
+            return {"const": name}, None
+        if len(p.parts) == 1 and expect is not None and expect.name == "bool" and name in ("yes", "no"):
+            self._error(p, f"`{name}` is not a boolean", help="write `true` or `false`")
+            return {"const": name}, None
+        if len(p.parts) == 1 and expect is not None:
+            owners = [v for v, t in self.env.items() if name in t.members]
+            self._error(p, f"cannot compare {expect} with the word `{name}`",
+                        help=f"`{name}` is a value of `{owners[0]}`" if owners else None)
+            return {"const": name}, None
+        help = did_you_mean(name, self.env)
+        if help is None and len(p.parts) == 1:
+            help = "a bare word is an enum member and must be compared with a variable of that enum"
+        self._error(p, f"unknown variable `{name}` in {self.what}", help=help, code="ORC311")
+        return {"var": name}, None
+
+    def _compare(self, e: ast.Compare) -> tuple[dict[str, Any], Type | None]:
+        # Type the side that is a known variable first, so a bare enum member
+        # on the other side can be resolved against it.
+        left_first = not (isinstance(e.left, ast.Path) and e.left.dotted not in self.env)
+        if left_first:
+            lt, lty = self._expr(e.left)
+            rt, rty = self._expr(e.right, lty)
+        else:
+            rt, rty = self._expr(e.right)
+            lt, lty = self._expr(e.left, rty)
+        if lty is not None and rty is not None:
+            if not _compatible(lty, rty):
+                self._error(e, f"cannot compare {lty} with {rty}",
+                            help=_compare_help(lty, rty))
+            elif e.op in ("<", "<=", ">", ">=") and not lty.ordered:
+                self._error(e, f"`{e.op}` needs numbers, durations or token counts; this compares {lty}")
+        return {"op": e.op, "left": lt, "right": rt}, BOOL
+
+
+def _compare_help(a: Type, b: Type) -> str | None:
+    if {a.name, b.name} == {"duration", "tokens"}:
+        return "time and tokens are different budgets; use `time_in_state` or `tokens_in_state`"
+    if "enum" in (a.name, b.name):
+        e = a if a.name == "enum" else b
+        return f"the values are {', '.join(e.members)}"
+    return None
+
+
+def _text(e: ast.Expr) -> str:
+    if isinstance(e, ast.Path):
+        return e.dotted
+    if isinstance(e, ast.Literal):
+        return e.text
+    return "expression"
+
+
+def to_text(tree: dict[str, Any]) -> str:
+    """The guard tree written back as source text (for prompts and messages)."""
+    if "var" in tree:
+        return str(tree["var"])
+    if "const" in tree:
+        v = tree["const"]
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return repr(v) if isinstance(v, str) and " " in v else str(v)
+    op = tree["op"]
+    if op in ("and", "or"):
+        return f"({to_text(tree['args'][0])} {op} {to_text(tree['args'][1])})"
+    if op == "not":
+        return f"not {to_text(tree['arg'])}"
+    if op == "in":
+        return f"{to_text(tree['left'])} in [{', '.join(to_text(i) for i in tree['items'])}]"
+    return f"{to_text(tree['left'])} {op} {to_text(tree['right'])}"
+
+
+_UNKNOWN = object()
+
+
+def partial_eval(tree: dict[str, Any] | None, known: dict[str, Any]) -> bool | None:
+    """Evaluate with some variables known: True, False, or None (undecided)."""
+    if tree is None:
+        return True
+    v = _peval(tree, known)
+    if v is _UNKNOWN:
+        return None
+    return bool(v)
+
+
+def _peval(t: dict[str, Any], known: dict[str, Any]) -> Any:
+    if "var" in t:
+        return known.get(t["var"], _UNKNOWN)
+    if "const" in t:
+        return t["const"]
+    op = t["op"]
+    if op == "and":
+        a, b = (_peval(x, known) for x in t["args"])
+        if a is False or b is False:
+            return False
+        if a is _UNKNOWN or b is _UNKNOWN:
+            return _UNKNOWN
+        return True
+    if op == "or":
+        a, b = (_peval(x, known) for x in t["args"])
+        if a is True or b is True:
+            return True
+        if a is _UNKNOWN or b is _UNKNOWN:
+            return _UNKNOWN
+        return False
+    if op == "not":
+        a = _peval(t["arg"], known)
+        return _UNKNOWN if a is _UNKNOWN else not a
+    if op == "in":
+        left = _peval(t["left"], known)
+        items = [_peval(i, known) for i in t["items"]]
+        if left is _UNKNOWN or any(i is _UNKNOWN for i in items):
+            return _UNKNOWN
+        return left in items
+    left = _peval(t["left"], known)
+    right = _peval(t["right"], known)
+    if left is _UNKNOWN or right is _UNKNOWN:
+        return _UNKNOWN
+    return {
+        "==": lambda: left == right, "!=": lambda: left != right,
+        "<": lambda: left < right, "<=": lambda: left <= right,
+        ">": lambda: left > right, ">=": lambda: left >= right,
+    }[op]()

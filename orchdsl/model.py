@@ -1,0 +1,415 @@
+"""The model: a resolved organisation, and the compiled model's format.
+
+``lower`` builds an ``Organisation`` from the syntax tree; ``checks`` examine
+it; ``generate`` writes files from it; ``Organisation.to_json`` is the
+compiled model, the only thing the runtime loads. Its JSON Schema is
+``Organisation.model_json_schema()`` (written as ``compiled-model.schema.json``).
+
+Units in the compiled model: time in seconds, tokens as counts, percents and
+shares as fractions (0.75 for 75 %). Actors are strings: a role id
+(``tech-lead``) or a relation (``@lead``). Guards are expression trees in the
+format documented on ``GUARD_FORMAT``.
+
+Spans are kept on model objects for diagnostics but are never serialised.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from orchdsl.diagnostics import Span
+
+FORMAT_VERSION = 1
+
+RELATIONS = ("@assignee", "@peer", "@lead", "@member", "@downstream_lead", "@system")
+FACTORS = ("skill_match", "workload", "complexity_fit", "learning_opportunity", "recent_performance")
+COMPLEXITIES = ("simple", "moderate", "high")
+STAGES = (
+    "answer", "routing", "delegation", "strategic_planning", "consultation", "risk_assessment",
+    "tactical_planning", "coordination", "execution", "validation", "close",
+)
+MEASURES = (
+    "clarification_free", "reassignment_rate", "sla_met", "capacity_accuracy",
+    "within_estimate", "defect_rate",
+)
+MEASURES_WITH_STATE = ("sla_met",)
+
+GUARD_FORMAT = """\
+A guard is a JSON tree. Nodes:
+  {"op": "and"|"or", "args": [G, G]}      both/either
+  {"op": "not", "arg": G}
+  {"op": "=="|"!="|"<"|"<="|">"|">=", "left": V, "right": V}
+  {"op": "in", "left": V, "items": [V, ...]}
+  {"var": "task.kind"}                     a variable of the guard environment
+  {"const": 3}                             a constant (seconds, counts, fractions, strings, booleans)
+"""
+
+Actor = str
+Spanned = SkipJsonSchema[Span | None]
+
+
+def _span_field() -> Any:
+    return Field(default=None, exclude=True)
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=False)
+
+
+class Budget(_Node):
+    """An amount: ``time`` in seconds, ``tokens`` as a count, ``estimate`` as a
+    share of the task's estimate, or (thresholds only) ``multiple`` of the target."""
+
+    kind: Literal["time", "tokens", "estimate", "multiple"]
+    value: Annotated[float, Field(gt=0)]
+    text: str = Field(description="the budget as written in the spec")
+    span: Spanned = _span_field()
+
+
+class OrgInfo(_Node):
+    name: str
+    version: str | None = None
+    title: str | None = None
+    description: str | None = None
+    span: Spanned = _span_field()
+
+
+class Level(_Node):
+    name: str
+    value: int
+    span: Spanned = _span_field()
+
+
+class SkillCategory(_Node):
+    name: str
+    skills: list[str]
+    span: Spanned = _span_field()
+
+
+class Skills(_Node):
+    levels: list[Level] = Field(default_factory=list)
+    categories: list[SkillCategory] = Field(default_factory=list)
+
+    def all_skills(self) -> list[str]:
+        return [s for c in self.categories for s in c.skills]
+
+
+class Role(_Node):
+    """A role of the organisation; agents are instances of roles."""
+
+    id: str
+    title: str | None = None
+    layer: str | None = None
+    reports_to: str | None = None
+    model: str | None = None
+    color: str | None = None
+    tools: list[str] = Field(default_factory=list)
+    description: str | None = None
+    responsibilities: list[str] = Field(default_factory=list)
+    depth: int = Field(0, description="distance from the root of the hierarchy")
+    domain: str | None = Field(None, description="the domain this role leads or works in")
+    kind: Literal["staff", "lead", "member"] = "staff"
+    span: Spanned = _span_field()
+
+
+class Member(_Node):
+    """A member role of a domain, with the data assignment needs."""
+
+    role: str
+    count: Annotated[int, Field(ge=1, le=10_000)] = 1
+    experience: str | None = None
+    hours_per_day: Annotated[float, Field(gt=0, le=24)] | None = None
+    skills: dict[str, str] = Field(default_factory=dict, description="skill -> level name")
+    learning: list[str] = Field(default_factory=list)
+    performance: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    span: Spanned = _span_field()
+
+
+class Domain(_Node):
+    name: str
+    description: str | None = None
+    lead: str
+    members: list[Member] = Field(default_factory=list)
+    needs: list[str] = Field(default_factory=list)
+    span: Spanned = _span_field()
+
+
+class Agent(_Node):
+    """An instance of a role: ``backend-developer x2`` gives two agents."""
+
+    id: str
+    role: str
+    domain: str | None = None
+
+
+class Threshold(_Node):
+    budget: Budget
+    to: Actor | None = None
+    span: Spanned = _span_field()
+
+
+class TierBudget(_Node):
+    tiers: list[int] | None = Field(None, description="the tiers this target applies to; null for all")
+    budget: Budget
+
+
+class Transition(_Node):
+    source: str
+    target: str
+    label: str | None = None
+    guard: dict[str, Any] | None = Field(None, description=GUARD_FORMAT)
+    guard_text: str | None = None
+    actors: list[Actor] = Field(default_factory=list)
+    after: Budget | None = Field(None, description="automatic: fires when time or tokens in the state reach this")
+    tiers: list[int] = Field(default_factory=list, description="tiers where the guard can hold")
+    gates: dict[str, list[int]] = Field(default_factory=dict, description="gate -> tiers where it guards this")
+    span: Spanned = _span_field()
+    guard_span: Spanned = _span_field()
+
+
+class State(_Node):
+    name: str
+    description: str | None = None
+    initial: bool = False
+    terminal: Literal["success", "failure"] | None = None
+    owner: Actor | None = None
+    sla: list[TierBudget] = Field(default_factory=list)
+    warn: Threshold | None = None
+    escalate: Threshold | None = None
+    heartbeat: Budget | None = None
+    tiers: list[int] = Field(default_factory=list, description="tiers where the state applies")
+    requires: list[str] = Field(default_factory=list)
+    transitions: list[Transition] = Field(default_factory=list)
+    span: Spanned = _span_field()
+
+    def target_for(self, tier: int) -> Budget | None:
+        for tb in self.sla:
+            if tb.tiers is None or tier in tb.tiers:
+                return tb.budget
+        return None
+
+
+class Lifecycle(_Node):
+    name: str = "task"
+    tiers: list[int] = Field(default_factory=list)
+    initial: str | None = None
+    states: list[State] = Field(default_factory=list)
+    span: Spanned = _span_field()
+
+    def state(self, name: str) -> State | None:
+        for s in self.states:
+            if s.name == name:
+                return s
+        return None
+
+
+class Delegation(_Node):
+    chain: list[Actor] = Field(default_factory=list)
+    acknowledge_within: Budget | None = None
+    overdue_escalate_to: Actor | None = None
+    priorities: list[str] = Field(default_factory=list)
+    span: Spanned = _span_field()
+
+
+class Channel(_Node):
+    name: str
+    description: str | None = None
+    members: list[str] = Field(description="role ids")
+    declared: list[str] = Field(default_factory=list, description="members as written")
+    template: str | None = Field(None, description="the per-domain template this channel comes from")
+    domain: str | None = None
+    span: Spanned = _span_field()
+
+
+class Broadcast(_Node):
+    kinds: list[str] = Field(default_factory=list)
+    priorities: list[str] = Field(default_factory=list)
+    channels: list[Channel] = Field(default_factory=list)
+
+
+class Handoff(_Node):
+    from_domain: str
+    to_domain: str
+    description: str | None = None
+    checklist: list[str] = Field(default_factory=list)
+    accepted_by: Actor | None = None
+    on_accept: tuple[str, str] | None = None
+    on_reject: tuple[str, str] | None = None
+    span: Spanned = _span_field()
+
+
+class Standup(_Node):
+    name: str
+    description: str | None = None
+    from_: Actor = Field(alias="from")
+    to: Actor
+    every: Budget
+    sections: list[str] = Field(default_factory=list)
+    span: Spanned = _span_field()
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
+
+
+class Consultation(_Node):
+    name: str
+    description: str | None = None
+    from_: Actor = Field(alias="from")
+    to: Actor
+    blocking: bool = True
+    timeout: Budget | None = None
+    default: str | int | None = None
+    span: Spanned = _span_field()
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
+
+
+class Assignment(_Node):
+    weights: dict[str, float] = Field(default_factory=dict)
+    filter: dict[str, Any] | None = Field(None, description=GUARD_FORMAT)
+    filter_text: str | None = None
+    fit: dict[str, str] = Field(default_factory=dict, description="complexity -> minimal experience")
+    fallback: Actor | None = None
+    span: Spanned = _span_field()
+
+
+class Action(_Node):
+    kind: Literal["notify", "escalate", "refuse_new_work"]
+    target: Actor | None = None
+
+
+class CapacityBand(_Node):
+    at: Annotated[float, Field(ge=0, le=10)]
+    name: str
+    action: Action | None = None
+    span: Spanned = _span_field()
+
+
+class Capacity(_Node):
+    hours_per_day: Annotated[float, Field(gt=0, le=24)] = 8.0
+    horizon_days: Annotated[float, Field(gt=0)] = 3.0
+    bands: list[CapacityBand] = Field(default_factory=list)
+    ic_limit: float | None = None
+    ic_action: Action | None = None
+    domain_limit: float | None = None
+    domain_period: Budget | None = None
+    domain_action: Action | None = None
+    span: Spanned = _span_field()
+
+
+class Step(_Node):
+    actor: Actor | None = None
+    stage: str | None = None
+    gate: str | None = None
+    span: Spanned = _span_field()
+
+
+class Tier(_Node):
+    number: Annotated[int, Field(ge=0)]
+    name: str | None = None
+    description: str | None = None
+    flow: list[Step] = Field(default_factory=list)
+    planning_min: int | None = None
+    planning_max: int | None = None
+    planning_unit: str | None = None
+    gates: list[str] = Field(default_factory=list, description="gates listed in the flow")
+    stages: list[str] = Field(default_factory=list, description="stages listed in the flow")
+    span: Spanned = _span_field()
+
+
+class Outcome(_Node):
+    name: str
+    effect: Literal["pass", "hold", "move"]
+    target: str | None = None
+    span: Spanned = _span_field()
+
+
+class ScoreBand(_Node):
+    low: int
+    high: int
+    outcome: str
+    span: Spanned = _span_field()
+
+
+class Gate(_Node):
+    name: str
+    description: str | None = None
+    reviewer: Actor | None = None
+    transitions: list[tuple[str, str]] = Field(default_factory=list)
+    stages: list[str] = Field(default_factory=list)
+    criteria: list[str] = Field(default_factory=list)
+    thresholds: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="criterion -> tier (as a string) -> minimum"
+    )
+    outcomes: list[Outcome] = Field(default_factory=list)
+    score_categories: list[str] = Field(default_factory=list)
+    score_min: int | None = None
+    score_max: int | None = None
+    bands: list[ScoreBand] = Field(default_factory=list)
+    tiers: list[int] = Field(default_factory=list, description="tiers whose flow lists the gate")
+    span: Spanned = _span_field()
+
+
+class Metric(_Node):
+    name: str
+    title: str | None = None
+    measure: str
+    argument: str | None = None
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    target: float
+    span: Spanned = _span_field()
+
+
+class Organisation(_Node):
+    """A whole organisation; serialised, the compiled model."""
+
+    format_version: int = FORMAT_VERSION
+    org: OrgInfo
+    skills: Skills = Field(default_factory=Skills)
+    experience: list[Level] = Field(default_factory=list)
+    roles: list[Role] = Field(default_factory=list)
+    domains: list[Domain] = Field(default_factory=list)
+    agents: list[Agent] = Field(default_factory=list)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    delegation: Delegation | None = None
+    broadcast: Broadcast = Field(default_factory=Broadcast)
+    handoffs: list[Handoff] = Field(default_factory=list)
+    standups: list[Standup] = Field(default_factory=list)
+    consultations: list[Consultation] = Field(default_factory=list)
+    assignment: Assignment | None = None
+    capacity: Capacity | None = None
+    tiers: list[Tier] = Field(default_factory=list)
+    gates: list[Gate] = Field(default_factory=list)
+    metrics: list[Metric] = Field(default_factory=list)
+    guard_variables: dict[str, Any] = Field(
+        default_factory=dict, description="the guard environment: variable -> type"
+    )
+
+    # -- lookups (not serialised) -------------------------------------------
+
+    def role(self, rid: str) -> Role | None:
+        for r in self.roles:
+            if r.id == rid:
+                return r
+        return None
+
+    def domain(self, name: str) -> Domain | None:
+        for d in self.domains:
+            if d.name == name:
+                return d
+        return None
+
+    def gate(self, name: str) -> Gate | None:
+        for g in self.gates:
+            if g.name == name:
+                return g
+        return None
+
+    def to_json(self) -> str:
+        """The compiled model as canonical JSON text (sorted keys, stable)."""
+        import json
+
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=False)
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -1,0 +1,654 @@
+"""Stage 1, parsing: `.orch` text in, an ``ast.File`` or syntax diagnostics out.
+
+The grammar (``grammar/orch.lark``, shipped as the ``orchdsl_grammar``
+package) is loaded once, LALR, strict. AST nodes are built while parsing by
+an inline transformer, so no intermediate parse tree is kept; spans come from
+the tokens themselves (``keep_all_tokens``), which is why every handler sees
+keywords and punctuation among its children and filters them out.
+
+Syntax errors are converted here and nowhere else: no Lark exception leaves
+this module. After a first error the file is split at its top-level
+declarations and each piece parsed again, so that every broken declaration
+is reported, not only the first.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Callable
+
+from lark import Lark, Token, Transformer, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from orchdsl import ast
+from orchdsl.diagnostics import Diagnostics, Span
+
+# Tokens that carry a value; every other token is a keyword or punctuation.
+VALUE_TOKENS = frozenset(
+    {
+        "NAME", "RELATION", "STRING", "INT", "FLOAT", "PERCENT", "DURATION", "TOKENS",
+        "MULTIPLE", "COUNT", "COMP_OP", "STAR", "TERMINAL_KIND", "BLOCKING", "TRUE", "FALSE",
+    }
+)
+
+TOP_KEYWORDS = (
+    "org", "include", "skills", "experience", "role", "domain", "lifecycle", "delegation",
+    "broadcast", "handoff", "standup", "consultation", "assignment", "capacity", "tier",
+    "gate", "metric",
+)
+_TOP_LINE = re.compile(r"^(?:%s)\b" % "|".join(TOP_KEYWORDS), re.M)
+
+_SECONDS = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+_TOKEN_SCALE = {"K": 1_000.0, "M": 1_000_000.0}
+
+
+def token_span(file: str, tok: Token) -> Span:
+    return Span(file, tok.line or 0, tok.column or 0, tok.end_line or 0, tok.end_column or 0)
+
+
+def _unquote(raw: str) -> str:
+    body = raw[1:-1]
+    if "\\" not in body:
+        return body
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+
+
+def parse_duration(text: str) -> float:
+    return float(text[:-1]) * _SECONDS[text[-1]]
+
+
+def parse_tokens(text: str) -> float:
+    return float(text[:-1]) * _TOKEN_SCALE[text[-1]]
+
+
+class AstBuilder(Transformer[Token, Any]):
+    """Builds ``ast`` nodes from grammar rules, one handler per rule.
+
+    Rules that are plain ``keyword value`` clauses share one handler and
+    become ``ast.Clause`` nodes; ``CLAUSE_RULES`` lists them so that the
+    rule-coverage test can tell a handled rule from a forgotten one.
+    """
+
+    CLAUSE_RULES = frozenset(
+        {
+            "title", "description", "layer", "reports_to", "model", "color", "tools",
+            "responsibilities", "lead", "member_experience", "hours", "learning", "needs",
+            "owner", "heartbeat", "requires", "tiers", "when", "by", "after", "chain",
+            "acknowledge", "overdue", "priorities", "kinds", "members", "checklist",
+            "accepted_by", "from_", "to", "every", "sections", "blocking", "timeout",
+            "default", "filter", "fallback", "horizon", "flow", "reviewer", "guards",
+            "criteria", "initial", "terminal", "include",
+        }
+    )
+    # Block rules: a keyword, an optional name, then clauses in braces.
+    BLOCK_RULES = frozenset(
+        {
+            "skills", "experience", "role", "domain", "lifecycle", "state", "delegation",
+            "broadcast", "standup", "consultation", "assignment", "capacity", "gate",
+        }
+    )
+
+    def __init__(self) -> None:
+        super().__init__(visit_tokens=False)
+        self.file = "<input>"
+
+    # -- helpers -------------------------------------------------------------
+
+    def _span(self, children: list[Any]) -> Span:
+        first = last = None
+        for c in children:
+            if c is None:
+                continue
+            first = c
+            break
+        for c in reversed(children):
+            if c is None:
+                continue
+            last = c
+            break
+        a = self._start(first)
+        b = self._end(last)
+        return Span(self.file, a[0], a[1], b[0], b[1])
+
+    def _start(self, node: Any) -> tuple[int, int]:
+        if isinstance(node, Token):
+            return node.line or 0, node.column or 0
+        if isinstance(node, Tree):
+            return self._start(node.children[0]) if node.children else (0, 0)
+        if isinstance(node, (list, tuple)):
+            return self._start(node[0]) if node else (0, 0)
+        span = node.span
+        return span.line, span.column
+
+    def _end(self, node: Any) -> tuple[int, int]:
+        if isinstance(node, Token):
+            return node.end_line or 0, node.end_column or 0
+        if isinstance(node, Tree):
+            return self._end(node.children[-1]) if node.children else (0, 0)
+        if isinstance(node, (list, tuple)):
+            return self._end(node[-1]) if node else (0, 0)
+        span = node.span
+        return span.end_line, span.end_column
+
+    def _value(self, tok: Token) -> Any:
+        """A value token as the AST node for it."""
+        t = tok.type
+        span = token_span(self.file, tok)
+        s = str(tok)
+        if t in ("NAME", "RELATION", "STAR", "TERMINAL_KIND", "BLOCKING", "COMP_OP"):
+            return ast.Name(s, span)
+        if t == "STRING":
+            return ast.Text(_unquote(s), span)
+        if t == "INT":
+            return ast.Num(float(s), span, integer=True)
+        if t == "FLOAT":
+            return ast.Num(float(s), span)
+        if t == "PERCENT":
+            return ast.Num(float(s[:-1]) / 100.0, span, percent=True)
+        if t == "DURATION":
+            return ast.Budget("time", parse_duration(s), s, span)
+        if t == "TOKENS":
+            return ast.Budget("tokens", parse_tokens(s), s, span)
+        if t == "MULTIPLE":
+            return ast.Budget("multiple", float(s[:-1]), s, span)
+        if t == "COUNT":
+            return ast.Num(float(s[1:]), span, integer=True)
+        if t in ("TRUE", "FALSE"):
+            return ast.Literal(t == "TRUE", "bool", s, span)
+        raise AssertionError(f"unhandled token type {t}")
+
+    def _values(self, children: list[Any]) -> list[Any]:
+        out = []
+        for c in children:
+            if c is None:
+                continue
+            if isinstance(c, Token):
+                if c.type in VALUE_TOKENS:
+                    out.append(self._value(c))
+            elif isinstance(c, Tree):
+                out.extend(self._values(c.children))
+            else:
+                out.append(c)
+        return out
+
+    def __default__(self, data: Any, children: list[Any], meta: Any) -> Any:
+        name = str(data)
+        if name.startswith("_"):
+            # Inlined rules are expanded into their parent by Lark itself.
+            return Tree(data, children)
+        if name in self.CLAUSE_RULES:
+            vals = self._values(children)
+            if name in ("initial",):
+                value: object = True
+            elif name == "terminal":
+                value = vals[0].text if vals else "success"
+            elif name == "blocking":
+                value = vals[0].text == "blocking"
+            elif name in ("tools", "learning", "needs", "requires", "priorities", "kinds",
+                          "sections", "criteria"):
+                value = vals[0] if vals else []
+            elif name in ("responsibilities", "checklist", "tiers", "by", "chain", "members",
+                          "guards", "flow"):
+                value = vals
+            else:
+                value = vals[0] if vals else None
+            return ast.Clause(name, value, self._span(children))
+        if name in self.BLOCK_RULES:
+            return self._block(name, children)
+        raise AssertionError(f"no handler for grammar rule {name!r}")
+
+    def _block(self, kind: str, children: list[Any]) -> ast.Block:
+        vals = self._values(children)
+        name = None
+        if vals and isinstance(vals[0], ast.Name):
+            name = vals.pop(0)
+        return ast.Block(kind, name, vals, self._span(children))
+
+    # -- top level -----------------------------------------------------------
+
+    def start(self, children: list[Any]) -> list[Any]:
+        return [c for c in children if c is not None and not isinstance(c, Token)]
+
+    def org(self, children: list[Any]) -> ast.Block:
+        vals = self._values(children)
+        name = vals.pop(0)
+        version = vals.pop(0) if vals and isinstance(vals[0], ast.Text) else None
+        return ast.Block("org", name, vals, self._span(children), {"version": version})
+
+    def levels(self, children: list[Any]) -> ast.Clause:
+        return ast.Clause("levels", self._values(children), self._span(children))
+
+    def level_def(self, children: list[Any]) -> tuple[ast.Name, ast.Num]:
+        name, num = self._values(children)
+        return name, num
+
+    def category(self, children: list[Any]) -> ast.Clause:
+        vals = self._values(children)
+        name = vals.pop(0)
+        skills = vals[0] if vals else []
+        return ast.Clause("category", (name, skills), self._span(children))
+
+    def name_list(self, children: list[Any]) -> list[ast.Name]:
+        return self._values(children)
+
+    def experience(self, children: list[Any]) -> ast.Block:
+        return ast.Block("experience", None, self._values(children), self._span(children))
+
+    def member(self, children: list[Any]) -> ast.Block:
+        vals = self._values(children)
+        role = vals.pop(0)
+        count = vals.pop(0) if vals and isinstance(vals[0], ast.Num) else None
+        return ast.Block("member", role, vals, self._span(children), {"count": count})
+
+    def held_skills(self, children: list[Any]) -> ast.Clause:
+        return ast.Clause("skills", self._values(children), self._span(children))
+
+    def skill_level(self, children: list[Any]) -> tuple[ast.Name, ast.Name]:
+        skill, level = self._values(children)
+        return skill, level
+
+    def performance(self, children: list[Any]) -> ast.Clause:
+        return ast.Clause("performance", self._values(children), self._span(children))
+
+    def perf_item(self, children: list[Any]) -> tuple[ast.Name, ast.Num]:
+        name, num = self._values(children)
+        return name, num
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def sla_all(self, children: list[Any]) -> ast.Clause:
+        (budget,) = self._values(children)
+        return ast.Clause("sla", [(None, budget)], self._span(children))
+
+    def sla_tiers(self, children: list[Any]) -> ast.Clause:
+        return ast.Clause("sla", self._values(children), self._span(children))
+
+    def tier_budget(self, children: list[Any]) -> tuple[ast.TierRange, ast.Budget]:
+        rng, budget = self._values(children)
+        return rng, budget
+
+    def tier_range(self, children: list[Any]) -> ast.TierRange:
+        nums = self._values(children)
+        low = int(nums[0].value)
+        high = int(nums[1].value) if len(nums) > 1 else low
+        return ast.TierRange(low, high, self._span(children))
+
+    def warn(self, children: list[Any]) -> ast.Clause:
+        vals = self._values(children)
+        return ast.Clause("warn", (vals[0], vals[1] if len(vals) > 1 else None), self._span(children))
+
+    def escalate(self, children: list[Any]) -> ast.Clause:
+        threshold, target = self._values(children)
+        return ast.Clause("escalate", (threshold, target), self._span(children))
+
+    def transition(self, children: list[Any]) -> ast.Transition:
+        vals = self._values(children)
+        target = vals.pop(0)
+        label = vals.pop(0) if vals and isinstance(vals[0], ast.Text) else None
+        return ast.Transition(target, label, vals, self._span(children))
+
+    def threshold(self, children: list[Any]) -> ast.Budget:
+        (value,) = self._values(children)
+        return value  # type: ignore[no-any-return]
+
+    def budget_expr(self, children: list[Any]) -> ast.Budget:
+        (value,) = self._values(children)
+        return value  # type: ignore[no-any-return]
+
+    def estimate(self, children: list[Any]) -> ast.Budget:
+        return ast.Budget("estimate", 1.0, "estimate", self._span(children))
+
+    def estimate_share(self, children: list[Any]) -> ast.Budget:
+        (pct,) = self._values(children)
+        span = self._span(children)
+        return ast.Budget("estimate", pct.value, f"{pct.value * 100:g}% of estimate", span)
+
+    def actor(self, children: list[Any]) -> ast.Name:
+        (name,) = self._values(children)
+        return name  # type: ignore[no-any-return]
+
+    # -- guards --------------------------------------------------------------
+
+    def or_(self, children: list[Any]) -> ast.BoolOp:
+        left, right = self._values(children)
+        return ast.BoolOp("or", left, right, self._span(children))
+
+    def and_(self, children: list[Any]) -> ast.BoolOp:
+        left, right = self._values(children)
+        return ast.BoolOp("and", left, right, self._span(children))
+
+    def not_(self, children: list[Any]) -> ast.Not:
+        (arg,) = self._values(children)
+        return ast.Not(arg, self._span(children))
+
+    def compare(self, children: list[Any]) -> ast.Compare:
+        left, op, right = self._values(children)
+        return ast.Compare(op.text, left, right, self._span(children))
+
+    def member_of(self, children: list[Any]) -> ast.MemberOf:
+        vals = self._values(children)
+        return ast.MemberOf(vals[0], vals[1:], self._span(children))
+
+    def operand(self, children: list[Any]) -> ast.Expr:
+        # Only reached for a parenthesised expression: "(" expr ")".
+        (inner,) = self._values(children)
+        return inner  # type: ignore[no-any-return]
+
+    def path(self, children: list[Any]) -> ast.Path:
+        parts = [n.text for n in self._values(children)]
+        return ast.Path(parts, self._span(children))
+
+    def literal(self, children: list[Any]) -> ast.Literal:
+        (v,) = self._values(children)
+        span = self._span(children)
+        text = "".join(str(c) for c in children if isinstance(c, Token))
+        if isinstance(v, ast.Literal):
+            return v
+        if isinstance(v, ast.Text):
+            return ast.Literal(v.value, "string", text, span)
+        if isinstance(v, ast.Budget):
+            return ast.Literal(v.value, "duration" if v.kind == "time" else "tokens", text, span)
+        assert isinstance(v, ast.Num)
+        kind = "percent" if v.percent else ("int" if v.integer else "number")
+        value: object = int(v.value) if v.integer else v.value
+        return ast.Literal(value, kind, text, span)
+
+    # -- protocols -----------------------------------------------------------
+
+    def channel(self, children: list[Any]) -> ast.Block:
+        vals = self._values(children)
+        name = vals.pop(0)
+        return ast.Block("channel", name, vals, self._span(children))
+
+    def channel_name(self, children: list[Any]) -> ast.Name:
+        (v,) = self._values(children)
+        if isinstance(v, ast.Text):
+            return ast.Name(v.value, v.span)
+        return v  # type: ignore[no-any-return]
+
+    def channel_member(self, children: list[Any]) -> ast.Name:
+        (v,) = self._values(children)
+        return v  # type: ignore[no-any-return]
+
+    def handoff(self, children: list[Any]) -> ast.Block:
+        vals = self._values(children)
+        src, dst = vals[0], vals[1]
+        return ast.Block("handoff", None, vals[2:], self._span(children), {"from": src, "to": dst})
+
+    def domain_ref(self, children: list[Any]) -> ast.Name:
+        (v,) = self._values(children)
+        return v  # type: ignore[no-any-return]
+
+    def _pair_clause(self, kind: str, children: list[Any]) -> ast.Clause:
+        src, dst = self._values(children)
+        return ast.Clause(kind, (src, dst), self._span(children))
+
+    def on_accept(self, children: list[Any]) -> ast.Clause:
+        return self._pair_clause("on_accept", children)
+
+    def on_reject(self, children: list[Any]) -> ast.Clause:
+        return self._pair_clause("on_reject", children)
+
+    # -- assignment, capacity ------------------------------------------------
+
+    def weight(self, children: list[Any]) -> ast.Clause:
+        return self._pair_clause("weight", children)
+
+    def fit(self, children: list[Any]) -> ast.Clause:
+        return ast.Clause("fit", self._values(children), self._span(children))
+
+    def fit_item(self, children: list[Any]) -> tuple[ast.Name, ast.Name]:
+        a, b = self._values(children)
+        return a, b
+
+    def band(self, children: list[Any]) -> ast.Clause:
+        vals = self._values(children)
+        action = vals[2] if len(vals) > 2 else None
+        return ast.Clause("band", (vals[0], vals[1], action), self._span(children))
+
+    def ic_limit(self, children: list[Any]) -> ast.Clause:
+        return self._pair_clause("ic_limit", children)
+
+    def sustained(self, children: list[Any]) -> ast.Clause:
+        above, period, action = self._values(children)
+        return ast.Clause("sustained", (above, period, action), self._span(children))
+
+    def _action(self, kind: str, children: list[Any]) -> ast.Clause:
+        vals = self._values(children)
+        return ast.Clause(kind, vals[0] if vals else None, self._span(children))
+
+    def notify(self, children: list[Any]) -> ast.Clause:
+        return self._action("notify", children)
+
+    def escalate_action(self, children: list[Any]) -> ast.Clause:
+        return self._action("escalate", children)
+
+    def refuse_new_work(self, children: list[Any]) -> ast.Clause:
+        return self._action("refuse_new_work", children)
+
+    # -- tiers, gates, metrics -----------------------------------------------
+
+    def tier(self, children: list[Any]) -> ast.Block:
+        vals = self._values(children)
+        number = vals.pop(0)
+        title = vals.pop(0) if vals and isinstance(vals[0], ast.Text) else None
+        return ast.Block("tier", None, vals, self._span(children), {"number": number, "title": title})
+
+    def role_step(self, children: list[Any]) -> ast.Step:
+        vals = self._values(children)
+        return ast.Step(vals[0], vals[1] if len(vals) > 1 else None, None, self._span(children))
+
+    def gate_step(self, children: list[Any]) -> ast.Step:
+        (name,) = self._values(children)
+        return ast.Step(None, None, name, self._span(children))
+
+    def planning(self, children: list[Any]) -> ast.Clause:
+        vals = self._values(children)
+        nums = [v for v in vals if isinstance(v, ast.Num)]
+        unit = next((v for v in vals if isinstance(v, ast.Name)), None)
+        low = nums[0]
+        high = nums[1] if len(nums) > 1 else nums[0]
+        return ast.Clause("planning", (low, high, unit), self._span(children))
+
+    def guards_transition(self, children: list[Any]) -> ast.Clause:
+        return self._pair_clause("transition", children)
+
+    def guards_stage(self, children: list[Any]) -> ast.Clause:
+        (name,) = self._values(children)
+        return ast.Clause("stage", name, self._span(children))
+
+    def gate_threshold(self, children: list[Any]) -> ast.Clause:
+        vals = self._values(children)
+        return ast.Clause("threshold", (vals[0], vals[1:]), self._span(children))
+
+    def tier_value(self, children: list[Any]) -> tuple[ast.TierRange, ast.Num]:
+        rng, num = self._values(children)
+        return rng, num
+
+    def outcome(self, children: list[Any]) -> ast.Clause:
+        name, effect = self._values(children)
+        return ast.Clause("outcome", (name, effect), self._span(children))
+
+    def effect_pass(self, children: list[Any]) -> ast.Clause:
+        return ast.Clause("pass", None, self._span(children))
+
+    def effect_hold(self, children: list[Any]) -> ast.Clause:
+        return ast.Clause("hold", None, self._span(children))
+
+    def effect_move(self, children: list[Any]) -> ast.Clause:
+        (target,) = self._values(children)
+        return ast.Clause("move", target, self._span(children))
+
+    def score(self, children: list[Any]) -> ast.Clause:
+        names, low, high = self._values(children)
+        return ast.Clause("score", (names, low, high), self._span(children))
+
+    def score_band(self, children: list[Any]) -> ast.Clause:
+        low, high, outcome = self._values(children)
+        return ast.Clause("band", (low, high, outcome), self._span(children))
+
+    def metric(self, children: list[Any]) -> ast.Block:
+        vals = self._values(children)
+        name = vals.pop(0)
+        title = vals.pop(0) if isinstance(vals[0], ast.Text) else None
+        measure, op, target = vals
+        return ast.Block(
+            "metric", name, [], self._span(children),
+            {"title": title, "measure": measure, "op": op, "target": target},
+        )
+
+    def measure(self, children: list[Any]) -> ast.Clause:
+        vals = self._values(children)
+        return ast.Clause("measure", (vals[0], vals[1] if len(vals) > 1 else None), self._span(children))
+
+
+# ---------------------------------------------------------------------- the parser
+
+
+@lru_cache(maxsize=1)
+def _parser() -> tuple[Lark, AstBuilder]:
+    builder = AstBuilder()
+    lark = Lark.open_from_package(
+        "orchdsl_grammar",
+        "orch.lark",
+        parser="lalr",
+        lexer="contextual",
+        strict=True,
+        keep_all_tokens=True,
+        maybe_placeholders=True,
+        transformer=builder,
+        cache=True,
+    )
+    return lark, builder
+
+
+def grammar_rule_names() -> set[str]:
+    """Names of every rule and alias in the grammar that reaches the transformer."""
+    lark, _ = _parser()
+    names: set[str] = set()
+    for rule in lark.rules:
+        origin = rule.alias or rule.origin.name
+        name = str(origin)
+        if name.startswith("_") or name == "start":
+            continue
+        if rule.options.expand1 and len(rule.expansion) == 1 and not rule.alias:
+            continue  # ?rule with one child: inlined, never reaches a handler
+        names.add(name)
+    return names
+
+
+_PUNCT_NAMES = {
+    "NAME": "a name",
+    "RELATION": "a relation such as `@lead`",
+    "STRING": "a string",
+    "INT": "a whole number",
+    "FLOAT": "a decimal number",
+    "PERCENT": "a percentage",
+    "DURATION": "a duration such as `4h`",
+    "TOKENS": "a token budget such as `50K`",
+    "MULTIPLE": "a multiple such as `2x`",
+    "COUNT": "a count such as `x2`",
+    "COMP_OP": "a comparison",
+    "TERMINAL_KIND": "`success` or `failure`",
+    "BLOCKING": "`blocking` or `nonblocking`",
+    "STAR": "`*`",
+    "TRUE": "`true`",
+    "FALSE": "`false`",
+    "$END": "the end of the file",
+}
+
+
+@lru_cache(maxsize=1)
+def _terminal_text() -> dict[str, str]:
+    lark, _ = _parser()
+    out = dict(_PUNCT_NAMES)
+    for t in lark.terminals:
+        if t.name not in out and t.pattern.type == "str":
+            out[t.name] = f"`{t.pattern.value}`"
+    return out
+
+
+def _describe_expected(expected: set[str]) -> str:
+    names = _terminal_text()
+    words = sorted({names.get(e, e) for e in expected})
+    if len(words) > 12:
+        words = words[:12] + ["..."]
+    return ", ".join(words)
+
+
+def _syntax_diagnostic(err: UnexpectedInput, path: str, line_offset: int, diags: Diagnostics) -> None:
+    line = (err.line or 1) + line_offset
+    col = err.column or 1
+    if isinstance(err, UnexpectedCharacters):
+        ch = err.char
+        span = Span(path, line, col, line, col + 1)
+        diags.add("ORC002", f"unexpected character `{ch}`", span,
+                  help="strings are written in double quotes; comments start with `#` or `//`"
+                  if ch in "'\"" else None)
+        return
+    if isinstance(err, UnexpectedEOF):
+        span = Span(path, line, col, line, col)
+        diags.add("ORC001", "unexpected end of file", span,
+                  notes=[f"expected {_describe_expected(set(err.expected))}"])
+        return
+    assert isinstance(err, UnexpectedToken)
+    tok = err.token
+    if tok.type == "$END":
+        span = Span(path, line, col, line, col)
+        found = "end of file"
+    else:
+        span = Span(path, line, col, line, col + max(1, len(str(tok))))
+        found = f"`{tok}`"
+    expected = set(err.accepts or err.expected)
+    diags.add(
+        "ORC001",
+        f"unexpected {found}",
+        span,
+        notes=[f"expected {_describe_expected(expected)}"],
+        help=_hint(str(tok), expected),
+    )
+
+
+def _hint(found: str, expected: set[str]) -> str | None:
+    if found in ("=",) and "__ANON_COLON" in expected:
+        return "use `:` here"
+    if found == ":" and "EQUAL" in expected:
+        return "levels are written `name = number`"
+    if "RBRACE" in expected and found.isidentifier():
+        return f"`{found}` is not a clause of this block"
+    return None
+
+
+def parse_text(text: str, path: str, diags: Diagnostics) -> ast.File | None:
+    """Parse one file's text; on syntax errors, add them all and return None."""
+    lark, builder = _parser()
+    builder.file = path
+    try:
+        items = lark.parse(text)
+    except UnexpectedInput as err:
+        _syntax_diagnostic(err, path, 0, diags)
+        _more_errors(text, path, err, diags)
+        return None
+    return ast.File(path, items)
+
+
+def _more_errors(text: str, path: str, first: UnexpectedInput, diags: Diagnostics) -> None:
+    """Find syntax errors after the first, one top-level declaration at a time."""
+    lark, builder = _parser()
+    starts = [m.start() for m in _TOP_LINE.finditer(text)]
+    first_line = first.line or 1
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(text)
+        line_offset = text.count("\n", 0, start)
+        if line_offset + 1 <= first_line:
+            continue  # before or containing the first error: already reported
+        try:
+            lark.parse(text[start:end])
+        except UnexpectedInput as err:
+            _syntax_diagnostic(err, path, line_offset, diags)
+        finally:
+            builder.file = path
+
+
+ParseFn = Callable[[str, str, Diagnostics], "ast.File | None"]

@@ -1,0 +1,119 @@
+"""The whole front end on one screen: files in, model and diagnostics out.
+
+    read + parse (with includes) -> lower (names, types, values) -> checks (graphs)
+
+Each stage reports every problem it finds; a stage runs only when the one
+before it found no errors, so that one mistake is reported once and not
+again as a cascade of consequences. Warnings never stop the pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchdsl import ast
+from orchdsl.diagnostics import Diagnostic, Diagnostics, Label, Span
+from orchdsl.model import Organisation
+
+
+@dataclass
+class Result:
+    """What a check produced: the model (when lowering succeeded) and every diagnostic."""
+
+    model: Organisation | None
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+def display_path(path: Path) -> str:
+    """Paths in messages: relative to the working directory when below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def load(paths: list[Path], diags: Diagnostics, sources: dict[str, str]) -> list[ast.File]:
+    """Parse the given files and everything they include, each file once."""
+    from orchdsl.parser import parse_text
+
+    files: list[ast.File] = []
+    done: set[Path] = set()
+
+    def visit(path: Path, stack: list[Path], via: Span | None) -> None:
+        real = path.resolve()
+        if real in stack:
+            cycle = " -> ".join(display_path(p) for p in [*stack[stack.index(real):], real])
+            diags.add("ORC004", f"include cycle: {cycle}", via,
+                      help="remove one of the includes; each file is read once anyway")
+            return
+        if real in done:
+            return
+        done.add(real)
+        name = display_path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            diags.add("ORC003", f"cannot read `{name}`: {reason.lower()}", via)
+            return
+        sources[name] = text
+        tree = parse_text(text, name, diags)
+        if tree is None:
+            return
+        files.append(tree)
+        for item in tree.items:
+            if isinstance(item, ast.Clause) and item.kind == "include":
+                target = item.value
+                assert isinstance(target, ast.Text)
+                visit(path.parent / target.value, [*stack, real], target.span)
+
+    for p in paths:
+        visit(p, [], None)
+    return files
+
+
+def check_files(paths: list[Path]) -> Result:
+    """Parse, resolve and check an organisation made of ``paths`` and their includes."""
+    from orchdsl.checks import run_checks
+    from orchdsl.lower import lower
+
+    diags = Diagnostics()
+    sources: dict[str, str] = {}
+    files = load(paths, diags, sources)
+    model = None
+    if not diags.has_errors:
+        model = lower(files, diags)
+        if model is not None and not diags.has_errors:
+            run_checks(model, diags)
+    return Result(model, diags.sorted(), sources, [f.path for f in files])
+
+
+def check_text(text: str, name: str = "<input>") -> Result:
+    """Check a spec held in memory (no includes are followed)."""
+    from orchdsl.checks import run_checks
+    from orchdsl.lower import lower
+    from orchdsl.parser import parse_text
+
+    diags = Diagnostics()
+    tree = parse_text(text, name, diags)
+    model = None
+    if tree is not None:
+        for item in tree.items:
+            if isinstance(item, ast.Clause) and item.kind == "include":
+                diags.add("ORC003", "includes are not followed when checking text", item.span)
+        model = lower([tree], diags)
+        if model is not None and not diags.has_errors:
+            run_checks(model, diags)
+    return Result(model, diags.sorted(), {name: text}, [name])
+
+
+__all__ = ["Result", "check_files", "check_text", "load", "Label"]

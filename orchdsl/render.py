@@ -1,0 +1,144 @@
+"""Rendering diagnostics: the same data as a human view, short lines, JSON,
+or GitHub workflow annotations.
+
+In: diagnostics and the source texts they point into. Out: text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+from orchdsl.diagnostics import Diagnostic, Span
+
+FORMATS = ("human", "short", "json", "github")
+
+_COLOURS = {"error": "\033[1;31m", "warning": "\033[1;33m", "bold": "\033[1m", "blue": "\033[1;34m",
+            "reset": "\033[0m"}
+
+
+class _Paint:
+    def __init__(self, on: bool) -> None:
+        self.on = on
+
+    def __call__(self, text: str, colour: str) -> str:
+        return f"{_COLOURS[colour]}{text}{_COLOURS['reset']}" if self.on else text
+
+
+def summary_line(diags: list[Diagnostic]) -> str:
+    errors = sum(d.is_error for d in diags)
+    warnings = len(diags) - errors
+    parts = []
+    if errors:
+        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    if warnings:
+        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    return ", ".join(parts) if parts else "no problems found"
+
+
+def render(diags: list[Diagnostic], sources: dict[str, str], fmt: str, colour: bool = False) -> str:
+    if fmt == "json":
+        return json.dumps(
+            {"diagnostics": [d.to_json() for d in diags],
+             "errors": sum(d.is_error for d in diags),
+             "warnings": sum(not d.is_error for d in diags)},
+            indent=2,
+        ) + "\n"
+    if fmt == "short":
+        return "".join(short(d) + "\n" for d in diags)
+    if fmt == "github":
+        return "".join(github(d) + "\n" for d in diags)
+    paint = _Paint(colour)
+    lines = SourceLines(sources)
+    out = [human(d, lines, paint) for d in diags]
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def short(d: Diagnostic) -> str:
+    where = f"{d.span.file}:{d.span.line}:{d.span.column}: " if d.span else ""
+    return f"{where}{d.severity.value}[{d.code}]: {d.message}"
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def github(d: Diagnostic) -> str:
+    kind = "error" if d.is_error else "warning"
+    props = [f"title={_gh_escape(f'{d.code} {d.name}', True)}"]
+    if d.span:
+        props = [
+            f"file={_gh_escape(d.span.file, True)}",
+            f"line={d.span.line}",
+            f"col={d.span.column}",
+            f"endLine={d.span.end_line}",
+            f"endColumn={d.span.end_column}",
+            *props,
+        ]
+    message = d.message + (f"\n{d.help}" if d.help else "")
+    return f"::{kind} {','.join(props)}::{_gh_escape(message)}"
+
+
+class SourceLines:
+    """Lines of each source, split once."""
+
+    def __init__(self, sources: dict[str, str]) -> None:
+        self.sources = sources
+        self._cache: dict[str, list[str]] = {}
+
+    def line(self, file: str, n: int) -> str | None:
+        if file not in self._cache:
+            text = self.sources.get(file)
+            if text is None:
+                return None
+            self._cache[file] = text.splitlines()
+        lines = self._cache[file]
+        return lines[n - 1] if 0 < n <= len(lines) else None
+
+
+def human(d: Diagnostic, lines: SourceLines, paint: _Paint) -> str:
+    sev = d.severity.value
+    head = paint(f"{sev}[{d.code}]", sev) + paint(f": {d.message}", "bold")
+    out = [head]
+    spans: list[tuple[Span, str, bool]] = []
+    if d.span:
+        spans.append((d.span, "", True))
+    spans.extend((lb.span, lb.message, False) for lb in d.labels)
+    width = max((len(str(s.line)) for s, _, _ in spans), default=1)
+    gutter = " " * width
+    if d.span:
+        out.append(f"{gutter}{paint('-->', 'blue')} {d.span.file}:{d.span.line}:{d.span.column}")
+    current_file = d.span.file if d.span else None
+    for span, message, primary in _ordered(spans):
+        if span.file != current_file:
+            out.append(f"{gutter}{paint('::>', 'blue')} {span.file}:{span.line}:{span.column}")
+            current_file = span.file
+        text = lines.line(span.file, span.line)
+        if text is None:
+            continue
+        text = text.replace("\t", " ")
+        out.append(f"{gutter} {paint('|', 'blue')}")
+        out.append(f"{paint(str(span.line).rjust(width), 'blue')} {paint('|', 'blue')} {text}")
+        start = max(span.column - 1, 0)
+        end = span.end_column - 1 if span.end_line == span.line else len(text)
+        length = max(end - start, 1)
+        mark = ("^" if primary else "-") * length
+        colour = sev if primary else "blue"
+        label = f" {message}" if message else ""
+        out.append(f"{gutter} {paint('|', 'blue')} {' ' * start}{paint(mark + label, colour)}")
+    for note in d.notes:
+        out.append(f"{gutter} {paint('=', 'blue')} note: {note}")
+    if d.help:
+        out.append(f"{gutter} {paint('=', 'blue')} help: {d.help}")
+    return "\n".join(out)
+
+
+def _ordered(spans: Iterable[tuple[Span, str, bool]]) -> list[tuple[Span, str, bool]]:
+    """Primary first, then labels in source order."""
+    items = list(spans)
+    primary = [s for s in items if s[2]]
+    rest = sorted((s for s in items if not s[2]), key=lambda s: (s[0].file, s[0].line, s[0].column))
+    return primary + rest

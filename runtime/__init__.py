@@ -1,0 +1,1 @@
+"""orchdsl runtime: executes a compiled organisation (loads only the compiled model JSON)."""
