@@ -1,0 +1,30 @@
+"""Stage 3, checks: the resolved model in, diagnostics out.
+
+Each check is a function ``(org, graphs, diags) -> None`` that adds
+diagnostics and changes nothing. The modules of this package group them by
+concern, each exporting ``CHECKS``; they run in the order listed here. Graphs
+(networkx) are built once and shared, see ``graphs``.
+"""
+
+from __future__ import annotations
+
+from orchdsl import model as m
+from orchdsl.checks import hierarchy
+from orchdsl.checks.graphs import Check, Graphs
+from orchdsl.diagnostics import Diagnostics
+
+MODULES = (hierarchy,)
+
+
+def all_checks() -> list[Check]:
+    return [c for mod in MODULES for c in mod.CHECKS]
+
+
+def run_checks(org: m.Organisation, diags: Diagnostics) -> None:
+    """Run every check over a lowered model."""
+    graphs = Graphs(org)
+    for check in all_checks():
+        check(org, graphs, diags)
+
+
+__all__ = ["Graphs", "run_checks", "all_checks"]
