@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--deny-warnings", action="store_true", help="exit 1 on warnings too")
 
     k = sub.add_parser("compile", help="compile a spec into Agent_Memory, prompts, schemas and a model")
-    k.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    k.add_argument("files", nargs=1, type=Path, metavar="FILE",
+                   help="the top file of the organisation (it may include others)")
     k.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
     k.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 if DIR differs from what the spec produces")
@@ -74,15 +75,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     from orchdsl.render import render, summary_line
 
     _check_paths(args.files)
-    result = check_files(args.files)
-    out = render(result.diagnostics, result.sources, args.format, _colour(args.color, sys.stdout))
+    # Each file named is its own organisation; `include` is how files compose.
+    results = [check_files([f]) for f in args.files]
+    diagnostics = [d for r in results for d in r.diagnostics]
+    sources = {k: v for r in results for k, v in r.sources.items()}
+    out = render(diagnostics, sources, args.format, _colour(args.color, sys.stdout))
     sys.stdout.write(out)
     if args.format == "human":
-        names = ", ".join(result.files) if len(result.files) <= 3 else f"{len(result.files)} files"
-        sys.stderr.write(f"{names}: {summary_line(result.diagnostics)}\n")
-    if not result.ok:
+        names = ", ".join(map(str, args.files)) if len(args.files) <= 3 else f"{len(args.files)} files"
+        sys.stderr.write(f"{names}: {summary_line(diagnostics)}\n")
+    if not all(r.ok for r in results):
         return EXIT_ERRORS
-    if args.deny_warnings and result.diagnostics:
+    if args.deny_warnings and diagnostics:
         return EXIT_ERRORS
     return EXIT_OK
 
@@ -159,7 +163,7 @@ def _run(argv: list[str]) -> int:
     return _guarded(go)
 
 
-def _guarded(fn: "object") -> int:
+def _guarded(fn: object) -> int:
     try:
         return int(fn())  # type: ignore[operator]
     except UsageError as err:

@@ -8,8 +8,8 @@ into a ``Diagnostics`` list; the pipeline sorts and de-duplicates them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 from orchdsl.codes import CODES, Severity
 

@@ -7,7 +7,7 @@ In: diagnostics and the source texts they point into. Out: text.
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 from orchdsl.diagnostics import Diagnostic, Span
 

@@ -3,13 +3,14 @@ each tier, built once per organisation on first use (networkx)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-from typing import Callable
 
 import networkx as nx
 
 from orchdsl import model as m
 from orchdsl.diagnostics import Diagnostics
+
 
 class Graphs:
     """Graphs of one organisation, built on first use."""

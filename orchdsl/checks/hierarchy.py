@@ -9,7 +9,6 @@ from orchdsl.checks.graphs import Check, Graphs
 from orchdsl.diagnostics import Diagnostics, Label
 
 
-
 def check_hierarchy(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     """ORC201 cycles, ORC202 no root, ORC203 several roots."""
     for cycle in sorted(nx.simple_cycles(g.hierarchy), key=lambda c: sorted(c)):
