@@ -10,7 +10,6 @@ the model and reports names, duplicates and missing clauses.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from orchdsl.diagnostics import Span
 
@@ -127,7 +126,7 @@ class MemberOf:
     span: Span
 
 
-Expr = Union[Path, Literal, BoolOp, Not, Compare, MemberOf]
+Expr = Path | Literal | BoolOp | Not | Compare | MemberOf
 
 
 # ------------------------------------------------------------------ clauses and blocks

@@ -10,10 +10,10 @@ Every code has a page ``docs/codes/ORCnnn.md`` with a failing example.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 

@@ -38,7 +38,7 @@ TOP_KEYWORDS = (
     "broadcast", "handoff", "standup", "consultation", "assignment", "capacity", "tier",
     "gate", "metric",
 )
-_TOP_LINE = re.compile(r"^(?:%s)\b" % "|".join(TOP_KEYWORDS), re.M)
+_TOP_LINE = re.compile(r"^(?:" + "|".join(TOP_KEYWORDS) + r")\b", re.M)
 
 _SECONDS = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 _TOKEN_SCALE = {"K": 1_000.0, "M": 1_000_000.0}
