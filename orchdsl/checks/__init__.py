@@ -9,11 +9,11 @@ concern, each exporting ``CHECKS``; they run in the order listed here. Graphs
 from __future__ import annotations
 
 from orchdsl import model as m
-from orchdsl.checks import hierarchy
+from orchdsl.checks import hierarchy, lifecycle, protocols, resources, tiers, unused
 from orchdsl.checks.graphs import Check, Graphs
 from orchdsl.diagnostics import Diagnostics
 
-MODULES = (hierarchy,)
+MODULES = (hierarchy, lifecycle, tiers, protocols, resources, unused)
 
 
 def all_checks() -> list[Check]:
