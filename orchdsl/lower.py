@@ -10,6 +10,12 @@ What needs a whole graph (cycles, reachability, paths that skip gates) is left
 to ``checks``; lowering only records what the spec says, plus what follows
 directly from it: agents expanded from member counts, per-domain channels,
 the tiers where each state, transition and gate applies.
+
+Lowering keeps going after errors and still returns a model. Each entity in
+which it reported an error is recorded in ``Organisation.broken`` (a role
+whose ``reports_to`` is unknown, a state that lost a transition, a gate with
+an unknown state...), so that the checks can stay silent about the
+consequences instead of reporting them as further mistakes.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ RELATION_CONTEXTS: dict[str, tuple[str, ...]] = {
     "channel": ("@lead", "@member"),
     "standup": ("@lead", "@member"),
     "consultation": ("@lead", "@member"),
-    "reviewer": ("@peer", "@lead"),
+    "reviewer": ("@assignee", "@peer", "@lead"),
     "acceptor": ("@downstream_lead",),
     "flow": ("@assignee", "@lead", "@member"),
     "action": ("@lead",),
@@ -49,11 +55,24 @@ class Lowerer:
     def __init__(self, diags: Diagnostics) -> None:
         self.diags = diags
         self.items: dict[str, list[Any]] = {}
+        self.broken: set[tuple[str, str]] = set()
+
+    def _mark(self, kind: str, name: str, before: int) -> bool:
+        """Record ``(kind, name)`` as broken when diagnostics were added since ``before``."""
+        if len(self.diags) > before:
+            self.broken.add((kind, name))
+            return True
+        return False
 
     # ------------------------------------------------------------------ helpers
 
-    def _build(self, cls: type[T], where_: Span | None, **fields: Any) -> T | None:
-        """Validate into the model; map pydantic errors to ORC901 here, once."""
+    def _build(self, cls: type[T], where_: Span | None, spans: dict[str, Span | None] | None = None,
+               **fields: Any) -> T | None:
+        """Validate into the model; map pydantic errors to ORC901 here, once.
+
+        ``spans`` maps a field to the span of the clause that gave it; an error
+        on that field is reported there, any other at ``where_``.
+        """
         try:
             return cls(**fields)
         except ValidationError as err:
@@ -62,7 +81,9 @@ class Lowerer:
                 what = f"`{where}`: " if where else ""
                 value = e.get("input")
                 shown = f" (got `{value}`)" if isinstance(value, (int, float, str)) else ""
-                self.diags.add("ORC901", f"{what}{e['msg'].lower()}{shown}", where_)
+                first = str(e["loc"][0]) if e["loc"] else ""
+                span = (spans or {}).get(first) or where_
+                self.diags.add("ORC901", f"{what}{e['msg'].lower()}{shown}", span)
             return None
 
     def _one(self, block: ast.Block | ast.Transition, kind: str) -> Any:
@@ -162,6 +183,7 @@ class Lowerer:
     # ------------------------------------------------------------------ main
 
     def run(self, files: list[ast.File]) -> m.Organisation | None:
+        self.files = files
         for f in files:
             for item in f.items:
                 self.items.setdefault(item.kind, []).append(item)
@@ -197,7 +219,7 @@ class Lowerer:
             return None
         self._apply_tiers(lifecycle, tiers, gates)
         agents = _agents(domains, roles)
-        return self._build(
+        out = self._build(
             m.Organisation, org.span,
             org=org, skills=skills, experience=experience, roles=roles, domains=domains,
             agents=agents, lifecycle=lifecycle, delegation=delegation, broadcast=broadcast,
@@ -205,13 +227,17 @@ class Lowerer:
             assignment=assignment, capacity=capacity, tiers=tiers, gates=gates, metrics=metrics,
             guard_variables={k: v.to_json() for k, v in task_environment(self.domain_names).items()},
         )
+        if out is not None:
+            out.set_broken(self.broken)
+        return out
 
     # ------------------------------------------------------------------ org, skills
 
     def _org(self) -> m.OrgInfo | None:
         orgs = self.items.get("org", [])
         if not orgs:
-            self.diags.add("ORC005", "no `org` declaration", None,
+            first = Span(self.files[0].path, 1, 1, 1, 1) if self.files else None
+            self.diags.add("ORC005", "no `org` declaration", first,
                            help='start the top file with `org NAME version "1.0.0"`')
             return None
         for extra in orgs[1:]:
@@ -241,7 +267,7 @@ class Lowerer:
                     levels.append(m.Level(name=name.text, value=int(num.value), span=name.span))
             for c in b.of("category"):
                 assert isinstance(c, ast.Clause)
-                cname, skills = c.value
+                cname, skills = _any(c.value)
                 self._define(categories, "skill category", cname, cname)
                 kept = []
                 for s in skills:
@@ -272,6 +298,7 @@ class Lowerer:
         for b in self.items.get("domain", []):
             if not self._define(self.domains_by_name, "domain", b.name, b):
                 continue
+            before = len(self.diags)
             lead_name = self._one(b, "lead")
             if lead_name is None:
                 self.diags.add("ORC008", f"domain `{b.name.text}` has no `lead`", b.name.span,
@@ -281,7 +308,7 @@ class Lowerer:
             seen: dict[str, ast.Name] = {}
             for mb in b.of("member"):
                 assert isinstance(mb, ast.Block)
-                if not self._define(seen, f"member of `{b.name.text}`", mb.name, mb.name):
+                if not self._define(seen, f"member of `{b.name.text}`", _nm(mb), _nm(mb)):
                     continue
                 member = self._member(mb)
                 if member is not None:
@@ -297,13 +324,14 @@ class Lowerer:
                 lead=lead or (lead_name.text if lead_name else ""), members=members, needs=needs,
                 span=b.name.span,
             )
+            self._mark("domain", b.name.text, before)
             if d is not None:
                 out.append(d)
         return out
 
     def _member(self, mb: ast.Block) -> m.Member | None:
-        role = self._role(mb.name)
-        count = mb.extra.get("count")
+        role = self._role(_nm(mb))
+        count: Any = mb.extra.get("count")
         exp = self._one(mb, "member_experience")
         if exp is not None and exp.text not in self.experience_names:
             self._unknown("ORC108", "experience level", exp, self.experience_names)
@@ -327,11 +355,14 @@ class Lowerer:
                 learning.append(s.text)
         perf = {n.text: num.value for n, num in (self._one(mb, "performance") or [])}
         return self._build(
-            m.Member, mb.span, role=role or mb.name.text,
+            m.Member, _nm(mb).span,
+            {"count": count.span if count else None, "hours_per_day": hours.span if hours else None,
+             "performance": _clause_span(mb, "performance")},
+            role=role or _nm(mb).text,
             count=int(count.value) if count else 1,
             experience=exp.text if exp is not None and exp.text in self.experience_names else None,
             hours_per_day=hours.value if hours else None,
-            skills=held, learning=learning, performance=perf, span=mb.name.span,
+            skills=held, learning=learning, performance=perf, span=_nm(mb).span,
         )
 
     def _roles(self, domains: list[m.Domain]) -> list[m.Role]:
@@ -345,8 +376,10 @@ class Lowerer:
         out: list[m.Role] = []
         parents: dict[str, str | None] = {}
         for rid, b in self.roles.items():
+            before = len(self.diags)
             rt = self._one(b, "reports_to")
             parent = self._role(rt) if rt is not None else None
+            self._mark("role", rid, before)
             parents[rid] = parent
             dom, kind = where.get(rid, (None, "staff"))
             role = self._build(
@@ -356,7 +389,7 @@ class Lowerer:
                 tools=[n.text for n in self._names(self._one(b, "tools"))],
                 description=_text(self._one(b, "description")),
                 responsibilities=[t.value for t in self._one(b, "responsibilities") or []],
-                domain=dom, kind=kind, span=b.name.span,
+                domain=dom, kind=kind, span=_nm(b).span,
             )
             if role is not None:
                 out.append(role)
@@ -375,9 +408,14 @@ class Lowerer:
         b = blocks[0]
         for st in b.of("state"):
             assert isinstance(st, ast.Block)
-            self._define(self.state_names, "state", st.name, st)
+            if not self._define(self.state_names, "state", _nm(st), st):
+                # The second declaration's transitions are lost: the first
+                # may look like a dead end that is not one.
+                self.broken.add(("state", _nm(st).text))
+        before = len(self.diags)
         tiers_clause = self._one(b, "tiers")
         tiers = self._tiers(tiers_clause) if tiers_clause else sorted(self.declared_tiers)
+        self._mark("lifecycle", b.name.text if b.name else "task", before)
         env = task_environment(self.domain_names)
         states: list[m.State] = []
         for st in self.state_names.values():
@@ -391,8 +429,12 @@ class Lowerer:
         )
 
     def _state_model(self, st: ast.Block, lc_tiers: list[int], env: dict[str, Any]) -> m.State | None:
+        name = _nm(st).text
+        before = len(self.diags)
         own_tiers = self._one(st, "tiers")
         tiers = self._tiers(own_tiers) if own_tiers else list(lc_tiers)
+        self._mark("state", name, before)
+        before = len(self.diags)
         sla: list[m.TierBudget] = []
         for rng, budget in self._one(st, "sla") or []:
             bud = self._budget(budget)
@@ -403,23 +445,35 @@ class Lowerer:
                                help="write a duration, a token budget or `estimate`")
                 continue
             sla.append(m.TierBudget(tiers=self._tiers([rng]) if rng else None, budget=bud))
+        self._mark("sla", name, before)
+        before = len(self.diags)
         warn = self._threshold(self._one(st, "warn"), default_to=None)
         esc = self._threshold(self._one(st, "escalate"), default_to=None)
+        self._mark("threshold", name, before)
         transitions = []
         for tr in st.of("transition"):
             assert isinstance(tr, ast.Transition)
-            t = self._transition(st.name.text, tr, env)
+            before = len(self.diags)
+            t = self._transition(name, tr, env)
+            if self._mark("transition", f"{name}->{tr.target.text}", before):
+                self.broken.add(("state", name))
             if t is not None:
                 transitions.append(t)
+        before = len(self.diags)
+        owner = self._actor(self._one(st, "owner"), "owner")
+        self._mark("owner", name, before)
         terminal = self._one(st, "terminal")
-        return self._build(
-            m.State, st.span, name=st.name.text, description=_text(self._one(st, "description")),
+        before = len(self.diags)
+        state = self._build(
+            m.State, _nm(st).span, name=name, description=_text(self._one(st, "description")),
             initial=bool(self._one(st, "initial")), terminal=terminal,
-            owner=self._actor(self._one(st, "owner"), "owner"), sla=sla, warn=warn, escalate=esc,
+            owner=owner, sla=sla, warn=warn, escalate=esc,
             heartbeat=self._budget(self._one(st, "heartbeat")), tiers=tiers,
             requires=[n.text for n in self._names(self._one(st, "requires"))],
-            transitions=transitions, span=st.name.span,
+            transitions=transitions, span=_nm(st).span,
         )
+        self._mark("state", name, before)
+        return state
 
     def _threshold(self, value: Any, default_to: str | None) -> m.Threshold | None:
         if value is None:
@@ -429,7 +483,7 @@ class Lowerer:
         if bud is None:
             return None
         return m.Threshold(budget=bud, to=self._actor(to, "threshold") if to else default_to,
-                           span=budget.span)
+                           span=budget.span, to_span=to.span if to else None)
 
     def _transition(self, source: str, tr: ast.Transition, env: dict[str, Any]) -> m.Transition | None:
         target = self._state(tr.target)
@@ -459,13 +513,16 @@ class Lowerer:
         if not blocks:
             return None
         b = blocks[0]
+        before = len(self.diags)
         chain = [self._actor(a, "delegation") for a in self._one(b, "chain") or []]
-        return self._build(
+        d = self._build(
             m.Delegation, b.span, chain=[a for a in chain if a],
             acknowledge_within=self._budget(self._one(b, "acknowledge")),
             overdue_escalate_to=self._actor(self._one(b, "overdue"), "threshold"),
             priorities=[n.text for n in self._names(self._one(b, "priorities"))], span=b.span,
         )
+        self._mark("delegation", "", before)
+        return d
 
     def _broadcast(self, domains: list[m.Domain]) -> m.Broadcast:
         blocks = self.items.get("broadcast", [])
@@ -476,12 +533,13 @@ class Lowerer:
         channels: list[m.Channel] = []
         for ch in b.of("channel"):
             assert isinstance(ch, ast.Block)
-            if not self._define(names, "channel", ch.name, ch.name):
+            if not self._define(names, "channel", _nm(ch), _nm(ch)):
                 continue
+            before = len(self.diags)
             clause = self._one_clause(ch, "members")
-            declared = [n for n in (clause.value if clause else [])]
+            declared = [n for n in (_any(clause.value) if clause else [])]
             if not declared:
-                self.diags.add("ORC408", f"channel `{ch.name.text}` has no members", ch.name.span,
+                self.diags.add("ORC408", f"channel `{_nm(ch).text}` has no members", _nm(ch).span,
                                help="add `members ROLE, ...` or `members *`")
                 continue
             resolved = []
@@ -492,16 +550,17 @@ class Lowerer:
                     a = self._actor(n, "channel")
                     if a:
                         resolved.append(a)
+            self._mark("channel", _nm(ch).text, before)
             desc = _text(self._one(ch, "description"))
-            template = "{domain}" in ch.name.text
+            template = "{domain}" in _nm(ch).text
             scopes: list[m.Domain | None] = list(domains) if template else [None]
             for dom in scopes:
                 members = _expand_members(resolved, dom, domains, list(self.roles))
                 channels.append(m.Channel(
-                    name=ch.name.text.replace("{domain}", dom.name) if dom else ch.name.text,
+                    name=_nm(ch).text.replace("{domain}", dom.name) if dom else _nm(ch).text,
                     description=desc, members=members, declared=[n.text for n in declared],
-                    template=ch.name.text if template else None, domain=dom.name if dom else None,
-                    span=ch.name.span,
+                    template=_nm(ch).text if template else None, domain=dom.name if dom else None,
+                    span=_nm(ch).span,
                 ))
         return m.Broadcast(
             kinds=[n.text for n in self._names(self._one(b, "kinds"))],
@@ -519,6 +578,7 @@ class Lowerer:
     def _handoffs(self) -> list[m.Handoff]:
         out = []
         for b in self.items.get("handoff", []):
+            before = len(self.diags)
             ends = []
             for n in (b.extra["from"], b.extra["to"]):
                 if n.text != "*" and n.text not in self.domains_by_name:
@@ -532,6 +592,7 @@ class Lowerer:
                 on_accept=self._pair(self._one(b, "on_accept")),
                 on_reject=self._pair(self._one(b, "on_reject")), span=b.span,
             )
+            self._mark("handoff", f"{ends[0]}->{ends[1]}", before)
             if h is not None:
                 out.append(h)
         return out
@@ -542,6 +603,7 @@ class Lowerer:
         for b in self.items.get("standup", []):
             if not self._define(names, "standup", b.name, b.name):
                 continue
+            before = len(self.diags)
             frm = self._actor(self._one(b, "from_"), "standup")
             to = self._actor(self._one(b, "to"), "standup")
             every = self._budget(self._one(b, "every"))
@@ -549,14 +611,14 @@ class Lowerer:
                                       ("every", self._one(b, "every"))) if v is None]
             if missing:
                 self.diags.add("ORC008", f"standup `{b.name.text}` has no `{missing[0]}`", b.name.span)
-                continue
-            if frm is None or to is None or every is None:
-                continue
-            s = self._build(
-                m.Standup, b.span, name=b.name.text, description=_text(self._one(b, "description")),
-                **{"from": frm}, to=to, every=every,
-                sections=[n.text for n in self._names(self._one(b, "sections"))], span=b.name.span,
-            )
+            s = None
+            if frm is not None and to is not None and every is not None and not missing:
+                s = self._build(
+                    m.Standup, b.span, name=b.name.text, description=_text(self._one(b, "description")),
+                    **_fields({"from": frm}), to=to, every=every,
+                    sections=[n.text for n in self._names(self._one(b, "sections"))], span=b.name.span,
+                )
+            self._mark("standup", b.name.text, before)
             if s is not None:
                 out.append(s)
         return out
@@ -567,10 +629,12 @@ class Lowerer:
         for b in self.items.get("consultation", []):
             if not self._define(names, "consultation", b.name, b.name):
                 continue
+            before = len(self.diags)
             frm = self._actor(self._one(b, "from_"), "consultation")
             to = self._actor(self._one(b, "to"), "consultation")
             if self._one(b, "from_") is None or self._one(b, "to") is None:
                 self.diags.add("ORC008", f"consultation `{b.name.text}` needs `from` and `to`", b.name.span)
+                self.broken.add(("consultation", b.name.text))
                 continue
             blocking = self._one(b, "blocking")
             default = self._one(b, "default")
@@ -581,11 +645,11 @@ class Lowerer:
                 dv = int(default.value)
             elif isinstance(default, ast.Name):
                 dv = default.text
-            if frm is None or to is None:
+            if self._mark("consultation", b.name.text, before) and (frm is None or to is None):
                 continue
             c = self._build(
                 m.Consultation, b.span, name=b.name.text, description=_text(self._one(b, "description")),
-                **{"from": frm}, to=to, blocking=True if blocking is None else blocking,
+                **_fields({"from": frm}), to=to, blocking=True if blocking is None else blocking,
                 timeout=self._budget(self._one(b, "timeout")), default=dv, span=b.name.span,
             )
             if c is not None:
@@ -599,11 +663,12 @@ class Lowerer:
         if not blocks:
             return None
         b = blocks[0]
+        before = len(self.diags)
         weights: dict[str, float] = {}
         self.weight_spans: dict[str, Span] = {}
         for c in b.of("weight"):
             assert isinstance(c, ast.Clause)
-            name, num = c.value
+            name, num = _any(c.value)
             if name.text not in m.FACTORS:
                 self._unknown("ORC503", "assignment factor", name, m.FACTORS,
                               help="factors are " + ", ".join(m.FACTORS))
@@ -614,6 +679,8 @@ class Lowerer:
                 continue
             weights[name.text] = num.value
             self.weight_spans[name.text] = num.span
+        self._mark("assignment", "weights", before)
+        before = len(self.diags)
         filt = None
         filt_expr = self._one(b, "filter")
         if filt_expr is not None:
@@ -630,11 +697,13 @@ class Lowerer:
                 ok = False
             if ok:
                 fit[cx.text] = exp.text
-        return self._build(
+        a = self._build(
             m.Assignment, b.span, weights=weights, filter=filt,
             filter_text=to_text(filt) if filt else None, fit=fit,
             fallback=self._actor(self._one(b, "fallback"), "fallback"), span=b.span,
         )
+        self._mark("assignment", "", before)
+        return a
 
     def _action(self, clause: Any) -> m.Action | None:
         if clause is None:
@@ -647,10 +716,11 @@ class Lowerer:
         if not blocks:
             return None
         b = blocks[0]
+        before = len(self.diags)
         bands: list[m.CapacityBand] = []
         for c in b.of("band"):
             assert isinstance(c, ast.Clause)
-            pct, name, action = c.value
+            pct, name, action = _any(c.value)
             band = self._build(m.CapacityBand, pct.span, at=pct.value, name=name.text,
                                action=self._action(action), span=pct.span)
             if band is not None:
@@ -671,7 +741,13 @@ class Lowerer:
             fields["domain_limit"] = sus[0].value
             fields["domain_period"] = self._budget(sus[1])
             fields["domain_action"] = self._action(sus[2])
-        return self._build(m.Capacity, b.span, **fields)
+        spans: dict[str, Span | None] = {
+            "hours_per_day": hours.span if hours is not None else None,
+            "horizon_days": horizon.span if horizon is not None else None,
+        }
+        cap = self._build(m.Capacity, b.span, spans, **fields)
+        self._mark("capacity", "", before)
+        return cap
 
     # ------------------------------------------------------------------ tiers, gates, metrics
 
@@ -687,9 +763,10 @@ class Lowerer:
             num = int(b.extra["number"].value)
             if num in seen:
                 self.diags.add("ORC101", f"tier {num} is declared twice", b.extra["number"].span,
-                               labels=[Label(seen[num].extra["number"].span, "first declared here")])
+                               labels=[Label(_any(seen[num].extra["number"]).span, "first declared here")])
                 continue
             seen[num] = b
+            before = len(self.diags)
             steps = []
             gates: list[str] = []
             stages: list[str] = []
@@ -701,12 +778,14 @@ class Lowerer:
             if planning is not None:
                 low, high, unit = planning
                 fields.update(planning_min=int(low.value), planning_max=int(high.value),
-                              planning_unit=unit.text if unit else None)
+                              planning_unit=unit.text if unit else None,
+                              planning_span=_clause_span(b, "planning"))
             t = self._build(
                 m.Tier, b.span, number=num, name=title.value if title else None,
                 description=_text(self._one(b, "description")), flow=steps, gates=gates,
                 stages=stages, span=b.extra["number"].span, **fields,
             )
+            self._mark("tier", str(num), before)
             if t is not None:
                 out.append(t)
         return sorted(out, key=lambda t: t.number)
@@ -733,13 +812,16 @@ class Lowerer:
     def _gates(self) -> list[m.Gate]:
         out: list[m.Gate] = []
         for name, b in self.gate_blocks.items():
+            before = len(self.diags)
             transitions: list[tuple[str, str]] = []
+            transition_spans: list[Span | None] = []
             stages: list[str] = []
             for target in self._one(b, "guards") or []:
                 if target.kind == "transition":
                     pair = self._pair(target.value)
                     if pair is not None:
                         transitions.append(pair)
+                        transition_spans.append(target.span)
                 else:
                     stage = target.value
                     if stage.text not in m.STAGES:
@@ -750,25 +832,27 @@ class Lowerer:
             onames: dict[str, ast.Name] = {}
             for c in b.of("outcome"):
                 assert isinstance(c, ast.Clause)
-                oname, effect = c.value
+                oname, effect = _any(c.value)
                 if not self._define(onames, f"outcome of gate `{name}`", oname, oname):
                     continue
                 target = self._state(effect.value) if effect.kind == "move" else None
                 outcomes.append(m.Outcome(name=oname.text, effect=effect.kind, target=target,
                                           span=oname.span))
             thresholds: dict[str, dict[str, float]] = {}
+            threshold_spans: dict[str, Span] = {}
             for c in b.of("threshold"):
                 assert isinstance(c, ast.Clause)
-                crit, values = c.value
+                crit, values = _any(c.value)
                 per = thresholds.setdefault(crit.text, {})
                 for rng, num in values:
                     for t in self._tiers([rng]):
                         per[str(t)] = num.value
+                        threshold_spans[f"{crit.text}/{t}"] = rng.span
             score = self._one(b, "score")
             bands = []
             for c in b.of("band"):
                 assert isinstance(c, ast.Clause)
-                low, high, oname = c.value
+                low, high, oname = _any(c.value)
                 if oname.text not in onames:
                     self._unknown("ORC113", f"outcome of gate `{name}`", oname, onames,
                                   help=f"declare it with `outcome {oname.text}: pass`")
@@ -783,8 +867,13 @@ class Lowerer:
                 score_categories=[n.text for n in score[0]] if score else [],
                 score_min=int(score[1].value) if score else None,
                 score_max=int(score[2].value) if score else None,
-                bands=bands, span=b.name.span,
+                bands=bands, span=_nm(b).span, reviewer_span=reviewer.span if reviewer else None,
+                transition_spans=transition_spans, threshold_spans=threshold_spans,
             )
+            self._mark("gate", name, before)
+            if reviewer is None:
+                self.diags.add("ORC702", f"gate `{name}` has no reviewer", _nm(b).span,
+                               help="add `reviewer ROLE` or `reviewer @peer`")
             if g is not None:
                 out.append(g)
         return out
@@ -795,6 +884,7 @@ class Lowerer:
         for b in self.items.get("metric", []):
             if not self._define(names, "metric", b.name, b.name):
                 continue
+            before = len(self.diags)
             mname, arg = b.extra["measure"].value
             if mname.text not in m.MEASURES:
                 self._unknown("ORC112", "measure", mname, m.MEASURES,
@@ -813,8 +903,9 @@ class Lowerer:
             mt = self._build(
                 m.Metric, b.span, name=b.name.text, title=title.value if title else None,
                 measure=mname.text, argument=argument, op=b.extra["op"].text,
-                target=b.extra["target"].value, span=b.name.span,
+                target=b.extra["target"].value, span=b.name.span, target_span=b.extra["target"].span,
             )
+            self._mark("metric", b.name.text, before)
             if mt is not None:
                 out.append(mt)
         return out
@@ -832,6 +923,9 @@ class Lowerer:
         applies = {s.name: set(s.tiers) for s in lc.states}
         for s in lc.states:
             for t in s.transitions:
+                if t.target not in applies:
+                    # the target was declared but could not be built
+                    self.broken.add(("state", s.name))
                 t.tiers = [
                     tier for tier in lc.tiers
                     if tier in applies.get(s.name, ()) and tier in applies.get(t.target, ())
@@ -854,6 +948,29 @@ _CONTEXT_NAMES = {
     "action": "a capacity action's target",
     "fallback": "the assignment fallback",
 }
+
+
+def _any(v: object) -> Any:
+    """A clause's payload, whose shape its kind determines (see ``ast.Clause``)."""
+    return v
+
+
+def _nm(block: ast.Block) -> ast.Name:
+    """The name of a block that always has one (role, state, channel, member...)."""
+    assert block.name is not None
+    return block.name
+
+
+def _fields(d: dict[str, Any]) -> dict[str, Any]:
+    return d
+
+
+def _clause_span(block: ast.Block, kind: str) -> Span | None:
+    """The span of the first clause of a kind (without reporting repeats)."""
+    for c in block.clauses:
+        if c.kind == kind:
+            return c.span
+    return None
 
 
 def _text(v: Any) -> str | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic.json_schema import SkipJsonSchema
 
 from orchdsl.diagnostics import Span
@@ -149,6 +149,7 @@ class Threshold(_Node):
     budget: Budget
     to: Actor | None = None
     span: Spanned = _span_field()
+    to_span: Spanned = _span_field()
 
 
 class TierBudget(_Node):
@@ -314,6 +315,7 @@ class Tier(_Node):
     planning_min: int | None = None
     planning_max: int | None = None
     planning_unit: str | None = None
+    planning_span: Spanned = _span_field()
     gates: list[str] = Field(default_factory=list, description="gates listed in the flow")
     stages: list[str] = Field(default_factory=list, description="stages listed in the flow")
     span: Spanned = _span_field()
@@ -350,6 +352,11 @@ class Gate(_Node):
     bands: list[ScoreBand] = Field(default_factory=list)
     tiers: list[int] = Field(default_factory=list, description="tiers whose flow lists the gate")
     span: Spanned = _span_field()
+    reviewer_span: Spanned = _span_field()
+    transition_spans: SkipJsonSchema[list[Span | None]] = Field(
+        default_factory=list, exclude=True, description="the span of each guarded transition")
+    threshold_spans: SkipJsonSchema[dict[str, Span]] = Field(
+        default_factory=dict, exclude=True, description="criterion/tier -> span of the tier range")
 
 
 class Metric(_Node):
@@ -360,6 +367,7 @@ class Metric(_Node):
     op: Literal["<", "<=", ">", ">=", "==", "!="]
     target: float
     span: Spanned = _span_field()
+    target_span: Spanned = _span_field()
 
 
 class Organisation(_Node):
@@ -386,6 +394,27 @@ class Organisation(_Node):
     guard_variables: dict[str, Any] = Field(
         default_factory=dict, description="the guard environment: variable -> type"
     )
+    _broken: set[tuple[str, str]] = PrivateAttr(default_factory=set)
+
+    # -- what lowering could not resolve (not serialised) -------------------
+
+    @property
+    def broken(self) -> frozenset[tuple[str, str]]:
+        """``(kind, name)`` of each entity lowering reported an error in, so that
+        checks can stay silent about its consequences. Kinds: ``role`` (its
+        ``reports_to``), ``domain``, ``state`` (its tiers or a transition),
+        ``transition`` (``"A->B"``), ``owner``, ``sla`` and ``threshold`` (of a
+        state), ``lifecycle``, ``gate``, ``tier`` (its number as text),
+        ``channel``, ``handoff`` (``"from->to"``), ``standup``,
+        ``consultation``, ``delegation``, ``assignment`` (``"weights"`` or
+        ``""``), ``capacity``, ``metric``."""
+        return frozenset(self._broken)
+
+    def set_broken(self, items: set[tuple[str, str]]) -> None:
+        self._broken = set(items)
+
+    def is_broken(self, kind: str, name: str) -> bool:
+        return (kind, name) in self._broken
 
     # -- lookups (not serialised) -------------------------------------------
 

@@ -626,7 +626,7 @@ def parse_text(text: str, path: str, diags: Diagnostics) -> ast.File | None:
     lark, builder = _parser()
     builder.file = path
     try:
-        items = lark.parse(text)
+        items: list[ast.Block | ast.Clause] = lark.parse(text)  # type: ignore[assignment]
     except UnexpectedInput as err:
         _syntax_diagnostic(err, path, 0, diags)
         _more_errors(text, path, err, diags)

@@ -2,9 +2,12 @@
 
     read + parse (with includes) -> lower (names, types, values) -> checks (graphs)
 
-Each stage reports every problem it finds; a stage runs only when the one
-before it found no errors, so that one mistake is reported once and not
-again as a cascade of consequences. Warnings never stop the pipeline.
+Each stage reports every problem it finds. A file that does not parse (or
+an include that cannot be read) yields no model and stops there. Lowering
+always yields a model when there is an `org`, and the checks run on it even
+after lowering errors: lowering records what it could not resolve
+(``Organisation.broken``) and the checks stay silent about the consequences,
+so that one mistake is reported once and not again as a cascade.
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ def check_files(paths: list[Path]) -> Result:
     model = None
     if not diags.has_errors:
         model = lower(files, diags)
-        if model is not None and not diags.has_errors:
+        if model is not None:
             run_checks(model, diags)
     return Result(model, diags.sorted(), sources, [f.path for f in files])
 
@@ -111,7 +114,7 @@ def check_text(text: str, name: str = "<input>") -> Result:
             if isinstance(item, ast.Clause) and item.kind == "include":
                 diags.add("ORC003", "includes are not followed when checking text", item.span)
         model = lower([tree], diags)
-        if model is not None and not diags.has_errors:
+        if model is not None:
             run_checks(model, diags)
     return Result(model, diags.sorted(), {name: text}, [name])
 

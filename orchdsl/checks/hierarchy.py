@@ -1,4 +1,9 @@
-"""Checks of the reporting hierarchy (ORC2xx)."""
+"""Checks of the reporting hierarchy and of domain membership (ORC2xx).
+
+Also home of the hierarchy facts other check modules share: the set of roles
+above each role (computed once, in linear time) and the test for entities
+that lowering could not resolve.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,108 @@ import networkx as nx
 
 from orchdsl import model as m
 from orchdsl.checks.graphs import Check, Graphs
-from orchdsl.diagnostics import Diagnostics, Label
+from orchdsl.diagnostics import Diagnostics, Label, Span
+
+
+def label(span: Span | None, message: str) -> list[Label]:
+    """A secondary span, when there is one to point at."""
+    return [Label(span, message)] if span is not None else []
+
+
+def broken_roles(g: Graphs) -> frozenset[str]:
+    """Roles whose `reports_to` lowering could not resolve: where they sit is unknown."""
+    return frozenset(r for r in g.roles if g.broken("role", r))
+
+
+def known_roots(g: Graphs) -> list[str]:
+    """The roles that report to nobody, less those whose `reports_to` was unknown."""
+    return [r for r in g.roots if not g.broken("role", r)]
+
+
+def ancestor_sets(g: Graphs) -> dict[str, frozenset[str]]:
+    """For each role, the roles above it. A role on a cycle (or below one) gets
+    the roles it reaches before the cycle closes."""
+    # cached on the Graphs object, which lives as long as one run of the checks
+    cache = g.__dict__.get("_ancestor_sets")
+    if isinstance(cache, dict):
+        return cache
+    out: dict[str, frozenset[str]] = {}
+    for start in g.roles:
+        if start in out:
+            continue
+        path: list[str] = []
+        on_path: set[str] = set()
+        node: str | None = start
+        while node is not None and node in g.roles and node not in out and node not in on_path:
+            path.append(node)
+            on_path.add(node)
+            node = g.roles[node].reports_to
+        if node is not None and node in on_path:
+            # a cycle: every role from `node` on sees the cycle's other roles
+            i = path.index(node)
+            cycle = frozenset(path[i:])
+            for r in path[i:]:
+                out[r] = cycle - {r}
+            path = path[:i]
+            above = cycle
+        elif node is not None and node in out:
+            above = out[node] | {node}
+        else:
+            above = frozenset()
+        for r in reversed(path):
+            out[r] = above
+            above = above | {r}
+    g.__dict__["_ancestor_sets"] = out
+    return out
+
+
+def detached(g: Graphs) -> frozenset[str]:
+    """Roles whose chain of `reports_to` does not reach the top: below a second
+    root (ORC203), on or below a cycle (ORC201), or below an unknown role.
+    Checks that follow the hierarchy say nothing about them: where they sit is
+    already reported."""
+    cache = g.__dict__.get("_detached")
+    if isinstance(cache, frozenset):
+        return cache
+    top = main_root(g)
+    above = ancestor_sets(g)
+    out = frozenset(r for r in g.roles if r != top and (top is None or top not in above[r]))
+    g.__dict__["_detached"] = out
+    return out
+
+
+def main_root(g: Graphs) -> str | None:
+    """The role at the top: the only root, or of several the one with most roles below it."""
+    roots = known_roots(g)
+    if len(roots) <= 1:
+        return roots[0] if roots else None
+    below: dict[str, int] = dict.fromkeys(roots, 0)
+    for above in ancestor_sets(g).values():
+        for r in above:
+            if r in below:
+                below[r] += 1
+    return max(roots, key=lambda r: (below[r], -roots.index(r)))
+
+
+def member_roles(org: m.Organisation) -> dict[str, list[tuple[m.Domain, m.Member]]]:
+    """Each member role, with the domains (and member entries) it appears in."""
+    out: dict[str, list[tuple[m.Domain, m.Member]]] = {}
+    for d in org.domains:
+        for mem in d.members:
+            out.setdefault(mem.role, []).append((d, mem))
+    return out
+
+
+def lead_roles(org: m.Organisation, g: Graphs) -> dict[str, list[m.Domain]]:
+    """Each role that leads a domain, with the domains it leads."""
+    out: dict[str, list[m.Domain]] = {}
+    for d in org.domains:
+        if d.lead in g.roles:
+            out.setdefault(d.lead, []).append(d)
+    return out
+
+
+# ---------------------------------------------------------------- checks
 
 
 def check_hierarchy(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
@@ -17,8 +123,8 @@ def check_hierarchy(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
         ordered = cycle[i:] + cycle[:i]
         role = g.roles[first]
         chain = " -> ".join([*ordered, first])
-        labels = [Label(g.roles[r].span, f"`{r}` reports to `{g.roles[r].reports_to}`")
-                  for r in ordered[1:] if g.roles[r].span]
+        labels = [lb for r in ordered[1:]
+                  for lb in label(g.roles[r].span, f"`{r}` reports to `{g.roles[r].reports_to}`")]
         diags.add("ORC201", f"roles report to each other in a cycle: {chain}", role.span,
                   labels=labels, help="one role of the cycle must report to someone outside it")
     if not org.roles:
@@ -26,26 +132,110 @@ def check_hierarchy(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     if not g.roots:
         diags.add("ORC202", "no role is at the top of the hierarchy", org.org.span,
                   help="remove `reports_to` from the role at the top")
-    elif len(g.roots) > 1:
-        top = _likely_root(org, g)
+    elif len(known_roots(g)) > 1:
+        top = main_root(g)
+        assert top is not None
+        leads = lead_roles(org, g)
+        members = member_roles(org)
         for rid in g.roots:
-            if rid == top:
+            if rid == top or g.broken("role", rid):
                 continue
+            if rid in members and rid not in leads and members[rid][0][0].lead in g.roles:
+                continue  # an IC that reports to nobody: ORC205 names the lead it should report to
             r = g.roles[rid]
+            notes = ["an organisation has exactly one role at the top"]
+            if rid in leads:
+                notes.append(f"`{rid}` leads domain `{leads[rid][0].name}`, "
+                             "whose lead must answer to the top")
             diags.add("ORC203", f"role `{rid}` reports to nobody", r.span,
-                      labels=[Label(g.roles[top].span, f"`{top}` is also at the top")]
-                      if g.roles[top].span else [],
-                      notes=["an organisation has exactly one role at the top"],
+                      labels=label(g.roles[top].span, f"`{top}` is also at the top"),
+                      notes=notes,
                       help=f"add `reports_to {top}` or to whoever `{rid}` answers to")
 
 
-def _likely_root(org: m.Organisation, g: Graphs) -> str:
-    """The root with most roles below it: the others are reported as strays."""
-    below = {r: len(nx.ancestors(g.hierarchy, r)) for r in g.roots}
-    return max(g.roots, key=lambda r: (below[r], -g.roots.index(r)))
+def check_leads(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
+    """ORC204: each domain lead's chain reaches the top, through no IC."""
+    top = main_root(g)
+    if top is None:
+        return
+    above = ancestor_sets(g)
+    members = member_roles(org)
+    leads = lead_roles(org, g)
+    for lead, domains in leads.items():
+        if lead == top or g.broken("role", lead):
+            continue
+        role = g.roles[lead]
+        if role.reports_to is None:
+            continue  # a root of its own: ORC203 says so
+        chain = g.ancestors(lead)
+        end = chain[-1]
+        if g.roles[end].reports_to is not None or g.broken("role", end):
+            continue  # the chain runs into a cycle (ORC201) or an unknown role (ORC102)
+        dom = domains[0]
+        lead_label = [Label(dom.span, f"`{lead}` leads domain `{dom.name}`")] if dom.span else []
+        ic = next((r for r in chain if r in members and r not in leads), None)
+        if ic is not None:
+            ic_dom = members[ic][0][0].name
+            how = "reports to" if chain[0] == ic else "reports through"
+            diags.add("ORC204", f"domain lead `{lead}` {how} `{ic}`, an IC of domain `{ic_dom}`",
+                      role.span, labels=lead_label,
+                      notes=[f"the chain above `{lead}`: " + " -> ".join(chain)],
+                      help=f"make `{lead}` report to a role on the chain to `{top}`, not to an IC")
+        elif top not in above[lead]:
+            end_role = g.roles[end]
+            labels = list(lead_label)
+            if end_role.span:
+                labels.append(Label(end_role.span, f"the chain stops at `{end}`, which reports to nobody"))
+            diags.add("ORC204", f"domain lead `{lead}` does not reach `{top}`, the top of the hierarchy",
+                      role.span, labels=labels,
+                      notes=[f"the chain above `{lead}`: " + " -> ".join(chain)],
+                      help=f"make `{end}` report to `{top}` or to a role below it")
 
+
+def check_membership(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
+    """ORC205 member not under the lead, ORC206 several domains, ORC207 lead is member."""
+    leads = lead_roles(org, g)
+    for rid, places in member_roles(org).items():
+        if rid not in g.roles or g.broken("role", rid):
+            continue
+        role = g.roles[rid]
+        if rid in leads:
+            for d, mem in places:
+                led = leads[rid][0]
+                where = "its own domain" if led.name == d.name else f"domain `{d.name}`"
+                labels = [Label(led.span, f"`{rid}` leads `{led.name}`")] if led.span else []
+                diags.add("ORC207", f"`{rid}` leads a domain and is listed as a member of {where}",
+                          _span(mem, d), labels=labels,
+                          help=f"remove `member {rid}`: a domain's lead is not one of its ICs")
+            continue
+        # the domain whose lead the role reports to is its own; the others are extra
+        home = next((i for i, (d, _) in enumerate(places) if d.lead == role.reports_to), 0)
+        first_dom, first_mem = places[home]
+        for d, mem in places[:home] + places[home + 1:]:
+            labels = label(first_mem.span, f"a member of `{first_dom.name}` here")
+            diags.add("ORC206", f"role `{rid}` is a member of `{d.name}` and of `{first_dom.name}`",
+                      _span(mem, d), labels=labels,
+                      notes=["a role belongs to at most one domain"],
+                      help=f"declare a separate role for the ICs of `{d.name}`")
+        lead = first_dom.lead
+        if lead not in g.roles or role.reports_to == lead:
+            continue
+        if role.reports_to is None:
+            what = f"`{rid}` reports to nobody"
+        else:
+            what = f"`{rid}` reports to `{role.reports_to}`"
+        labels = [Label(role.span, what)] if role.span else []
+        diags.add("ORC205", f"member `{rid}` of domain `{first_dom.name}` does not report to its lead `{lead}`",
+                  _span(first_mem, first_dom), labels=labels,
+                  help=f"set `reports_to {lead}` on role `{rid}`")
+
+
+def _span(mem: m.Member, d: m.Domain) -> Span | None:
+    return mem.span or d.span
 
 
 CHECKS: list[Check] = [
     check_hierarchy,
+    check_leads,
+    check_membership,
 ]
