@@ -270,10 +270,13 @@ class Lowerer:
                 cname, skills = _any(c.value)
                 self._define(categories, "skill category", cname, cname)
                 kept = []
+                spans: dict[str, Span] = {}
                 for s in skills:
                     if self._define(self.skill_names, "skill", s, s):
                         kept.append(s.text)
-                cats.append(m.SkillCategory(name=cname.text, skills=kept, span=cname.span))
+                        spans[s.text] = s.span
+                cats.append(m.SkillCategory(name=cname.text, skills=kept, span=cname.span,
+                                            skill_spans=spans))
         return m.Skills(levels=levels, categories=cats)
 
     def _experience(self) -> list[m.Level]:
@@ -314,15 +317,17 @@ class Lowerer:
                 if member is not None:
                     members.append(member)
             needs = []
+            need_spans: dict[str, Span] = {}
             for s in self._names(self._one(b, "needs")):
                 if s.text not in self.skill_names:
                     self._unknown("ORC104", "skill", s, self.skill_names)
                 else:
                     needs.append(s.text)
+                    need_spans[s.text] = s.span
             d = self._build(
                 m.Domain, b.span, name=b.name.text, description=_text(self._one(b, "description")),
                 lead=lead or (lead_name.text if lead_name else ""), members=members, needs=needs,
-                span=b.name.span,
+                span=b.name.span, need_spans=need_spans,
             )
             self._mark("domain", b.name.text, before)
             if d is not None:
@@ -514,9 +519,11 @@ class Lowerer:
             return None
         b = blocks[0]
         before = len(self.diags)
-        chain = [self._actor(a, "delegation") for a in self._one(b, "chain") or []]
+        hops = list(self._one(b, "chain") or [])
+        resolved = [(self._actor(a, "delegation"), a.span) for a in hops]
         d = self._build(
-            m.Delegation, b.span, chain=[a for a in chain if a],
+            m.Delegation, b.span, chain=[a for a, _ in resolved if a],
+            chain_spans=[sp for a, sp in resolved if a],
             acknowledge_within=self._budget(self._one(b, "acknowledge")),
             overdue_escalate_to=self._actor(self._one(b, "overdue"), "threshold"),
             priorities=[n.text for n in self._names(self._one(b, "priorities"))], span=b.span,
@@ -591,6 +598,10 @@ class Lowerer:
                 accepted_by=self._actor(self._one(b, "accepted_by"), "acceptor"),
                 on_accept=self._pair(self._one(b, "on_accept")),
                 on_reject=self._pair(self._one(b, "on_reject")), span=b.span,
+                checklist_span=_clause_span(b, "checklist"),
+                accepted_by_span=_clause_span(b, "accepted_by"),
+                on_accept_span=_clause_span(b, "on_accept"),
+                on_reject_span=_clause_span(b, "on_reject"),
             )
             self._mark("handoff", f"{ends[0]}->{ends[1]}", before)
             if h is not None:
@@ -617,6 +628,7 @@ class Lowerer:
                     m.Standup, b.span, name=b.name.text, description=_text(self._one(b, "description")),
                     **_fields({"from": frm}), to=to, every=every,
                     sections=[n.text for n in self._names(self._one(b, "sections"))], span=b.name.span,
+                    to_span=_clause_span(b, "to"),
                 )
             self._mark("standup", b.name.text, before)
             if s is not None:
@@ -665,7 +677,7 @@ class Lowerer:
         b = blocks[0]
         before = len(self.diags)
         weights: dict[str, float] = {}
-        self.weight_spans: dict[str, Span] = {}
+        weight_spans: dict[str, Span] = {}
         for c in b.of("weight"):
             assert isinstance(c, ast.Clause)
             name, num = _any(c.value)
@@ -675,10 +687,10 @@ class Lowerer:
                 continue
             if name.text in weights:
                 self.diags.add("ORC007", f"the weight of `{name.text}` is given twice", c.span,
-                               labels=[Label(self.weight_spans[name.text], "first given here")])
+                               labels=[Label(weight_spans[name.text], "first given here")])
                 continue
             weights[name.text] = num.value
-            self.weight_spans[name.text] = num.span
+            weight_spans[name.text] = num.span
         self._mark("assignment", "weights", before)
         before = len(self.diags)
         filt = None
@@ -686,6 +698,7 @@ class Lowerer:
         if filt_expr is not None:
             filt = GuardChecker(factor_environment(m.FACTORS), self.diags, "filter").check(filt_expr)
         fit: dict[str, str] = {}
+        fit_spans: dict[str, Span] = {}
         for cx, exp in self._one(b, "fit") or []:
             ok = True
             if cx.text not in m.COMPLEXITIES:
@@ -697,10 +710,12 @@ class Lowerer:
                 ok = False
             if ok:
                 fit[cx.text] = exp.text
+                fit_spans[cx.text] = exp.span
         a = self._build(
             m.Assignment, b.span, weights=weights, filter=filt,
             filter_text=to_text(filt) if filt else None, fit=fit,
             fallback=self._actor(self._one(b, "fallback"), "fallback"), span=b.span,
+            weight_spans=weight_spans, fit_spans=fit_spans,
         )
         self._mark("assignment", "", before)
         return a

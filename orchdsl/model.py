@@ -51,8 +51,16 @@ Actor = str
 Spanned = SkipJsonSchema[Span | None]
 
 
+SpanMap = SkipJsonSchema[dict[str, Span]]
+SpanList = SkipJsonSchema[list[Span | None]]
+
+
 def _span_field() -> Any:
     return Field(default=None, exclude=True)
+
+
+def _span_map() -> Any:
+    return Field(default_factory=dict, exclude=True)
 
 
 class _Node(BaseModel):
@@ -87,6 +95,7 @@ class SkillCategory(_Node):
     name: str
     skills: list[str]
     span: Spanned = _span_field()
+    skill_spans: SpanMap = _span_map()
 
 
 class Skills(_Node):
@@ -135,6 +144,7 @@ class Domain(_Node):
     members: list[Member] = Field(default_factory=list)
     needs: list[str] = Field(default_factory=list)
     span: Spanned = _span_field()
+    need_spans: SpanMap = _span_map()
 
 
 class Agent(_Node):
@@ -213,6 +223,7 @@ class Delegation(_Node):
     overdue_escalate_to: Actor | None = None
     priorities: list[str] = Field(default_factory=list)
     span: Spanned = _span_field()
+    chain_spans: SpanList = Field(default_factory=list, exclude=True)
 
 
 class Channel(_Node):
@@ -240,6 +251,10 @@ class Handoff(_Node):
     on_accept: tuple[str, str] | None = None
     on_reject: tuple[str, str] | None = None
     span: Spanned = _span_field()
+    checklist_span: Spanned = _span_field()
+    accepted_by_span: Spanned = _span_field()
+    on_accept_span: Spanned = _span_field()
+    on_reject_span: Spanned = _span_field()
 
 
 class Standup(_Node):
@@ -250,6 +265,7 @@ class Standup(_Node):
     every: Budget
     sections: list[str] = Field(default_factory=list)
     span: Spanned = _span_field()
+    to_span: Spanned = _span_field()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
 
@@ -274,6 +290,8 @@ class Assignment(_Node):
     fit: dict[str, str] = Field(default_factory=dict, description="complexity -> minimal experience")
     fallback: Actor | None = None
     span: Spanned = _span_field()
+    weight_spans: SpanMap = _span_map()
+    fit_spans: SpanMap = _span_map()
 
 
 class Action(_Node):

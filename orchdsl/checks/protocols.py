@@ -61,21 +61,11 @@ def head_span(span: Span | None, keyword: str) -> Span | None:
     return Span(span.file, span.line, span.column, span.line, span.column + len(keyword))
 
 
-def field_span(obj: object, field: str, index: int | None = None, keyword: str | None = None) -> Span | None:
-    """The span of one clause of ``obj`` when the model records it
-    (``<field>_span``, or item ``index`` of ``<field>_spans``); else the
-    object's own span, cut to its leading ``keyword`` if given."""
-    spans = getattr(obj, f"{field}_spans" if index is not None else f"{field}_span", None)
-    if index is not None and isinstance(spans, list) and index < len(spans):
-        found = spans[index]
-    else:
-        found = spans if index is None else None
-    if isinstance(found, Span):
-        return found
-    own = getattr(obj, "span", None)
-    if not isinstance(own, Span):
-        return None
-    return head_span(own, keyword) if keyword else own
+def _hop_span(dl: m.Delegation, index: int) -> Span | None:
+    """The span of one hop of the delegation chain, else the block's keyword."""
+    if index < len(dl.chain_spans) and dl.chain_spans[index] is not None:
+        return dl.chain_spans[index]
+    return head_span(dl.span, "delegation")
 
 
 # ---------------------------------------------------------------- delegation
@@ -109,7 +99,7 @@ def check_delegation(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None
         else:
             msg = f"delegation hop `{a} -> {b}` does not go to direct reports: " + \
                 _pairs_text(bad, total, "does not report to")
-        diags.add("ORC401", msg, field_span(dl, "chain", i + 1, keyword="delegation"),
+        diags.add("ORC401", msg, _hop_span(dl, i + 1),
                   notes=["each hop of a delegation chain goes from a role to one of its direct reports"],
                   help="insert the missing levels between them, or delegate to a direct report")
 
@@ -140,7 +130,7 @@ def check_standups(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
         else:
             msg = f"standup `{s.name}` does not go up the hierarchy: " + \
                 _pairs_text(bad, total, "is not above")
-        diags.add("ORC402", msg, field_span(s, "to"),
+        diags.add("ORC402", msg, s.to_span or s.span,
                   notes=["a standup reports to a role above the one that sends it"],
                   help="send it to a role above `from`, such as the role it reports to")
 
@@ -203,7 +193,7 @@ def check_standup_chain(org: m.Organisation, g: Graphs, diags: Diagnostics) -> N
         where = _names(ends)
         parents = sorted({g.roles[e].reports_to or top for e in ends})
         diags.add("ORC403", f"the standups stop at {where} and do not reach `{top}`",
-                  field_span(s, "to"),
+                  s.to_span or s.span,
                   notes=[f"standup `{s.name}` reports to {where}, and no standup goes on from "
                          + ("it" if len(ends) == 1 else "them")],
                   help=f"add a standup from `{s.to}` to " + _names(parents))
@@ -242,7 +232,7 @@ def check_handoffs(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
                       notes=["a handoff moves work between two domains; within one domain the lead assigns it"],
                       help="remove it, or name the domain the work goes to")
         if not h.checklist:
-            diags.add("ORC405", f"handoff {where} has no checklist", field_span(h, "checklist", keyword="handoff"),
+            diags.add("ORC405", f"handoff {where} has no checklist", h.checklist_span or head_span(h.span, "handoff"),
                       help='add `checklist { "..." }` with what the sending domain must complete')
         _check_acceptor(org, g, h, where, diags)
         for kind, tr in (("accept", h.on_accept), ("reject", h.on_reject)):
@@ -254,7 +244,7 @@ def check_handoffs(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
             state = org.lifecycle.state(src)
             targets = [t.target for t in state.transitions] if state else []
             diags.add("ORC407", f"`on {kind} {src} -> {dst}`: the lifecycle has no transition `{src} -> {dst}`",
-                      field_span(h, f"on_{kind}", keyword="handoff"),
+                      (h.on_accept_span if kind == "accept" else h.on_reject_span) or head_span(h.span, "handoff"),
                       notes=[f"from `{src}` the lifecycle goes to " + ", ".join(f"`{t}`" for t in targets)]
                       if targets else [f"`{src}` has no outgoing transition"],
                       help=f"declare `-> {dst}` in state `{src}`, or name a declared transition")
@@ -266,7 +256,7 @@ def _check_acceptor(org: m.Organisation, g: Graphs, h: m.Handoff, where: str, di
         return
     if h.to_domain == "*":
         diags.add("ORC406", f"handoff {where} is accepted by `{acc}`, not by each receiving domain's lead",
-                  field_span(h, "accepted_by", keyword="handoff"),
+                  h.accepted_by_span or head_span(h.span, "handoff"),
                   notes=["with `*` as the receiving side, only `@downstream_lead` names the right role"],
                   help="write `accepted_by @downstream_lead`")
         return
@@ -274,7 +264,7 @@ def _check_acceptor(org: m.Organisation, g: Graphs, h: m.Handoff, where: str, di
     if dom is None or not dom.lead or acc == dom.lead:
         return
     diags.add("ORC406", f"handoff {where} is accepted by `{acc}`, not by `{dom.lead}`, "
-              f"the lead of `{dom.name}`", field_span(h, "accepted_by", keyword="handoff"),
+              f"the lead of `{dom.name}`", h.accepted_by_span or head_span(h.span, "handoff"),
               labels=[Label(dom.span, f"`{dom.name}` is led by `{dom.lead}`")] if dom.span else [],
               help=f"write `accepted_by @downstream_lead` or `accepted_by {dom.lead}`")
 

@@ -9,17 +9,9 @@ from __future__ import annotations
 from orchdsl import model as m
 from orchdsl.checks.graphs import Check, Graphs
 from orchdsl.checks.protocols import head_span
-from orchdsl.diagnostics import Diagnostics, Label, Span
+from orchdsl.diagnostics import Diagnostics, Label
 
 TOLERANCE = 1e-9
-
-
-def _spans(obj: object, field: str) -> dict[str, Span]:
-    """Per-key spans the model records for a mapping field (e.g. each weight), if any."""
-    found = getattr(obj, f"{field}_spans", None)
-    if isinstance(found, dict):
-        return {k: v for k, v in found.items() if isinstance(v, Span)}
-    return {}
 
 
 def _num(x: float) -> str:
@@ -38,7 +30,7 @@ def check_weights(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     a = org.assignment
     if a is None or not a.weights:
         return
-    spans = _spans(a, "weight")
+    spans = a.weight_spans
     head = head_span(a.span, "assignment")
     out_of_range = False
     for factor, w in a.weights.items():
@@ -68,7 +60,7 @@ def check_fit(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
         return
     value = {lv.name: lv.value for lv in org.experience}
     declared = [(c, a.fit[c]) for c in m.COMPLEXITIES if c in a.fit and a.fit[c] in value]
-    spans = _spans(a, "fit")
+    spans = a.fit_spans
     for i, (cx, exp) in enumerate(declared):
         easier = [(c, e) for c, e in declared[:i] if value[e] > value[exp]]
         if not easier:
@@ -121,7 +113,7 @@ def check_domains(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
                       help="add `member ROLE` with the ICs that work in it")
             continue
         held = {s for mem in d.members for s in mem.skills}
-        spans = _spans(d, "need")
+        spans = d.need_spans
         for skill in d.needs:
             if skill in held:
                 continue

@@ -101,16 +101,8 @@ def check_unused_skills(org: m.Organisation, g: Graphs, diags: Diagnostics) -> N
         for skill in c.skills:
             if skill not in used:
                 diags.add("ORC802", f"skill `{skill}` is declared but no member holds or learns it "
-                          "and no domain needs it", _skill_span(c, skill),
+                          "and no domain needs it", c.skill_spans.get(skill, c.span),
                           help=f"give it to a member, or remove it from category `{c.name}`")
-
-
-def _skill_span(c: m.SkillCategory, skill: str) -> m.Spanned:
-    spans = getattr(c, "skill_spans", None)
-    if isinstance(spans, dict) and skill in spans:
-        found = spans[skill]
-        return found if found is not None else c.span
-    return c.span
 
 
 def check_unused_gates(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
