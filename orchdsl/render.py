@@ -109,31 +109,46 @@ def human(d: Diagnostic, lines: SourceLines, paint: _Paint) -> str:
     spans.extend((lb.span, lb.message, False) for lb in d.labels)
     width = max((len(str(s.line)) for s, _, _ in spans), default=1)
     gutter = " " * width
+    bar = paint("|", "blue")
     if d.span:
         out.append(f"{gutter}{paint('-->', 'blue')} {d.span.file}:{d.span.line}:{d.span.column}")
     current_file = d.span.file if d.span else None
-    for span, message, primary in _ordered(spans):
-        if span.file != current_file:
-            out.append(f"{gutter}{paint('::>', 'blue')} {span.file}:{span.line}:{span.column}")
-            current_file = span.file
-        text = lines.line(span.file, span.line)
+    # One snippet per source line, with one underline row per span on it.
+    for (file, line_no), marks in _by_line(spans):
+        if file != current_file:
+            first = marks[0][0]
+            out.append(f"{gutter}{paint('::>', 'blue')} {file}:{first.line}:{first.column}")
+            current_file = file
+        text = lines.line(file, line_no)
         if text is None:
             continue
         text = text.replace("\t", " ")
-        out.append(f"{gutter} {paint('|', 'blue')}")
-        out.append(f"{paint(str(span.line).rjust(width), 'blue')} {paint('|', 'blue')} {text}")
-        start = max(span.column - 1, 0)
-        end = span.end_column - 1 if span.end_line == span.line else len(text)
-        length = max(end - start, 1)
-        mark = ("^" if primary else "-") * length
-        colour = sev if primary else "blue"
-        label = f" {message}" if message else ""
-        out.append(f"{gutter} {paint('|', 'blue')} {' ' * start}{paint(mark + label, colour)}")
+        out.append(f"{gutter} {bar}")
+        out.append(f"{paint(str(line_no).rjust(width), 'blue')} {bar} {text}")
+        for span, message, primary in marks:
+            start = max(span.column - 1, 0)
+            end = span.end_column - 1 if span.end_line == span.line else len(text)
+            mark = ("^" if primary else "-") * max(end - start, 1)
+            label = f" {message}" if message else ""
+            out.append(f"{gutter} {bar} {' ' * start}{paint(mark + label, sev if primary else 'blue')}")
     for note in d.notes:
         out.append(f"{gutter} {paint('=', 'blue')} note: {note}")
     if d.help:
         out.append(f"{gutter} {paint('=', 'blue')} help: {d.help}")
     return "\n".join(out)
+
+
+def _by_line(
+    spans: Iterable[tuple[Span, str, bool]],
+) -> list[tuple[tuple[str, int], list[tuple[Span, str, bool]]]]:
+    """Spans grouped by source line: the primary span's line first, then in
+    source order; within a line, the primary span first, then by column."""
+    groups: dict[tuple[str, int], list[tuple[Span, str, bool]]] = {}
+    for item in _ordered(spans):
+        groups.setdefault((item[0].file, item[0].line), []).append(item)
+    for marks in groups.values():
+        marks.sort(key=lambda m: (not m[2], m[0].column))
+    return list(groups.items())
 
 
 def _ordered(spans: Iterable[tuple[Span, str, bool]]) -> list[tuple[Span, str, bool]]:
