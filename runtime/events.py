@@ -1,0 +1,52 @@
+"""Events: the facts the engine records, one row each in the store.
+
+An event has a sequence number (1, 2, ... in store order), a type, the time it
+happened at, the acting agent (``None`` for the clock) and a small JSON object
+of data. The JSON form is stable: sorted keys, no spaces.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+TYPES = (
+    "instruction_submitted",
+    "task_created",
+    "task_assigned",
+    "assignment_escalated",
+    "task_moved",
+    "heartbeat",
+    "gate_decided",
+    "sla_warning",
+    "sla_escalation",
+    "heartbeat_missed",
+)
+
+
+@dataclass(slots=True)
+class Event:
+    seq: int
+    type: str
+    at: float
+    actor: str | None
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "type": self.type, "at": self.at, "actor": self.actor, "data": self.data}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Event:
+        return cls(int(d["seq"]), str(d["type"]), float(d["at"]), d.get("actor"), dict(d.get("data") or {}))
+
+    @classmethod
+    def from_json(cls, text: str) -> Event:
+        return cls.from_dict(json.loads(text))
+
+
+def dumps_data(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

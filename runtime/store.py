@@ -1,0 +1,188 @@
+"""Event stores: the durable, append-only log behind an engine.
+
+The interface is two operations and a claim:
+
+- ``read(after)`` returns the events with ``seq > after`` in order;
+- ``append(events, expected_last_seq)`` appends all the events or none, and
+  raises ``Conflict`` when the store's last sequence number is not
+  ``expected_last_seq`` (optimistic concurrency: the writer refreshes and
+  validates its command again);
+- ``claim(model_digest)`` binds an empty store to a model and refuses a store
+  that holds another model's events.
+
+``MemoryStore`` keeps events in a list; ``SQLiteStore`` keeps them in one
+SQLite file (WAL journal, ``synchronous=NORMAL``, ``BEGIN IMMEDIATE``, one
+transaction per append), which several engines and processes may share.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Protocol
+
+from .errors import Conflict, StoreError
+from .events import Event, dumps_data
+
+SCHEMA_VERSION = 1
+
+
+class EventStore(Protocol):
+    def read(self, after: int = 0) -> list[Event]: ...
+
+    def append(self, events: list[Event], expected_last_seq: int) -> int: ...
+
+    def last_seq(self) -> int: ...
+
+    def claim(self, model_digest: str) -> None: ...
+
+    @property
+    def meta(self) -> dict[str, str]: ...
+
+
+def _check_seqs(events: list[Event], expected_last_seq: int) -> None:
+    if len(events) == 1 and events[0].seq == expected_last_seq + 1:
+        return
+    for i, e in enumerate(events, start=expected_last_seq + 1):
+        if e.seq != i:
+            raise StoreError(f"event sequence numbers must follow {expected_last_seq} without gaps")
+
+
+class MemoryStore:
+    """Events in a list; for tests, simulations and benchmarks."""
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []
+        self._meta: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def meta(self) -> dict[str, str]:
+        return dict(self._meta)
+
+    def claim(self, model_digest: str) -> None:
+        _claim(self._meta.get("model_digest"), model_digest, bool(self._events))
+        self._meta["model_digest"] = model_digest
+
+    def last_seq(self) -> int:
+        return len(self._events)
+
+    def read(self, after: int = 0) -> list[Event]:
+        return self._events[after:]
+
+    def append(self, events: list[Event], expected_last_seq: int) -> int:
+        with self._lock:
+            last = len(self._events)
+            if last != expected_last_seq:
+                raise Conflict(expected_last_seq, last)
+            _check_seqs(events, expected_last_seq)
+            self._events.extend(events)
+            return len(self._events)
+
+
+def _claim(current: str | None, digest: str, has_events: bool) -> None:
+    if current is not None and current != digest:
+        raise StoreError(f"the store holds events of another model (digest {current[:12]}, not {digest[:12]})")
+    if current is None and has_events:
+        raise StoreError("the store holds events but no model digest")
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    type TEXT NOT NULL,
+    at REAL NOT NULL,
+    actor TEXT,
+    data TEXT NOT NULL
+);
+"""
+
+
+class SQLiteStore:
+    """Events in one SQLite file; safe to share between engines and processes."""
+
+    def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
+        self.path = str(path)
+        # one connection per store; the lock keeps threads sharing it from interleaving transactions
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    self._db.execute(stmt)
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                self._db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise StoreError(f"store schema version {row[0]} is not {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            self._db.close()
+            raise
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def meta(self) -> dict[str, str]:
+        with self._lock:
+            return {k: v for k, v in self._db.execute("SELECT key, value FROM meta")}
+
+    def claim(self, model_digest: str) -> None:
+        with self._lock:
+            self._claim(model_digest)
+
+    def _claim(self, model_digest: str) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'model_digest'").fetchone()
+            has_events = self._db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None
+            _claim(row[0] if row else None, model_digest, has_events)
+            if row is None:
+                self._db.execute("INSERT INTO meta (key, value) VALUES ('model_digest', ?)", (model_digest,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def last_seq(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        return int(row[0])
+
+    def read(self, after: int = 0) -> list[Event]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, type, at, actor, data FROM events WHERE seq > ? ORDER BY seq", (after,)
+            ).fetchall()
+        return [Event(seq, typ, at, actor, json.loads(data)) for seq, typ, at, actor, data in rows]
+
+    def append(self, events: list[Event], expected_last_seq: int) -> int:
+        _check_seqs(events, expected_last_seq)
+        with self._lock:
+            return self._append(events, expected_last_seq)
+
+    def _append(self, events: list[Event], expected_last_seq: int) -> int:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            last = int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+            if last != expected_last_seq:
+                raise Conflict(expected_last_seq, last)
+            self._db.executemany(
+                "INSERT INTO events (seq, type, at, actor, data) VALUES (?, ?, ?, ?, ?)",
+                [(e.seq, e.type, e.at, e.actor, dumps_data(e.data)) for e in events],
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return expected_last_seq + len(events)
