@@ -64,7 +64,9 @@ def _span_map() -> Any:
 
 
 class _Node(BaseModel):
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=False)
+    # Validators are built on first use rather than at import, which keeps the
+    # start-up of `orchdsl check` short.
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, defer_build=True)
 
 
 class Budget(_Node):
@@ -267,7 +269,8 @@ class Standup(_Node):
     span: Spanned = _span_field()
     to_span: Spanned = _span_field()
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True,
+                              defer_build=True)
 
 
 class Consultation(_Node):
@@ -280,7 +283,8 @@ class Consultation(_Node):
     default: str | int | None = None
     span: Spanned = _span_field()
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True,
+                              defer_build=True)
 
 
 class Assignment(_Node):
