@@ -12,7 +12,13 @@ Time comes only from the clock. ``process_clock()`` fires, in time order, what
 is due: SLA warnings and escalations (once per state visit each), missed
 heartbeats (once per missed period) and automatic transitions; each firing is
 stamped with its due time. Token thresholds are checked when a heartbeat
-reports tokens.
+reports tokens. Protocol deadlines (overdue acknowledgements, domains too
+long above their capacity limit, standup cadences) fire in the same order.
+
+The commands of the protocols (handoffs, delegation, broadcasts), of
+instruction flows and of reassignment, metrics and standups live in the
+mixins ``ProtocolCommands`` (protocols.py), ``FlowCommands`` (flows.py) and
+``MeasureCommands`` (measures.py).
 """
 
 from __future__ import annotations
@@ -27,13 +33,20 @@ from typing import Any
 from .assignment import Scored, TaskNeeds, score_candidates
 from .clock import Clock, VirtualClock, WallClock
 from .errors import Conflict, Refused
-from .events import Event
+from .events import Draft, Event
+from .flows import FlowCommands
 from .guards import compile_guard
-from .model import COMPLEXITIES, KINDS, ActorCheck, AgentInfo, Model, TransitionRec, load_model
+from .measures import MeasureCommands
+from .model import COMPLEXITIES, KINDS, ActorCheck, AgentInfo, GateRec, Model, TransitionRec, load_model
+from .parts import HUMAN as HUMAN
+from .protocols import ProtocolCommands
 from .state import (
+    ACK,
     AFTER,
+    DOMAIN,
     ESCALATE,
     HEARTBEAT,
+    STANDUP,
     WARN,
     Message,
     OrgState,
@@ -42,13 +55,8 @@ from .state import (
 )
 from .store import EventStore, MemoryStore
 
-HUMAN = "human"
-"""The one actor that is not an agent: whoever submits instructions from outside."""
-
 MAX_ATTEMPTS = 50
-
-Draft = tuple[str, float, str | None, dict[str, Any]]
-"""(type, at, actor, data) of an event before it has a sequence number"""
+PROTOCOL_KINDS = {"ack": ACK, "domain": DOMAIN, "standup": STANDUP}
 
 
 def _q(name: object) -> str:
@@ -59,7 +67,7 @@ def _names(items: Iterable[object]) -> str:
     return ", ".join(_q(i) for i in items) or "nothing"
 
 
-class Engine:
+class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
     """Runs one organisation: a loaded model, an event store and a clock."""
 
     def __init__(
@@ -182,6 +190,7 @@ class Engine:
                 raise Refused("RUN013", f"instruction {_q(instruction)} is tier {ins.tier}, which has no task lifecycle")
             if kind not in KINDS:
                 raise Refused("RUN013", f"task kind {_q(kind)} is not one of {_names(KINDS)}")
+            self._check_planning(ins, kind)
             if domain not in m.domains:
                 raise Refused("RUN002", f"unknown domain {_q(domain)}; domains are {_names(m.domains)}")
             if handoff_to is not None and (handoff_to not in m.domains or handoff_to == domain):
@@ -287,11 +296,18 @@ class Engine:
         return self._commit(build)
 
     def heartbeat(
-        self, as_: str, task: str, tokens: float = 0, note: str | None = None, remaining_hours: float | None = None
+        self,
+        as_: str,
+        task: str,
+        tokens: float = 0,
+        note: str | None = None,
+        remaining_hours: float | None = None,
+        actual_hours: float | None = None,
     ) -> list[Event]:
         """The assignee reports progress: tokens spent since the last report,
-        an optional note and the remaining estimate. Token thresholds and token
-        automatic transitions of the current state are checked here."""
+        an optional note, the remaining estimate and the hours worked so far.
+        Token thresholds and token automatic transitions of the current state
+        are checked here."""
 
         def build(now: float) -> list[Draft]:
             agent = self._agent(as_)
@@ -304,11 +320,13 @@ class Engine:
                     f"only the assignee ({_q(t.assignee) if t.assignee else 'nobody is assigned'}) "
                     f"reports heartbeats on {_q(t.id)}",
                 )
-            if tokens < 0 or (remaining_hours is not None and remaining_hours < 0):
-                raise Refused("RUN013", "tokens and remaining hours cannot be negative")
+            if tokens < 0 or any(h is not None and h < 0 for h in (remaining_hours, actual_hours)):
+                raise Refused("RUN013", "tokens and hours cannot be negative")
             data: dict[str, Any] = {"task": t.id, "tokens": tokens, "note": note}
             if remaining_hours is not None:
                 data["remaining_hours"] = remaining_hours
+            if actual_hours is not None:
+                data["actual_hours"] = actual_hours
             drafts: list[Draft] = [("heartbeat", now, as_, data)]
             drafts += self._token_checks(t, t.tokens_in_state + tokens, now)
             return drafts
@@ -351,30 +369,7 @@ class Engine:
                     f"{_q(agent.id)} may not decide gate {_q(gate)} on {_q(t.id)}: the reviewer is "
                     f"{self._describe(g.reviewer, t)}",
                 )
-            chosen = outcome
-            total = None
-            if g.bands:
-                if scores is None:
-                    raise Refused("RUN012", f"gate {_q(gate)} is decided by scores of {_names(g.score_categories)}")
-                missing = [c for c in g.score_categories if c not in scores]
-                extra = [c for c in scores if c not in g.score_categories]
-                if missing or extra:
-                    raise Refused("RUN012", f"scores missing {_names(missing)}; unknown {_names(extra)}")
-                lo, hi = g.score_min, g.score_max
-                bad = [c for c, v in scores.items() if (lo is not None and v < lo) or (hi is not None and v > hi)]
-                if bad:
-                    raise Refused("RUN012", f"scores of {_names(bad)} are outside {lo} to {hi}")
-                total = sum(scores.values())
-                band = next((o for low, high, o in g.bands if low <= total <= high), None)
-                if band is None:
-                    raise Refused("RUN012", f"total score {total} falls in no band of gate {_q(gate)}")
-                if chosen is not None and chosen != band:
-                    raise Refused("RUN012", f"total score {total} gives outcome {_q(band)}, not {_q(chosen)}")
-                chosen = band
-            if chosen is None or chosen not in g.outcomes:
-                raise Refused(
-                    "RUN012", f"gate {_q(gate)} has outcomes {_names(g.outcomes)}; got {_q(chosen)}"
-                )
+            chosen, total = self._pick_outcome(g, outcome, scores)
             oc = g.outcomes[chosen]
             if oc.effect == "pass":
                 for criterion, by_tier in sorted(g.thresholds.items()):
@@ -402,6 +397,37 @@ class Engine:
 
         return self._commit(build)
 
+    def _pick_outcome(
+        self, g: GateRec, outcome: str | None, scores: Mapping[str, int] | None
+    ) -> tuple[str, int | None]:
+        """The outcome of a gate decision: given, or picked by the total score's band."""
+        gate = g.name
+        chosen = outcome
+        total = None
+        if g.bands:
+            if scores is None:
+                raise Refused("RUN012", f"gate {_q(gate)} is decided by scores of {_names(g.score_categories)}")
+            missing = [c for c in g.score_categories if c not in scores]
+            extra = [c for c in scores if c not in g.score_categories]
+            if missing or extra:
+                raise Refused("RUN012", f"scores missing {_names(missing)}; unknown {_names(extra)}")
+            lo, hi = g.score_min, g.score_max
+            bad = [c for c, v in scores.items() if (lo is not None and v < lo) or (hi is not None and v > hi)]
+            if bad:
+                raise Refused("RUN012", f"scores of {_names(bad)} are outside {lo} to {hi}")
+            total = sum(scores.values())
+            band = next((o for low, high, o in g.bands if low <= total <= high), None)
+            if band is None:
+                raise Refused("RUN012", f"total score {total} falls in no band of gate {_q(gate)}")
+            if chosen is not None and chosen != band:
+                raise Refused("RUN012", f"total score {total} gives outcome {_q(band)}, not {_q(chosen)}")
+            chosen = band
+        if chosen is None or chosen not in g.outcomes:
+            raise Refused(
+                "RUN012", f"gate {_q(gate)} has outcomes {_names(g.outcomes)}; got {_q(chosen)}"
+            )
+        return chosen, total
+
     # -- the clock ----------------------------------------------------------------
 
     def advance(self, seconds: float) -> list[Event]:
@@ -422,7 +448,15 @@ class Engine:
         while True:
             # A firing may schedule a deadline earlier than the next pending one.
             state.flush()
-            for (tid,) in timers.pop_due(pending[0][0] if pending else now):
+            for key in timers.pop_due(pending[0][0] if pending else now):
+                if len(key) != 1:
+                    pd = state.protocol_due(key)
+                    if pd is not None and pd[0] <= now:
+                        heapq.heappush(pending, (pd[0], pd[1], key[1], key[0]))
+                    else:
+                        state.schedule_protocol(key)
+                    continue
+                tid = key[0]
                 t = tasks[tid]
                 nxt = state.next_due(t)
                 if nxt is not None and nxt[0] <= now:
@@ -432,6 +466,13 @@ class Engine:
             if not pending:
                 return fired
             due, kind, tid, target = heapq.heappop(pending)
+            if kind >= ACK:
+                pkey = (target, tid)
+                if state.protocol_due(pkey) == (due, kind):
+                    fired += self._commit(partial(self._fire_protocol, pkey, due))
+                state.flush()
+                state.schedule_protocol(pkey)
+                continue
             t = tasks[tid]
             if state.next_due(t) != (due, kind, target):
                 state.schedule(t)  # superseded (another writer, a heartbeat): plan afresh
@@ -469,6 +510,17 @@ class Engine:
             moved["automatic"] = True
             return [("task_moved", due, None, moved)]
         return []
+
+    def _fire_protocol(self, key: tuple[str, str], due: float, _now: float) -> list[Draft]:
+        state = self.state
+        if state.protocol_due(key) != (due, PROTOCOL_KINDS[key[0]]):
+            return []
+        kind, ident = key
+        if kind == "ack":
+            return [self._overdue_draft(state.delegations[ident], due)]
+        if kind == "domain":
+            return self._domain_escalation(ident, due)
+        return self._standup_drafts(ident, due, due)
 
     def _token_checks(self, t: Task, tokens: float, now: float) -> list[Draft]:
         st = self.model.states[t.state]
@@ -622,7 +674,8 @@ class Engine:
                 if agent.kind == "member" and agent.domain == t.domain:
                     return True
             elif rel == "@downstream_lead":
-                if t.handoff_to is not None and agent.role == self.model.domain_lead_role.get(t.handoff_to):
+                downstream = self._handoff_domain(t)
+                if downstream is not None and agent.role == self.model.domain_lead_role.get(downstream):
                     return True
         return False
 
@@ -633,7 +686,8 @@ class Engine:
         if actor == "@peer":
             return [a for a in self.model.domain_members.get(t.domain, ()) if a != t.assignee]
         if actor == "@downstream_lead":
-            return list(self.model.agents_for("@lead", t.handoff_to)) if t.handoff_to else []
+            downstream = self._handoff_domain(t)
+            return list(self.model.agents_for("@lead", downstream)) if downstream else []
         if actor == "@system":
             return []
         return list(self.model.agents_for(actor, t.domain))
@@ -657,7 +711,7 @@ class Engine:
     def _assignment_transition(self, t: Task) -> TransitionRec:
         if t.assignee is not None:
             raise Refused(
-                "RUN013", f"task {_q(t.id)} is assigned to {_q(t.assignee)} already; reassignment is not supported",
+                "RUN013", f"task {_q(t.id)} is assigned to {_q(t.assignee)} already; use `reassign`",
                 task=t.id,
             )
         st = self.model.states[t.state]

@@ -26,6 +26,12 @@ CODES: dict[str, str] = {
     "RUN016": "guard-error",
     "RUN017": "busy",
     "RUN018": "not-assigned",
+    "RUN019": "stage-gate-pending",
+    "RUN020": "off-chain",
+    "RUN021": "settled",
+    "RUN022": "checklist-incomplete",
+    "RUN023": "tasks-open",
+    "RUN024": "no-handoff",
 }
 """Refusal code -> kebab-case name."""
 

@@ -22,6 +22,23 @@ TYPES = (
     "sla_warning",
     "sla_escalation",
     "heartbeat_missed",
+    "handoff_created",
+    "handoff_ticked",
+    "handoff_accepted",
+    "handoff_rejected",
+    "delegated",
+    "delegation_acknowledged",
+    "delegation_overdue",
+    "broadcast_sent",
+    "stage_ran",
+    "instruction_gate_decided",
+    "instruction_closed",
+    "task_reassigned",
+    "clarification_recorded",
+    "defect_recorded",
+    "domain_capacity_escalated",
+    "standup_reported",
+    "standups_scheduled",
 )
 
 
@@ -50,3 +67,7 @@ class Event:
 
 def dumps_data(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+Draft = tuple[str, float, str | None, dict[str, Any]]
+"""(type, at, actor, data) of an event before it has a sequence number"""

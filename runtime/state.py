@@ -14,18 +14,26 @@ when it fires, so a timer of a visit the task has left is simply dropped.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from .capacity import Ledger
 from .events import Event
+from .flows import tier_flows
 from .model import Budget, Model, StateRec
 from .timers import TimerHeap
 
 # Timer kinds; at equal due times SLA notices fire before a heartbeat check,
-# and both before an automatic transition leaves the state.
+# and both before an automatic transition leaves the state. Protocol timers
+# (keys of two parts: kind name and id) fire after the task timers of the same time.
 WARN, ESCALATE, HEARTBEAT, AFTER = 0, 1, 2, 3
-TIMER_KINDS = {WARN: "warn", ESCALATE: "escalate", HEARTBEAT: "heartbeat", AFTER: "after"}
+ACK, DOMAIN, STANDUP = 4, 5, 6
+TIMER_KINDS = {
+    WARN: "warn", ESCALATE: "escalate", HEARTBEAT: "heartbeat", AFTER: "after",
+    ACK: "ack", DOMAIN: "domain", STANDUP: "standup",
+}
+PROTOCOL_TIMERS = {"ack": ACK, "domain": DOMAIN, "standup": STANDUP}
 
 Due = tuple[float, int, str]
 """(due time, kind, target state of an automatic transition or "")"""
@@ -42,6 +50,82 @@ class Instruction:
     by: str
     at: float
     tasks: list[str] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
+    """the stages of the tier's flow that ran, in the order they first ran"""
+    gate_decisions: dict[str, str] = field(default_factory=dict)
+    """gate -> outcome of the latest decision on the instruction (stage gates)"""
+    closed_at: float | None = None
+    closed_by: str | None = None
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "text": self.text, "tier": self.tier, "by": self.by, "at": self.at, "tasks": list(self.tasks),
+            "stages": list(self.stages), "gate_decisions": dict(sorted(self.gate_decisions.items())),
+            "closed_at": self.closed_at, "closed_by": self.closed_by,
+        }
+
+
+@dataclass(slots=True)
+class Handoff:
+    """A task handed from its domain to another, with the spec's checklist."""
+
+    id: str
+    task: str
+    from_domain: str
+    to_domain: str
+    by: str
+    at: float
+    summary: str
+    artifacts: list[str]
+    checklist: list[str]
+    accepted_by: str
+    """the acceptor as the spec names it (``@downstream_lead`` or a role)"""
+    on_accept: str
+    on_reject: str
+    ticked: list[str] = field(default_factory=list)
+    status: str = "open"
+    """``open``, ``accepted``, ``rejected`` or ``withdrawn`` (the task left the handoff state otherwise)"""
+    decided_by: str | None = None
+    decided_at: float | None = None
+    reason: str | None = None
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "task": self.task, "from_domain": self.from_domain, "to_domain": self.to_domain,
+            "by": self.by, "at": self.at, "summary": self.summary, "artifacts": list(self.artifacts),
+            "checklist": list(self.checklist), "accepted_by": self.accepted_by, "on_accept": self.on_accept,
+            "on_reject": self.on_reject, "ticked": list(self.ticked), "status": self.status,
+            "decided_by": self.decided_by, "decided_at": self.decided_at, "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class Delegation:
+    """Work delegated one hop down the chain, waiting for an acknowledgement."""
+
+    id: str
+    sender: str
+    to: str
+    subject: str
+    message: str
+    priority: str
+    instruction: str | None
+    task: str | None
+    at: float
+    due: float | None
+    status: str = "pending"
+    """``pending``, ``accepted`` or ``declined``"""
+    acknowledged_at: float | None = None
+    notes: str = ""
+    escalated: bool = False
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "from": self.sender, "to": self.to, "subject": self.subject, "message": self.message,
+            "priority": self.priority, "instruction": self.instruction, "task": self.task, "at": self.at,
+            "due": self.due, "status": self.status, "acknowledged_at": self.acknowledged_at, "notes": self.notes,
+            "escalated": self.escalated,
+        }
 
 
 @dataclass(slots=True)
@@ -79,6 +163,13 @@ class Task:
     """derived: the time-based deadlines of the current state visit (None: not planned yet)"""
     skipped: frozenset[str] = frozenset()
     """derived: automatic transitions of this visit whose guard or gates failed when due"""
+    handoff: str | None = None
+    """the open handoff of the task, if any"""
+    clarifications: int = 0
+    defects: int = 0
+    reassignments: int = 0
+    actual_hours: float | None = None
+    """hours worked as last reported with a heartbeat"""
 
     @property
     def cross_domain(self) -> bool:
@@ -96,6 +187,8 @@ class Task:
             "tokens_total": self.tokens_total, "last_heartbeat": self.last_heartbeat, "hb_due": self.hb_due,
             "attested": sorted(self.attested), "decisions": dict(sorted(self.decisions.items())),
             "fired": sorted(self.fired), "history": [list(h) for h in self.history],
+            "handoff": self.handoff, "clarifications": self.clarifications, "defects": self.defects,
+            "reassignments": self.reassignments, "actual_hours": self.actual_hours,
         }
 
 
@@ -150,8 +243,41 @@ class OrgState:
             {a.id: a.domain for a in model.agents.values()},
         )
         self.timers = TimerHeap()
-        """one timer per open task (key: the task id), due at its next deadline"""
+        """one timer per open task (key: the task id), due at its next deadline,
+        and one per open protocol deadline (key: kind name, id)"""
         self._dirty: set[str] = set()
+        self._dirty_protocol: set[tuple[str, str]] = set()
+        self.flows = tier_flows(model)
+        self.handoffs: dict[str, Handoff] = {}
+        self.delegations: dict[str, Delegation] = {}
+        self.broadcasts: list[dict[str, Any]] = []
+        self.protocol_escalations: list[dict[str, Any]] = []
+        """escalations not about one task: overdue acknowledgements, domain capacity"""
+        self.domain_band: dict[str, str] = {}
+        """the capacity band each domain is in (absent: the band of utilisation 0)"""
+        self.band_entries: list[dict[str, Any]] = []
+        self.domain_above: dict[str, float] = {}
+        """domain -> since when it is above the domain limit (the current episode)"""
+        self.domain_escalated: set[str] = set()
+        self.assignment_count = 0
+        self.reassignment_count = 0
+        self.standup_origin: dict[str, float] = {}
+        """standup -> when its cadence was started (``standups_scheduled``)"""
+        self.standup_last: dict[str, float] = {}
+        self.standups: list[dict[str, Any]] = []
+        self._domain_hours = {
+            d: math.fsum(self.ledger.capacity_hours(a) for a in self.ledger.agents_in(d)) for d in model.domains
+        }
+        self._committed: dict[str, dict[str, float]] = {}
+        """domain -> agent -> committed hours, updated as commitments change"""
+        cap = model.capacity or {}
+        period = cap.get("domain_period")
+        self._domain_period = float(period["value"]) if period and period.get("kind") == "time" else None
+        self._standup_every = {
+            str(su["name"]): float(su["every"]["value"])
+            for su in model.data.get("standups", [])
+            if su.get("every") and su["every"].get("kind") == "time" and float(su["every"]["value"]) > 0
+        }
         self._beat = {
             name: st.heartbeat.value if st.heartbeat is not None and st.heartbeat.kind == "time" else None
             for name, st in model.states.items()
@@ -169,6 +295,23 @@ class OrgState:
             "sla_warning": self._sla_notice,
             "sla_escalation": self._sla_notice,
             "heartbeat_missed": self._heartbeat_missed,
+            "handoff_created": self._handoff_created,
+            "handoff_ticked": self._handoff_ticked,
+            "handoff_accepted": self._handoff_decided,
+            "handoff_rejected": self._handoff_decided,
+            "delegated": self._delegated,
+            "delegation_acknowledged": self._delegation_acknowledged,
+            "delegation_overdue": self._delegation_overdue,
+            "broadcast_sent": self._broadcast_sent,
+            "stage_ran": self._stage_ran,
+            "instruction_gate_decided": self._instruction_gate_decided,
+            "instruction_closed": self._instruction_closed,
+            "task_reassigned": self._task_reassigned,
+            "clarification_recorded": self._clarification_recorded,
+            "defect_recorded": self._defect_recorded,
+            "domain_capacity_escalated": self._domain_capacity_escalated,
+            "standup_reported": self._standup_reported,
+            "standups_scheduled": self._standups_scheduled,
         }
 
     # -- the fold ---------------------------------------------------------------
@@ -183,7 +326,8 @@ class OrgState:
 
     def _instruction_submitted(self, e: Event) -> None:
         d = e.data
-        self.instructions[d["instruction"]] = Instruction(d["instruction"], d["text"], d["tier"], d["by"], e.at)
+        ins = self.instructions[d["instruction"]] = Instruction(d["instruction"], d["text"], d["tier"], d["by"], e.at)
+        self._stage(ins, "routing")
 
     def _task_created(self, e: Event) -> None:
         d = e.data
@@ -195,17 +339,27 @@ class OrgState:
             handoff_to=d["handoff_to"], created_at=e.at, state=d["state"], entered_at=e.at,
         )
         self.tasks[task.id] = task
-        self.instructions[task.instruction].tasks.append(task.id)
+        ins = self.instructions[task.instruction]
+        ins.tasks.append(task.id)
+        flow = self.flows.get(ins.tier)
+        if flow is not None:
+            stage = flow.planning_stage(task.kind)
+            if stage is not None:
+                self._stage(ins, stage)
         self._enter(task, e.at)
 
     def _task_assigned(self, e: Event) -> None:
         d = e.data
         task = self.tasks[d["task"]]
-        if task.assignee is not None:
+        previous = task.assignee
+        if previous is not None:
             self.ledger.release(task.id)
         task.assignee = d["agent"]
         self.ledger.commit(d["agent"], task.id, float(task.estimate_hours or 0.0), None)
+        self.assignment_count += 1
+        self._stage(self.instructions[task.instruction], "execution")
         self._notify(e, [d["agent"]], task.id, f"you are assigned `{task.id}` ({task.title})")
+        self._capacity_changed(task.domain, e, (d["agent"], previous))
 
     def _assignment_escalated(self, e: Event) -> None:
         d = e.data
@@ -227,8 +381,10 @@ class OrgState:
         attest = d.get("attest")
         if attest:
             task.attested.update(attest)
-        if self._terminal[task.state] is not None:
-            self.ledger.release(task.id)
+        if task.handoff is not None:
+            self._withdraw(task, e)
+        if self._terminal[task.state] is not None and self.ledger.release(task.id):
+            self._capacity_changed(task.domain, e, (task.assignee,))
         self._enter(task, e.at)
 
     def _heartbeat(self, e: Event) -> None:
@@ -239,8 +395,12 @@ class OrgState:
         task.tokens_total += tokens
         task.last_heartbeat = e.at
         remaining = d.get("remaining_hours")
-        if remaining is not None and task.assignee is not None:
+        if remaining is not None and task.assignee is not None and self.ledger.agent_of(task.id) is not None:
             self.ledger.update_remaining(task.id, float(remaining))
+            self._capacity_changed(task.domain, e, (task.assignee,))
+        actual = d.get("actual_hours")
+        if actual is not None:
+            task.actual_hours = float(actual)
         beat = self.model.states[task.state].heartbeat
         if beat is not None and beat.kind == "time":
             task.hb_due = e.at + beat.value
@@ -271,6 +431,209 @@ class OrgState:
         self._dirty.add(task.id)
         self._notify(e, d["to"], task.id, f"`{task.id}`: no heartbeat since {d['since']} (due {d['due']})")
 
+    # -- protocols --------------------------------------------------------------
+
+    def _handoff_created(self, e: Event) -> None:
+        d = e.data
+        h = Handoff(
+            id=d["handoff"], task=d["task"], from_domain=d["from_domain"], to_domain=d["to_domain"], by=d["by"],
+            at=e.at, summary=d["summary"], artifacts=list(d["artifacts"]), checklist=list(d["checklist"]),
+            accepted_by=d["accepted_by"], on_accept=d["on_accept"], on_reject=d["on_reject"],
+        )
+        self.handoffs[h.id] = h
+        self.tasks[h.task].handoff = h.id
+        self._notify(e, d["to"], h.task, f"handoff `{h.id}` of `{h.task}` from `{h.from_domain}`: {h.summary}")
+
+    def _handoff_ticked(self, e: Event) -> None:
+        self.handoffs[e.data["handoff"]].ticked.append(e.data["item"])
+
+    def _handoff_decided(self, e: Event) -> None:
+        d = e.data
+        h = self.handoffs[d["handoff"]]
+        h.status = "accepted" if e.type == "handoff_accepted" else "rejected"
+        h.decided_by, h.decided_at, h.reason = e.actor, e.at, d.get("reason")
+        self.tasks[h.task].handoff = None
+        text = f"handoff `{h.id}` of `{h.task}` {h.status} by `{e.actor}`" + (f": {h.reason}" if h.reason else "")
+        self._notify(e, d["to"], h.task, text)
+
+    def _withdraw(self, task: Task, e: Event) -> None:
+        h = self.handoffs[task.handoff or ""]
+        h.status, h.decided_by, h.decided_at = "withdrawn", e.actor, e.at
+        task.handoff = None
+
+    def _delegated(self, e: Event) -> None:
+        d = e.data
+        dl = Delegation(
+            id=d["delegation"], sender=d["from"], to=d["to"], subject=d["subject"], message=d["message"],
+            priority=d["priority"], instruction=d.get("instruction"), task=d.get("task"), at=e.at, due=d.get("due"),
+        )
+        self.delegations[dl.id] = dl
+        by = f" (acknowledge by {dl.due:g})" if dl.due is not None else ""
+        self._notify(e, [dl.to], dl.task, f"[{dl.priority}] `{dl.id}` from `{dl.sender}`: {dl.subject}{by}")
+        self._dirty_protocol.add(("ack", dl.id))
+
+    def _delegation_acknowledged(self, e: Event) -> None:
+        d = e.data
+        dl = self.delegations[d["delegation"]]
+        dl.status = "accepted" if d["accepted"] else "declined"
+        dl.acknowledged_at, dl.notes = e.at, d.get("notes") or ""
+        self._notify(e, [dl.sender], dl.task, f"`{dl.id}` {dl.status} by `{dl.to}`" + (f": {dl.notes}" if dl.notes else ""))
+        self._dirty_protocol.add(("ack", dl.id))
+
+    def _delegation_overdue(self, e: Event) -> None:
+        d = e.data
+        dl = self.delegations[d["delegation"]]
+        dl.escalated = True
+        text = f"`{dl.id}` ({dl.subject}) sent to `{dl.to}` is not acknowledged (due {dl.due})"
+        self.protocol_escalations.append(
+            {"seq": e.seq, "at": e.at, "kind": "acknowledgement", "delegation": dl.id, "to": d["to"], "reason": text}
+        )
+        self._notify(e, d["to"], dl.task, text)
+
+    def _broadcast_sent(self, e: Event) -> None:
+        d = e.data
+        self.broadcasts.append({"seq": e.seq, "at": e.at, "from": e.actor, **d})
+        self._notify(e, d["to"], None, f"[{d['channel']}/{d['kind']}/{d['priority']}] {d['subject']}: {d['message']}")
+
+    def _stage_ran(self, e: Event) -> None:
+        self._stage(self.instructions[e.data["instruction"]], e.data["stage"])
+
+    def _instruction_gate_decided(self, e: Event) -> None:
+        d = e.data
+        self.instructions[d["instruction"]].gate_decisions[d["gate"]] = d["outcome"]
+
+    def _instruction_closed(self, e: Event) -> None:
+        ins = self.instructions[e.data["instruction"]]
+        ins.closed_at, ins.closed_by = e.at, e.actor
+
+    def _task_reassigned(self, e: Event) -> None:
+        d = e.data
+        task = self.tasks[d["task"]]
+        ledger = self.ledger
+        old = ledger.agent_of(task.id)
+        remaining = float(task.estimate_hours or 0.0)
+        if old is not None:
+            remaining = next(a.remaining for a in ledger.allocations(old) if a.task == task.id)
+        ledger.commit(d["to"], task.id, remaining, None)
+        task.assignee = d["to"]
+        task.reassignments += 1
+        self.reassignment_count += 1
+        self._notify(e, [d["to"]], task.id, f"you are assigned `{task.id}` ({task.title}), reassigned from `{d['from']}`")
+        self._notify(e, [d["from"]], task.id, f"`{task.id}` is reassigned to `{d['to']}`")
+        self._capacity_changed(task.domain, e, (old, d["to"]))
+
+    def _clarification_recorded(self, e: Event) -> None:
+        task = self.tasks[e.data["task"]]
+        task.clarifications += 1
+        self._notify(e, e.data["to"], task.id, f"clarification asked on `{task.id}`: {e.data.get('note') or ''}".rstrip(": "))
+
+    def _defect_recorded(self, e: Event) -> None:
+        self.tasks[e.data["task"]].defects += 1
+
+    def _domain_capacity_escalated(self, e: Event) -> None:
+        d = e.data
+        self.domain_escalated.add(d["domain"])
+        text = (f"domain `{d['domain']}` is at {d['utilisation']:.0%} of capacity, above {d['limit']:.0%} "
+                f"since {d['since']:g}")
+        self.protocol_escalations.append(
+            {"seq": e.seq, "at": e.at, "kind": "domain_capacity", "domain": d["domain"], "to": d["to"], "reason": text}
+        )
+        self._notify(e, d["to"], None, text)
+
+    def _standup_reported(self, e: Event) -> None:
+        d = e.data
+        due = d.get("due")
+        if due is not None:
+            name = d["standup"]
+            self.standup_last[name] = max(float(due), self.standup_last.get(name, float(due)))
+            self._dirty_protocol.add(("standup", name))
+        self.standups.append({"seq": e.seq, "at": e.at, **d})
+        self._notify(e, d["to"], None, f"standup `{d['standup']}` from `{d['from']}`")
+
+    def _standups_scheduled(self, e: Event) -> None:
+        for name in e.data["standups"]:
+            if name not in self.standup_origin:
+                self.standup_origin[name] = e.at
+                self._dirty_protocol.add(("standup", name))
+
+    def _stage(self, ins: Instruction, stage: str) -> None:
+        flow = self.flows.get(ins.tier)
+        if flow is not None and stage in flow.stages and stage not in ins.stages:
+            ins.stages.append(stage)
+
+    def _capacity_changed(self, domain: str, e: Event, agents: tuple[str | None, ...]) -> None:
+        """Re-band a domain whose commitments changed (those of ``agents``): a
+        message per entry into a band with an action; the start or end of an
+        episode above the domain limit."""
+        ledger = self.ledger
+        cache = self._committed.setdefault(domain, {})
+        for a in agents:
+            if a is not None:
+                cache[a] = ledger.committed(a)
+        if not ledger.bands and ledger.domain_limit is None:
+            return
+        util = self.domain_utilisation(domain)
+        band = ledger.band(util)
+        if band is not None:
+            before = self.domain_band.get(domain)
+            if before is None:
+                zero = ledger.band(0.0)
+                before = zero.name if zero is not None else ""
+            if band.name != before:
+                self.domain_band[domain] = band.name
+                action = band.action
+                to: list[str] = []
+                if action and action.get("target"):
+                    to = list(self.model.agents_for(str(action["target"]), domain))
+                entry = {
+                    "seq": e.seq, "at": e.at, "domain": domain, "band": band.name, "from": before,
+                    "utilisation": util, "action": dict(action) if action else None, "to": to,
+                }
+                self.band_entries.append(entry)
+                if action and to:
+                    verb = "escalated" if action.get("kind") == "escalate" else "notice"
+                    text = f"capacity {verb}: domain `{domain}` entered band `{band.name}` at {util:.0%}"
+                    for agent in to:
+                        self.inboxes.setdefault(agent, []).append(Message(e.seq, e.at, "capacity_band", None, text))
+        if ledger.domain_limit is not None:
+            above = util > ledger.domain_limit
+            if above and domain not in self.domain_above:
+                self.domain_above[domain] = e.at
+                self._dirty_protocol.add(("domain", domain))
+            elif not above and domain in self.domain_above:
+                del self.domain_above[domain]
+                self.domain_escalated.discard(domain)
+                self._dirty_protocol.add(("domain", domain))
+
+    def domain_utilisation(self, domain: str) -> float:
+        """The ledger's domain utilisation (the same sum, exactly), from the
+        committed hours per agent kept as commitments change."""
+        total = self._domain_hours.get(domain, 0.0)
+        if not total:
+            return 0.0
+        return round(math.fsum(self._committed.get(domain, {}).values()) / total, 12)
+
+    def protocol_due(self, key: tuple[str, ...]) -> tuple[float, int] | None:
+        """The due time and kind of a protocol timer, or None when it is not open."""
+        kind, ident = key[0], key[1]
+        if kind == "ack":
+            dl = self.delegations.get(ident)
+            if dl is None or dl.status != "pending" or dl.escalated or dl.due is None:
+                return None
+            return (dl.due, ACK)
+        if kind == "domain":
+            since = self.domain_above.get(ident)
+            if since is None or ident in self.domain_escalated or self._domain_period is None:
+                return None
+            return (since + self._domain_period, DOMAIN)
+        if kind == "standup":
+            every = self._standup_every.get(ident)
+            origin = self.standup_origin.get(ident)
+            if every is None or origin is None:
+                return None
+            return (self.standup_last.get(ident, origin) + every, STANDUP)
+        return None
+
     # -- helpers ----------------------------------------------------------------
 
     def _notify(self, e: Event, agents: list[str], task: str | None, text: str) -> None:
@@ -293,6 +656,17 @@ class OrgState:
         for tid in self._dirty:
             self.schedule(tasks[tid])
         self._dirty.clear()
+        if self._dirty_protocol:
+            for key in sorted(self._dirty_protocol):
+                self.schedule_protocol(key)
+            self._dirty_protocol.clear()
+
+    def schedule_protocol(self, key: tuple[str, ...]) -> None:
+        nxt = self.protocol_due(key)
+        if nxt is None:
+            self.timers.cancel(key)
+        else:
+            self.timers.push(nxt[0], key)
 
     def plan_of(self, task: Task) -> Plan:
         plan = task.plan
@@ -347,12 +721,22 @@ class OrgState:
         agents = sorted(self.model.candidates)
         return {
             "last_seq": self.last_seq,
-            "instructions": {
-                k: {"text": i.text, "tier": i.tier, "by": i.by, "at": i.at, "tasks": list(i.tasks)}
-                for k, i in sorted(self.instructions.items())
-            },
+            "instructions": {k: i.dump() for k, i in sorted(self.instructions.items())},
             "tasks": {k: t.dump() for k, t in sorted(self.tasks.items())},
             "inboxes": {a: [m.dump() for m in msgs] for a, msgs in sorted(self.inboxes.items())},
             "escalations": list(self.escalations),
             "committed": {a: self.ledger.committed(a) for a in agents},
+            "handoffs": {k: h.dump() for k, h in sorted(self.handoffs.items())},
+            "delegations": {k: d.dump() for k, d in sorted(self.delegations.items())},
+            "broadcasts": list(self.broadcasts),
+            "protocol_escalations": list(self.protocol_escalations),
+            "domain_band": dict(sorted(self.domain_band.items())),
+            "band_entries": list(self.band_entries),
+            "domain_above": dict(sorted(self.domain_above.items())),
+            "domain_escalated": sorted(self.domain_escalated),
+            "assignments": self.assignment_count,
+            "reassignments": self.reassignment_count,
+            "standup_origin": dict(sorted(self.standup_origin.items())),
+            "standup_last": dict(sorted(self.standup_last.items())),
+            "standups": list(self.standups),
         }

@@ -1,0 +1,315 @@
+"""Protocols between agents: handoffs, delegation, broadcasts, standups.
+
+Each command validates against the state and records its events like the
+task commands (``Engine._commit``); deadlines of the protocols (overdue
+acknowledgements, a domain too long above its capacity limit, standup
+cadences) are protocol timers fired by ``process_clock`` in time order with
+the task deadlines (``_fire_protocol``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .errors import Refused
+from .parts import EngineParts
+
+if TYPE_CHECKING:
+    from .events import Draft, Event
+    from .model import AgentInfo
+    from .state import Delegation, Handoff, Task
+
+WEEK = 7 * 86_400.0
+
+
+def _q(name: object) -> str:
+    return f"`{name}`"
+
+
+def _names(items: Any) -> str:
+    return ", ".join(_q(i) for i in items) or "nothing"
+
+
+class ProtocolCommands(EngineParts):
+    """Handoffs, delegation with acknowledgement, broadcasts and standups."""
+
+    # -- handoffs -----------------------------------------------------------------
+
+    def handoff_spec(self, from_domain: str, to_domain: str) -> dict[str, Any] | None:
+        """The handoff declared for a pair of domains: the specific pair first,
+        then ``from -> *``, ``* -> to`` and ``* -> *``."""
+        specs = self.model.data.get("handoffs") or []
+        for f, t in ((from_domain, to_domain), (from_domain, "*"), ("*", to_domain), ("*", "*")):
+            for spec in specs:
+                if spec.get("from_domain") == f and spec.get("to_domain") == t:
+                    return dict(spec)
+        return None
+
+    def _acceptor_role(self, h: Handoff) -> str | None:
+        who = h.accepted_by
+        if who == "@downstream_lead":
+            return self.model.domain_lead_role.get(h.to_domain)
+        if who == "@lead":
+            return self.model.domain_lead_role.get(h.from_domain)
+        return who
+
+    def _handoff(self, handoff: str) -> Handoff:
+        h = self.state.handoffs.get(handoff)
+        if h is None:
+            raise Refused("RUN002", f"unknown handoff {_q(handoff)}")
+        if h.status != "open":
+            raise Refused("RUN021", f"handoff {_q(h.id)} is {h.status}")
+        return h
+
+    def _check_acceptor(self, agent: AgentInfo, h: Handoff, verb: str) -> None:
+        role = self._acceptor_role(h)
+        if agent.role != role:
+            who = _names(self.model.agents_by_role.get(role or "", ()))
+            raise Refused(
+                "RUN004", f"{_q(agent.id)} may not {verb} handoff {_q(h.id)}: its acceptor is {h.accepted_by} ({who})"
+            )
+
+    def _handoff_domain(self, t: Task) -> str | None:
+        """The downstream domain of a task: its open handoff's, else its declared ``handoff_to``."""
+        if t.handoff is not None:
+            return self.state.handoffs[t.handoff].to_domain
+        return t.handoff_to
+
+    def create_handoff(
+        self,
+        as_: str,
+        task: str,
+        to_domain: str | None = None,
+        summary: str = "",
+        artifacts: Sequence[str] = (),
+    ) -> str:
+        """The task's domain lead hands a task to another domain; returns the handoff id
+        (``H1``, ...). The checklist is the declared handoff's."""
+        out: list[str] = []
+
+        def build(now: float) -> list[Draft]:
+            agent = self._agent(as_)
+            t = self._task(task)
+            m = self.model
+            if agent.role != m.domain_lead_role.get(t.domain):
+                raise Refused(
+                    "RUN004", f"only the lead of {_q(t.domain)} hands its tasks over; {_q(as_)} is {_q(agent.role)}"
+                )
+            to = to_domain if to_domain is not None else t.handoff_to
+            if to is None:
+                raise Refused("RUN013", f"name the domain {_q(t.id)} is handed to")
+            if to not in m.domains:
+                raise Refused("RUN002", f"unknown domain {_q(to)}; domains are {_names(m.domains)}")
+            if to == t.domain:
+                raise Refused("RUN013", f"a handoff goes to another domain than {_q(t.domain)}")
+            if t.handoff_to is not None and to != t.handoff_to:
+                raise Refused("RUN013", f"task {_q(t.id)} is handed to {_q(t.handoff_to)}, not {_q(to)}")
+            if not summary.strip():
+                raise Refused("RUN013", "a handoff needs a summary")
+            spec = self.handoff_spec(t.domain, to)
+            if spec is None:
+                raise Refused("RUN024", f"no handoff is declared from {_q(t.domain)} to {_q(to)}")
+            if t.handoff is not None:
+                raise Refused("RUN021", f"task {_q(t.id)} has the open handoff {_q(t.handoff)}")
+            source = spec["on_accept"][0]
+            if t.state != source:
+                raise Refused(
+                    "RUN024", f"task {_q(t.id)} is in {_q(t.state)}; a handoff starts in {_q(source)}", task=t.id
+                )
+            hid = f"H{len(self.state.handoffs) + 1}"
+            out[:] = [hid]
+            accepted_by = str(spec.get("accepted_by") or "@downstream_lead")
+            acceptor = m.domain_lead_role.get(to) if accepted_by == "@downstream_lead" else (
+                m.domain_lead_role.get(t.domain) if accepted_by == "@lead" else accepted_by)
+            data = {
+                "handoff": hid, "task": t.id, "from_domain": t.domain, "to_domain": to, "by": as_,
+                "summary": summary, "artifacts": list(artifacts), "checklist": list(spec.get("checklist") or []),
+                "accepted_by": accepted_by, "on_accept": spec["on_accept"][1], "on_reject": spec["on_reject"][1],
+                "to": list(m.agents_by_role.get(acceptor or "", ())),
+            }
+            return [("handoff_created", now, as_, data)]
+
+        self._commit(build)
+        return out[0]
+
+    def tick_handoff(self, as_: str, handoff: str, item: str) -> list[Event]:
+        """The upstream side (the task's domain lead or assignee) completes a checklist item."""
+
+        def build(now: float) -> list[Draft]:
+            agent = self._agent(as_)
+            h = self._handoff(handoff)
+            t = self.state.tasks[h.task]
+            if agent.role != self.model.domain_lead_role.get(h.from_domain) and agent.id != t.assignee:
+                raise Refused(
+                    "RUN004", f"{_q(as_)} may not tick handoff {_q(h.id)}: the upstream lead or the assignee does"
+                )
+            if item not in h.checklist:
+                raise Refused("RUN013", f"{_q(item)} is not on the checklist of {_q(h.id)}: {_names(h.checklist)}")
+            if item in h.ticked:
+                raise Refused("RUN021", f"{_q(item)} of {_q(h.id)} is ticked already")
+            return [("handoff_ticked", now, as_, {"handoff": h.id, "task": h.task, "item": item})]
+
+        return self._commit(build)
+
+    def accept_handoff(self, as_: str, handoff: str, attest: Sequence[str] = ()) -> list[Event]:
+        """The acceptor takes the handoff once every checklist item is complete;
+        the task makes the ``on accept`` transition as the acceptor (guards,
+        gates and ``requires`` apply: ``attest`` vouches for the target's items)."""
+        return self._decide_handoff(as_, handoff, True, None, attest)
+
+    def reject_handoff(self, as_: str, handoff: str, reason: str, attest: Sequence[str] = ()) -> list[Event]:
+        """The acceptor sends the work back: the ``on reject`` transition."""
+        return self._decide_handoff(as_, handoff, False, reason, attest)
+
+    def _decide_handoff(
+        self, as_: str, handoff: str, accept: bool, reason: str | None, attest: Sequence[str]
+    ) -> list[Event]:
+        def build(now: float) -> list[Draft]:
+            agent = self._agent(as_)
+            h = self._handoff(handoff)
+            self._check_acceptor(agent, h, "accept" if accept else "reject")
+            t = self.state.tasks[h.task]
+            if accept:
+                missing = [i for i in h.checklist if i not in h.ticked]
+                if missing:
+                    raise Refused(
+                        "RUN022", f"handoff {_q(h.id)} has unticked checklist items: {_names(missing)}", missing=missing
+                    )
+            elif not (reason or "").strip():
+                raise Refused("RUN013", "a rejection needs a reason")
+            target = h.on_accept if accept else h.on_reject
+            self._check_move(agent, t, target, attest, now)
+            upstream = list(self.model.agents_for("@lead", h.from_domain))
+            if t.assignee is not None and t.assignee not in upstream:
+                upstream.append(t.assignee)
+            kind = "handoff_accepted" if accept else "handoff_rejected"
+            data: dict[str, Any] = {"handoff": h.id, "task": t.id, "to": upstream}
+            if not accept:
+                data["reason"] = reason
+            moved = {"task": t.id, "source": t.state, "target": target, "visit": t.visit, "attest": list(attest),
+                     "handoff": h.id}
+            return [(kind, now, as_, data), ("task_moved", now, as_, moved)]
+
+        return self._commit(build)
+
+    # -- delegation -----------------------------------------------------------------
+
+    def _on_chain(self, sender: AgentInfo, recipient: AgentInfo) -> bool:
+        chain = list((self.model.data.get("delegation") or {}).get("chain") or [])
+
+        def matches(agent: AgentInfo, link: str, domain: str | None) -> bool:
+            if link == "@lead":
+                return agent.kind == "lead"
+            if link == "@member":
+                return agent.kind == "member" and (domain is None or agent.domain == domain)
+            return agent.role == link
+
+        for up, down in zip(chain, chain[1:], strict=False):
+            if matches(sender, up, None) and matches(recipient, down, sender.domain if up == "@lead" else None):
+                return True
+        return False
+
+    def delegate(
+        self,
+        as_: str,
+        to: str,
+        subject: str,
+        message: str = "",
+        priority: str = "normal",
+        instruction: str | None = None,
+        task: str | None = None,
+    ) -> str:
+        """Delegate one hop down the declared chain; returns the delegation id
+        (``D1``, ...). The recipient must acknowledge within the model's
+        ``acknowledge_within``, or the delegation escalates once."""
+        out: list[str] = []
+
+        def build(now: float) -> list[Draft]:
+            sender = self._agent(as_)
+            recipient = self._agent(to)
+            if not self._on_chain(sender, recipient):
+                chain = (self.model.data.get("delegation") or {}).get("chain") or []
+                raise Refused(
+                    "RUN020",
+                    f"{_q(as_)} ({_q(sender.role)}) may not delegate to {_q(to)} ({_q(recipient.role)}): "
+                    f"delegation goes one hop down the chain {' -> '.join(chain) or '(none declared)'}",
+                )
+            if priority not in self.model.priorities:
+                raise Refused("RUN013", f"priority {_q(priority)} is not one of {_names(self.model.priorities)}")
+            if not subject.strip():
+                raise Refused("RUN013", "a delegation needs a subject")
+            if instruction is not None and instruction not in self.state.instructions:
+                raise Refused("RUN002", f"unknown instruction {_q(instruction)}")
+            if task is not None:
+                self._task(task)
+            within = (self.model.data.get("delegation") or {}).get("acknowledge_within")
+            due = now + float(within["value"]) if within and within.get("kind") == "time" else None
+            did = f"D{len(self.state.delegations) + 1}"
+            out[:] = [did]
+            data = {
+                "delegation": did, "from": as_, "to": to, "subject": subject, "message": message,
+                "priority": priority, "instruction": instruction, "task": task, "due": due,
+            }
+            return [("delegated", now, as_, data)]
+
+        self._commit(build)
+        return out[0]
+
+    def acknowledge(self, as_: str, delegation: str, accepted: bool = True, notes: str = "") -> list[Event]:
+        """The recipient acknowledges a delegation, once: accepted or declined."""
+
+        def build(now: float) -> list[Draft]:
+            self._agent(as_)
+            dl = self.state.delegations.get(delegation)
+            if dl is None:
+                raise Refused("RUN002", f"unknown delegation {_q(delegation)}")
+            if as_ != dl.to:
+                raise Refused("RUN004", f"only the recipient {_q(dl.to)} acknowledges {_q(dl.id)}")
+            if dl.status != "pending":
+                raise Refused("RUN021", f"delegation {_q(dl.id)} is {dl.status} already")
+            data = {"delegation": dl.id, "accepted": bool(accepted), "notes": notes, "late": bool(dl.escalated)}
+            return [("delegation_acknowledged", now, as_, data)]
+
+        return self._commit(build)
+
+    def _overdue_draft(self, dl: Delegation, due: float) -> Draft:
+        target = str((self.model.data.get("delegation") or {}).get("overdue_escalate_to") or "")
+        recipient = self.model.agents.get(dl.to)
+        to = list(self.model.agents_for(target, recipient.domain if recipient else None)) if target else []
+        data = {"delegation": dl.id, "due": due, "to_actor": target or None, "to": to}
+        return ("delegation_overdue", due, None, data)
+
+    # -- broadcasts -----------------------------------------------------------------
+
+    def broadcast(self, as_: str, channel: str, kind: str, priority: str, subject: str, message: str = "") -> list[Event]:
+        """Send a message to every agent of a channel's member roles (but the sender)."""
+
+        def build(now: float) -> list[Draft]:
+            agent = self._agent(as_)
+            spec = self.model.data.get("broadcast") or {}
+            channels = {str(c["name"]): c for c in spec.get("channels", [])}
+            ch = channels.get(channel)
+            if ch is None:
+                raise Refused("RUN002", f"unknown channel {_q(channel)}; channels are {_names(channels)}")
+            kinds, priorities = spec.get("kinds") or [], spec.get("priorities") or []
+            if kind not in kinds:
+                raise Refused("RUN013", f"broadcast kind {_q(kind)} is not one of {_names(kinds)}")
+            if priority not in priorities:
+                raise Refused("RUN013", f"broadcast priority {_q(priority)} is not one of {_names(priorities)}")
+            if not subject.strip():
+                raise Refused("RUN013", "a broadcast needs a subject")
+            members = [str(r) for r in ch.get("members", [])]
+            anc = self.model.role_ancestors
+            if agent.role not in members and not all(agent.role in anc.get(r, ()) for r in members):
+                raise Refused(
+                    "RUN004",
+                    f"{_q(as_)} may not broadcast on {_q(channel)}: senders are its members or an ancestor of "
+                    f"all of them",
+                )
+            to = [a for r in members for a in self.model.agents_by_role.get(r, ()) if a != as_]
+            data = {"channel": channel, "kind": kind, "priority": priority, "subject": subject,
+                    "message": message, "to": to}
+            return [("broadcast_sent", now, as_, data)]
+
+        return self._commit(build)
