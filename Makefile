@@ -1,29 +1,35 @@
 # Two entry points: `make demo` (install, then check, compile and run the V2
-# organisation) and `make test` (install with test dependencies, run every test).
+# organisation through a scenario) and `make test` (install with the test
+# dependencies, run every test, ruff and mypy).
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+BASE := $(VENV)/.installed
+TESTDEPS := $(VENV)/.installed-test
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test bench clean
 
-$(STAMP): pyproject.toml
+$(BASE): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet -e .
+	touch $(BASE)
 
-demo: $(STAMP)
+$(TESTDEPS): $(BASE)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(TESTDEPS)
+
+demo: $(BASE)
 	$(BIN)/orchdsl check specs/orchestration_v2.orch
 	$(BIN)/orchdsl compile specs/orchestration_v2.orch -o out/orchestration_v2
+	$(BIN)/orchdsl run specs/orchestration_v2.orch --scenario examples/scenarios/tier4_migration.yaml
 
-test: $(STAMP)
+test: $(TESTDEPS)
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check orchdsl runtime tests bench
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(TESTDEPS)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) out build *.egg-info
+	rm -rf $(VENV) out build *.egg-info .orchdsl-run
