@@ -33,6 +33,7 @@ from .events import Event
 from .model import Model, load_model
 from .state import OrgState, Task, resolve
 from .store import SQLiteStore
+from .timefmt import iso
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_DIR = ".orchdsl-run"
@@ -75,12 +76,9 @@ def parse_time(text: str) -> float:
     return dt.timestamp()
 
 
-def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def short_time(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%a %H:%M")
+    """A time in the story of a scenario: ISO 8601 UTC, like every time shown."""
+    return iso(t)
 
 
 def number(x: float, places: int = 2) -> float | int:
@@ -561,7 +559,8 @@ def cmd_submit(run: Run, a: argparse.Namespace) -> Out:
 def create_task(run: Run, as_: str, *, instruction: str, kind: str, domain: str, title: str,
                 skills: Sequence[str] = (), nice: Sequence[str] = (), complexity: str = "moderate",
                 priority: str = "normal", estimate: Sequence[str] = (), depends: Sequence[str] = (),
-                parent: str | None = None, handoff_to: str | None = None, id: str | None = None) -> str:
+                parent: str | None = None, handoff_to: str | None = None, id: str | None = None,
+                description: str = "", criteria: Sequence[str] = ()) -> str:
     """Create a task with an id of the Agent_Memory form (``ST{n}``, ``TT{st}.{n}``)."""
     hours, tokens = parse_estimate(estimate)
     run.engine.refresh()
@@ -570,6 +569,7 @@ def create_task(run: Run, as_: str, *, instruction: str, kind: str, domain: str,
         as_, instruction, kind, domain, title, required_skills=list(skills), nice_skills=list(nice),
         complexity=complexity, priority=priority, estimate_hours=hours, estimate_tokens=tokens,
         dependencies=list(depends), parent=parent, handoff_to=handoff_to, id=tid,
+        description=description, acceptance_criteria=list(criteria),
     )
 
 
@@ -582,7 +582,8 @@ def cmd_task_create(run: Run, a: argparse.Namespace) -> Out:
     tid = create_task(run, a.as_, instruction=a.instruction, kind=a.kind, domain=a.domain, title=a.title,
                       skills=_split(a.skills), nice=_split(a.nice), complexity=a.complexity,
                       priority=a.priority, estimate=a.estimate or (), depends=_split(a.depends),
-                      parent=a.parent, handoff_to=a.handoff_to, id=a.id)
+                      parent=a.parent, handoff_to=a.handoff_to, id=a.id,
+                      description=a.description or "", criteria=a.criterion or ())
     out = _events_out(run, before, f"created {tid}")
     out.data["task"] = tid
     return out
@@ -686,8 +687,11 @@ def cmd_show(run: Run, a: argparse.Namespace) -> Out:
     t = run.engine.state.tasks[a.task]
     data["sla"] = sla_of(run.model, t, run.now)
     events = [e for e in run.store.read(0) if e.data.get("task") == a.task]
-    lines = [f"{t.id}  {t.title}",
-             f"  instruction {t.instruction}, {t.kind}, domain {t.domain}, tier {t.tier}, {t.complexity}, "
+    lines = [f"{t.id}  {t.title}"]
+    if t.description:
+        lines.append(f"  {t.description}")
+    lines += [f"  done when: {c}" for c in t.acceptance_criteria]
+    lines += [f"  instruction {t.instruction}, {t.kind}, domain {t.domain}, tier {t.tier}, {t.complexity}, "
              f"priority {t.priority}",
              f"  state {t.state} (visit {t.visit}) since {iso(t.entered_at)}; SLA {_sla_text(data['sla'])}",
              f"  assignee {t.assignee or '-'}; estimate {estimate_text(t.estimate_hours, t.estimate_tokens)}; "
@@ -839,6 +843,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--kind", choices=("strategic", "tactical"), default="tactical")
     s.add_argument("--domain", required=True)
     s.add_argument("--title", required=True)
+    s.add_argument("--description", help="what the work is, in a sentence or a paragraph")
+    s.add_argument("--criterion", action="append", metavar="TEXT",
+                   help="an acceptance criterion (repeat for each)")
     s.add_argument("--skills", action="append", metavar="SKILL[,SKILL]")
     s.add_argument("--nice", action="append", metavar="SKILL[,SKILL]")
     s.add_argument("--complexity", default="moderate")

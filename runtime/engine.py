@@ -175,9 +175,13 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
         parent: str | None = None,
         handoff_to: str | None = None,
         id: str | None = None,
+        description: str = "",
+        acceptance_criteria: Sequence[str] = (),
     ) -> str:
         """Create a task of an instruction (at the instruction's tier) in its
-        initial state; returns its id (``T1``, ``T2``, ... unless given)."""
+        initial state; returns its id (``T1``, ``T2``, ... unless given).
+        ``description`` says what the work is (the title is its name) and
+        ``acceptance_criteria`` when it is done, one sentence each."""
         out: list[str] = []
         m = self.model
 
@@ -205,6 +209,10 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
             for est in (estimate_hours, estimate_tokens):
                 if est is not None and not est > 0:
                     raise Refused("RUN013", "an estimate must be positive")
+            if any(not isinstance(c, str) or not c.strip() for c in acceptance_criteria):
+                raise Refused("RUN013", "an acceptance criterion needs a text")
+            if not isinstance(description, str):
+                raise Refused("RUN013", "a description is a text")
             missing = [d for d in (*dependencies, *([parent] if parent else [])) if d not in self.state.tasks]
             if missing:
                 raise Refused("RUN002", f"unknown task(s) {_names(missing)}")
@@ -219,6 +227,10 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
                 "estimate_tokens": estimate_tokens, "dependencies": list(dependencies), "parent": parent,
                 "handoff_to": handoff_to, "state": m.initial,
             }
+            if description.strip():
+                data["description"] = description.strip()
+            if acceptance_criteria:
+                data["acceptance_criteria"] = [c.strip() for c in acceptance_criteria]
             return [("task_created", now, as_, data)]
 
         self._commit(build)
@@ -232,6 +244,16 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
         def build(now: float) -> list[Draft]:
             agent = agents.get(as_) or self._agent(as_)
             t = tasks.get(task) or self._task(task)
+            if t.handoff is not None:
+                h = self.state.handoffs[t.handoff]
+                if target in (h.on_accept, h.on_reject):
+                    side = "accept" if target == h.on_accept else "reject"
+                    raise Refused(
+                        "RUN025",
+                        f"task {_q(t.id)} has the open handoff {_q(h.id)}, whose `on {side}` is "
+                        f"{_q(t.state + ' -> ' + target)}; use `orchdsl run handoff accept|reject`",
+                        task=t.id, handoff=h.id,
+                    )
             self._check_move(agent, t, target, attest, now)
             return [("task_moved", now, as_, {
                 "task": t.id, "source": t.state, "target": target, "visit": t.visit, "attest": list(attest)

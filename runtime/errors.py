@@ -32,6 +32,7 @@ CODES: dict[str, str] = {
     "RUN022": "checklist-incomplete",
     "RUN023": "tasks-open",
     "RUN024": "no-handoff",
+    "RUN025": "handoff-open",
 }
 """Refusal code -> kebab-case name."""
 

@@ -342,9 +342,14 @@ class MeasureCommands(EngineParts):
         if section == "next_steps":
             return brief(t for t in scope if t.assignee is None)
         if section == "instruction_progress":
+            def open_of(i: Any) -> list[Any]:
+                return [state.tasks[tid] for tid in i.tasks if states[state.tasks[tid].state].terminal is None]
+
             return [{"instruction": i.id, "tier": i.tier, "tasks": len(i.tasks),
                      "completed": sum(1 for tid in i.tasks if states[state.tasks[tid].state].terminal == "success"),
-                     "stages": list(i.stages)}
+                     "stages": list(i.stages),
+                     "blocked": sum(1 for t in open_of(i) if t.state in BLOCKED_STATES),
+                     "at_risk": sum(1 for t in open_of(i) if "warn" in t.fired or "escalate" in t.fired)}
                     for i in state.instructions.values() if i.closed_at is None]
         if section == "capacity_overview":
             ledger = state.ledger

@@ -1,14 +1,21 @@
 """The Agent_Memory projection: runtime state in, the files agents read out.
 
-``project(model, state, now)`` maps the state (the fold of the event log) to
-files keyed by their path under ``Agent_Memory/``:
+``project(model, state, events, now)`` maps the state (the fold of the event
+log) to files keyed by their path under ``Agent_Memory/``, each with the name
+of the compiler's schema it matches:
 
 - ``{instruction}/tasks/strategic/ST{n}.yaml`` and
   ``{instruction}/tasks/tactical/{domain}/TT{st}.{n}.yaml``: every task with
-  its ``status`` (the lifecycle state), assignee and assignment rationale;
+  its ``status`` (the lifecycle state), assignee, assignment rationale,
+  description and acceptance criteria;
 - ``_communication/inbox/{agent}/{type}_{YYYYMMDD_HHMMSS}_{seq}.yaml``: one
-  notice per inbox message (assignments, SLA warnings and escalations, missed
-  heartbeats, assignment escalations);
+  notice per inbox message of the ``NOTICE_TYPES``;
+- ``_communication/inbox/{recipient}/delegation_{YYYYMMDD_HHMMSS}.yaml`` and
+  ``_communication/inbox/{sender}/acknowledgement_{YYYYMMDD_HHMMSS}.yaml``:
+  every delegation (with where its acknowledgement stands) and acknowledgement;
+- ``_communication/broadcast/{channel}/announcement_{YYYYMMDD_HHMMSS}.yaml``;
+- ``_communication/reports/daily/{from}_to_{to}_{YYYYMMDD}.yaml`` and
+  ``_communication/reports/weekly/{from}_to_{to}_week_{NN}.yaml``: standup reports;
 - ``{instruction}/escalations/E{seq}_{task}.yaml``: every escalation of a task;
   ``_communication/escalations/E{seq}.yaml``: overdue acknowledgements and
   domains over capacity;
@@ -22,11 +29,8 @@ files keyed by their path under ``Agent_Memory/``:
 temporary file in the same folder, then ``os.replace``), and removes the files
 it wrote before that the state no longer produces. The content is a function
 of the state and the clock only, so it is deterministic. Every file matches a
-JSON Schema: the compiler's (``strategic-task``, ``tactical-task``,
-``handoff``, ``capacity-team``, ``capacity-system-wide``) or, for the three files the
-compiler has no schema for yet, ``RUNTIME_SCHEMAS`` below (``notice``,
-``escalation``, ``gate-decision``), which ``runtime_schemas(model)`` fills with
-the model's names.
+JSON Schema the compiler generated (``orchdsl run init`` copies them into the
+run directory); the runtime writes no schema of its own.
 """
 
 from __future__ import annotations
@@ -42,22 +46,26 @@ from typing import Any
 
 import yaml
 
-from .events import TYPES, Event
+from .events import Event
+from .measures import BLOCKED_STATES, WEEK
 from .model import Model
 from .state import OrgState, Task
+from .timefmt import iso as _iso
+from .timefmt import stamp as _stamp
 
 MEMORY = "Agent_Memory"
 MANIFEST = ".projection.json"
 DAY = 86400.0
+NOTICE_TYPES = (
+    "task_assigned", "assignment_escalated", "task_reassigned", "sla_warning", "sla_escalation",
+    "heartbeat_missed", "handoff_created", "handoff_accepted", "handoff_rejected", "delegation_overdue",
+    "clarification_recorded", "domain_capacity_escalated", "capacity_band",
+)
+"""The inbox messages projected as notices (the compiler's ``notice`` schema lists the same)."""
+OWN_FILES = frozenset({"delegated", "delegation_acknowledged", "broadcast_sent", "standup_reported"})
+"""Inbox messages whose content has a file of its own (delegation, acknowledgement,
+broadcast, standup report) instead of a notice."""
 HEADER = "# Written by the orchdsl runtime from the event log; do not edit: it is rewritten after every command.\n"
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _stamp(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y%m%d_%H%M%S")
 
 
 def _num(x: float) -> float | int:
@@ -110,6 +118,16 @@ def _lead_of(model: Model, domain: str) -> str:
     return agents[0] if agents else role
 
 
+def _description(t: Task) -> str:
+    """The task's title, then its description when it has one."""
+    return f"{t.title}: {t.description}" if t.description else t.title
+
+
+def _criteria(t: Task) -> list[str]:
+    """The task's acceptance criteria; without any, its title stands for the one criterion."""
+    return list(t.acceptance_criteria) or [t.title]
+
+
 def _strategic(model: Model, state: OrgState, t: Task) -> dict[str, Any]:
     st_deps = [d for d in t.dependencies if re.fullmatch(r"ST\d+", d)]
     blocks = sorted(o.id for o in state.tasks.values() if o.kind == "strategic" and t.id in o.dependencies)
@@ -119,11 +137,11 @@ def _strategic(model: Model, state: OrgState, t: Task) -> dict[str, Any]:
         "type": "strategic",
         "tier": t.tier,
         "instruction_id": t.instruction,
-        "description": t.title,
+        "description": _description(t),
         "owner": t.assignee or _lead_of(model, t.domain),
         "status": t.state,
         "scope": {"domains": domains},
-        "strategic_acceptance_criteria": [t.title],
+        "strategic_acceptance_criteria": _criteria(t),
         "dependencies": {"requires": st_deps, "blocks": blocks},
         "skill_requirements": list(dict.fromkeys(t.required_skills + t.nice_skills)),
         "complexity": t.complexity,
@@ -134,11 +152,11 @@ def _tactical(model: Model, t: Task, assigned: dict[str, Any] | None) -> dict[st
     out: dict[str, Any] = {
         "id": t.id,
         "type": "tactical",
-        "parent_strategic_task": t.parent if t.parent and re.fullmatch(r"ST\d+", t.parent) else "ST0",
+        "parent_strategic_task": t.parent if t.parent and re.fullmatch(r"ST\d+", t.parent) else None,
         "instruction_id": t.instruction,
         "tier": t.tier,
         "domain": t.domain,
-        "description": t.title,
+        "description": _description(t),
         "status": t.state,
         "assigned_to": t.assignee,
     }
@@ -154,7 +172,7 @@ def _tactical(model: Model, t: Task, assigned: dict[str, Any] | None) -> dict[st
         "skill_requirements": {"required": list(t.required_skills), "nice_to_have": list(t.nice_skills)},
         "complexity": t.complexity,
         "priority": t.priority,
-        "tactical_acceptance_criteria": [t.title],
+        "tactical_acceptance_criteria": _criteria(t),
         "dependencies": list(t.dependencies),
     })
     return out
@@ -187,6 +205,119 @@ def _handoff(model: Model, state: OrgState, h: Any, tickers: dict[tuple[str, str
                                "verified_by": tickers.get((h.id, i))} for i in h.checklist],
         "acceptance": acceptance,
     }
+
+
+def _unique(files: dict[str, Any], path: str) -> str:
+    """``path``, or ``path`` with ``_2``, ``_3``, ... before ``.yaml`` when two files of
+    the same second would share a name (the earlier event keeps the plain name)."""
+    if path not in files:
+        return path
+    stem = path.removesuffix(".yaml")
+    n = 2
+    while f"{stem}_{n}.yaml" in files:
+        n += 1
+    return f"{stem}_{n}.yaml"
+
+
+def _delegation(state: OrgState, dl: Any) -> dict[str, Any]:
+    """A delegation in the form of facts §2, with what the engine knows of it."""
+    t = state.tasks.get(dl.task or "")
+    body: dict[str, Any] = {}
+    if t is not None:
+        body["task_id"] = t.id
+    body["scope"] = dl.subject
+    if t is not None and t.acceptance_criteria:
+        body["success_criteria"] = list(t.acceptance_criteria)
+    if t is not None:
+        body["estimated_effort"] = _effort(t)
+    out: dict[str, Any] = {
+        "type": "delegation",
+        "from": dl.sender,
+        "to": dl.to,
+        "timestamp": _iso(dl.at),
+        "instruction_id": dl.instruction or (t.instruction if t is not None else None),
+        "priority": dl.priority,
+        "message": dl.message or dl.subject,
+        "delegation": body,
+        "acknowledgement_required": dl.due is not None,
+    }
+    if dl.due is not None:
+        out["response_deadline"] = _iso(dl.due)
+    out["acknowledgement"] = {
+        "status": dl.status,
+        "acknowledged_at": _iso(dl.acknowledged_at) if dl.acknowledged_at is not None else None,
+        "notes": dl.notes,
+        "overdue": dl.escalated,
+    }
+    out["id"] = dl.id
+    return out
+
+
+def _lines(items: Any) -> list[str]:
+    """Task briefs of a standup section as sentences."""
+    return [f"{i['task']}: {i['title']} ({i['status']})" for i in items or ()]
+
+
+def _section(name: str, value: Any) -> Any:
+    """A standup section as the engine reported it, in the shape of the compiler's schema (facts §2)."""
+    if name == "my_tasks":
+        return [{"task_id": i["task"], "status": i["status"], "notes": i["title"]} for i in value or ()]
+    if name == "blockers":
+        return [{"task_id": i["task"], "description": f"{i['title']} is {i['status']}"} for i in value or ()]
+    if name in ("help_needed", "accomplishments", "next_up", "risks", "next_steps"):
+        return _lines(value)
+    if name == "team_summary":
+        counts = dict(sorted((value or {}).items()))
+        return {"total": sum(counts.values()), **counts}
+    if name == "strategic_progress":
+        return [{"st_id": i["task"], "status": "blocked" if i["status"] in BLOCKED_STATES else "on_track"}
+                for i in value or ()]
+    if name == "team_capacity":
+        members = (value or {}).get("members") or {}
+        return [{"ic": a, "utilization": _num(u * 100)} for a, u in sorted(members.items())]
+    if name == "handoffs":
+        return [{"task_id": h["task"], "from_domain": h["from"], "to_domain": h["to"], "status": h["status"]}
+                for h in value or ()]
+    if name == "instruction_progress":
+        return [{"instruction_id": i["instruction"],
+                 "progress": _num(100 * i["completed"] / i["tasks"]) if i["tasks"] else 0,
+                 "status": "blocked" if i.get("blocked") else "at_risk" if i.get("at_risk") else "on_track",
+                 "notes": f"tier {i['tier']}: {i['completed']} of {i['tasks']} task(s) completed; stages "
+                          + (", ".join(i["stages"]) or "none")}
+                for i in value or ()]
+    if name == "capacity_overview":
+        return {d: _num(v["utilisation"] * 100) for d, v in sorted((value or {}).items())}
+    if name == "critical_path_status":
+        waiting = list(value or ())
+        notes = "; ".join(f"{w['task']} ({w['status']}) waits on {', '.join(w['waiting_on'])}" for w in waiting)
+        return {"status": "blocked" if waiting else "on_track", "tasks": [w["task"] for w in waiting],
+                "notes": notes or "nothing waits on unfinished work"}
+    if name == "escalations_this_week":
+        return [{"task_id": x["task"], "reason": x["reason"]} for x in value or () if x.get("task")]
+    return value
+
+
+def _standup(report: dict[str, Any], weekly: bool, order: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """One file per recipient of a standup report, its sections in the spec's order;
+    a later report of the same day (or week) replaces the earlier one."""
+    at = float(report["at"])
+    day = datetime.fromtimestamp(at, UTC)
+    given = report.get("report") or {}
+    names = [k for k in order if k in given] + sorted(k for k in given if k not in order)
+    sections = {k: _section(k, given[k]) for k in names}
+    out = []
+    for to in report["to"]:
+        data: dict[str, Any] = {"type": "standup", "standup": report["standup"], "from": report["from"], "to": to}
+        if weekly:
+            week = day.isocalendar().week
+            data["week"] = week
+            path = f"_communication/reports/weekly/{report['from']}_to_{to}_week_{week:02d}.yaml"
+        else:
+            data["date"] = day.strftime("%Y-%m-%d")
+            path = f"_communication/reports/daily/{report['from']}_to_{to}_{day.strftime('%Y%m%d')}.yaml"
+        data.update(sections)
+        out.append((path, data))
+    return out
 
 
 def _capacity(model: Model, state: OrgState, now: float) -> dict[str, Any]:
@@ -291,6 +422,8 @@ def project(model: Model, state: OrgState, events: Sequence[Event], now: float) 
             files[task_path(t)] = ("tactical-task", _tactical(model, t, assigned.get(t.id)))
     for agent, msgs in state.inboxes.items():
         for m in msgs:
+            if m.type in OWN_FILES:
+                continue
             ins = state.tasks[m.task].instruction if m.task in state.tasks else None
             name = f"_communication/inbox/{agent}/{m.type}_{_stamp(m.at)}_{m.seq}.yaml"
             files[name] = ("notice", {
@@ -301,13 +434,41 @@ def project(model: Model, state: OrgState, events: Sequence[Event], now: float) 
         et = state.tasks.get(esc.get("task") or "")
         data = {
             "id": f"E{esc['seq']}", "kind": esc.get("kind", "task"), "task_id": et.id if et else None,
-            "instruction_id": et.instruction if et else None, "domain": esc.get("domain") or (et.domain if et else None),
+            "instruction_id": et.instruction if et else None, "delegation_id": esc.get("delegation"),
+            "domain": esc.get("domain") or (et.domain if et else None),
             "timestamp": _iso(esc["at"]), "to": list(esc["to"]), "reason": esc["reason"],
             "task_status": et.state if et else None,
         }
         path = f"{et.instruction}/escalations/E{esc['seq']}_{et.id}.yaml" if et else \
             f"_communication/escalations/E{esc['seq']}.yaml"
         files[path] = ("escalation", data)
+    delegation_files: dict[str, str] = {}
+    for dl in state.delegations.values():
+        path = _unique(files, f"_communication/inbox/{dl.to}/delegation_{_stamp(dl.at)}.yaml")
+        delegation_files[dl.id] = path.rsplit("/", 1)[1]
+        files[path] = ("delegation", _delegation(state, dl))
+    for dl in state.delegations.values():
+        if dl.acknowledged_at is not None:
+            path = _unique(files, f"_communication/inbox/{dl.sender}/acknowledgement_{_stamp(dl.acknowledged_at)}.yaml")
+            files[path] = ("acknowledgement", {
+                "type": "acknowledgement", "from": dl.to, "to": dl.sender, "timestamp": _iso(dl.acknowledged_at),
+                "delegation_ref": delegation_files[dl.id], "accepted": dl.status == "accepted", "notes": dl.notes,
+            })
+    for b in state.broadcasts:
+        path = _unique(files, f"_communication/broadcast/{b['channel']}/announcement_{_stamp(b['at'])}.yaml")
+        files[path] = ("broadcast", {
+            "type": "broadcast", "from": b["from"], "to": b["channel"], "timestamp": _iso(b["at"]),
+            "announcement_type": b["kind"], "priority": b["priority"], "subject": b["subject"],
+            "message": b["message"] or b["subject"],
+        })
+    specs = {str(su["name"]): su for su in model.data.get("standups", [])}
+    for report in state.standups:
+        name = str(report["standup"])
+        spec = specs.get(name, {})
+        every = spec.get("every") or {}
+        weekly = every.get("kind") == "time" and float(every.get("value", 0)) >= WEEK
+        for path, data in _standup(report, weekly, [str(x) for x in spec.get("sections", [])]):
+            files[path] = (f"standup-{name}", data)
     for h in state.handoffs.values():
         files[f"_communication/handoffs/{h.from_domain}_to_{h.to_domain}_{_stamp(h.at)}.yaml"] = (
             "handoff", _handoff(model, state, h, tickers))
@@ -318,80 +479,6 @@ def project(model: Model, state: OrgState, events: Sequence[Event], now: float) 
     return files
 
 
-# -- schemas of the runtime's own files ---------------------------------------------------------
-
-DRAFT = "https://json-schema.org/draft/2020-12/schema"
-
-
-def runtime_schemas(model: Model) -> dict[str, dict[str, Any]]:
-    """JSON Schemas of the files the compiler has no schema for (yet)."""
-    agents = sorted(model.agents)
-    states = sorted(model.states)
-    ts = {"type": "string", "format": "date-time"}
-    task_id = {"type": "string"}
-    notice = {
-        "type": "object",
-        "properties": {
-            "type": {"enum": list(TYPES)},
-            "from": {"enum": [*agents, "system", "human"]},
-            "to": {"enum": agents},
-            "timestamp": ts,
-            "seq": {"type": "integer", "minimum": 1},
-            "instruction_id": {"type": ["string", "null"]},
-            "task_id": {"type": ["string", "null"]},
-            "message": {"type": "string"},
-        },
-        "required": ["type", "from", "to", "timestamp", "seq", "instruction_id", "task_id", "message"],
-        "additionalProperties": False,
-    }
-    escalation = {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "pattern": r"^E[0-9]+$"},
-            "kind": {"enum": ["task", "acknowledgement", "domain_capacity"],
-                     "description": "a task's SLA or assignment, an overdue acknowledgement, a domain over capacity"},
-            "task_id": {"type": ["string", "null"]},
-            "instruction_id": {"type": ["string", "null"]},
-            "domain": {"anyOf": [{"enum": sorted(model.domains)}, {"type": "null"}]},
-            "timestamp": ts,
-            "to": {"type": "array", "items": {"enum": agents}},
-            "reason": {"type": "string"},
-            "task_status": {"anyOf": [{"enum": states}, {"type": "null"}]},
-        },
-        "required": ["id", "kind", "task_id", "instruction_id", "domain", "timestamp", "to", "reason",
-                     "task_status"],
-        "additionalProperties": False,
-    }
-    gates = model.gates
-    decision = {
-        "type": "object",
-        "properties": {
-            "task_id": task_id,
-            "instruction_id": {"type": "string"},
-            "gate": {"enum": sorted(gates)},
-            "outcome": {"enum": sorted({o for g in gates.values() for o in g.outcomes})},
-            "effect": {"enum": ["pass", "hold", "move"]},
-            "reviewer": {"enum": agents},
-            "timestamp": ts,
-            "seq": {"type": "integer", "minimum": 1},
-            "state": {"enum": states},
-            "visit": {"type": "integer", "minimum": 1},
-            "scores": {"type": ["object", "null"], "additionalProperties": {"type": "integer"}},
-            "total": {"type": ["integer", "null"]},
-            "measures": {"type": ["object", "null"], "additionalProperties": {"type": "number"}},
-        },
-        "required": ["task_id", "instruction_id", "gate", "outcome", "effect", "reviewer", "timestamp", "seq",
-                     "state", "visit"],
-        "additionalProperties": False,
-    }
-    out = {}
-    for name, title, body in (("notice", "Inbox notice", notice), ("escalation", "Escalation", escalation),
-                              ("gate-decision", "Gate decision", decision)):
-        out[name] = {"$schema": DRAFT, "$id": f"https://orchdsl.dev/schemas/{model.name}/{name}.schema.json",
-                     "title": f"{title} ({model.name})", **body}
-    return out
-
-
 # -- writing ------------------------------------------------------------------------------------
 
 
@@ -400,14 +487,7 @@ def _texts(model: Model, state: OrgState, events: Sequence[Event], now: float) -
 
 
 def write_projection(run_dir: Path, model: Model, state: OrgState, events: Sequence[Event], now: float) -> list[str]:
-    """Write the projection under ``run_dir/Agent_Memory`` (and the runtime's
-    schemas under ``run_dir/schemas``); returns the paths that changed."""
-    schema_dir = run_dir / "schemas"
-    for name, schema in runtime_schemas(model).items():
-        path = schema_dir / f"{name}.schema.json"
-        text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            _atomic(path, text)
+    """Write the projection under ``run_dir/Agent_Memory``; returns the paths that changed."""
     texts = _texts(model, state, events, now)
     changed = []
     for rel, text in sorted(texts.items()):

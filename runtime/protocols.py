@@ -274,10 +274,20 @@ class ProtocolCommands(EngineParts):
         return self._commit(build)
 
     def _overdue_draft(self, dl: Delegation, due: float) -> Draft:
-        target = str((self.model.data.get("delegation") or {}).get("overdue_escalate_to") or "")
-        recipient = self.model.agents.get(dl.to)
-        to = list(self.model.agents_for(target, recipient.domain if recipient else None)) if target else []
-        data = {"delegation": dl.id, "due": due, "to_actor": target or None, "to": to}
+        m = self.model
+        target = str((m.data.get("delegation") or {}).get("overdue_escalate_to") or "")
+        recipient = m.agents.get(dl.to)
+        to = list(m.agents_for(target, recipient.domain if recipient else None)) if target else []
+        data: dict[str, Any] = {"delegation": dl.id, "due": due, "to_actor": target or None, "to": to}
+        if recipient is not None and (dl.to in to or dl.sender in to):
+            # The declared target is the recipient (or the sender) itself: escalating to
+            # it would tell the one who is late, so go one level up from the recipient.
+            parent = next(iter(m.role_ancestors.get(recipient.role, ())), None)
+            above = list(m.agents_by_role.get(parent, ())) if parent is not None else []
+            if not above:  # the recipient is at the top: back to the sender
+                sender = m.agents.get(dl.sender)
+                parent, above = (sender.role if sender else None), [dl.sender]
+            data.update(to_actor=parent, to=above, declared_to=target)
         return ("delegation_overdue", due, None, data)
 
     # -- broadcasts -----------------------------------------------------------------

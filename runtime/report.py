@@ -11,17 +11,13 @@ domain (now and at its peak). The success metrics are the engine's
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from .engine import Engine
 from .events import Event
 from .model import Model
 from .state import OrgState, Task, resolve
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+from .timefmt import iso as _iso
 
 
 class _Visit:

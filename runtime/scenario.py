@@ -29,7 +29,6 @@ from .cli import (
     UsageError,
     create_task,
     describe,
-    iso,
     parse_duration,
     parse_time,
     parse_tokens,
@@ -39,6 +38,7 @@ from .cli import (
 from .engine import HUMAN
 from .errors import Refused
 from .report import build_report, render_report
+from .timefmt import iso
 
 COMMANDS = (
     "submit", "create_task", "assign", "move", "heartbeat", "gate", "clarification", "defect", "process",
@@ -284,7 +284,8 @@ class Player:
                 title=a["title"], skills=_list(a.get("skills")), nice=_list(a.get("nice")),
                 complexity=a.get("complexity", "moderate"), priority=a.get("priority", "normal"),
                 estimate=_list(a.get("estimate")), depends=_list(a.get("depends")), parent=a.get("parent"),
-                handoff_to=a.get("handoff_to"), id=a.get("id"))
+                handoff_to=a.get("handoff_to"), id=a.get("id"), description=str(a.get("description") or ""),
+                criteria=[str(c) for c in a.get("acceptance_criteria") or ()])
             return ""
         if cmd == "assign":
             e.assign(as_, a["task"], a.get("to"))
@@ -411,7 +412,7 @@ class Player:
                     self.fail((*base, "metrics", name), f"expected metric `{name}` {want}, it is {got}")
                 checked.append(f"{name} {want}")
         if checked and len(self.failures) == failed:
-            self.say(f"{'':<37}ok: {'; '.join(checked)}")
+            self.say(f"{'':<48}ok: {'; '.join(checked)}")
 
 
 def play_file(model_path: Path, scenario_path: Path, directory: Path, out: TextIO, quiet: bool = False,

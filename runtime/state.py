@@ -22,6 +22,7 @@ from .capacity import Ledger
 from .events import Event
 from .flows import tier_flows
 from .model import Budget, Model, StateRec
+from .timefmt import iso
 from .timers import TimerHeap
 
 # Timer kinds; at equal due times SLA notices fire before a heartbeat check,
@@ -170,6 +171,8 @@ class Task:
     reassignments: int = 0
     actual_hours: float | None = None
     """hours worked as last reported with a heartbeat"""
+    description: str = ""
+    acceptance_criteria: tuple[str, ...] = ()
 
     @property
     def cross_domain(self) -> bool:
@@ -189,6 +192,7 @@ class Task:
             "fired": sorted(self.fired), "history": [list(h) for h in self.history],
             "handoff": self.handoff, "clarifications": self.clarifications, "defects": self.defects,
             "reassignments": self.reassignments, "actual_hours": self.actual_hours,
+            "description": self.description, "acceptance_criteria": list(self.acceptance_criteria),
         }
 
 
@@ -337,6 +341,7 @@ class OrgState:
             complexity=d["complexity"], priority=d["priority"], estimate_hours=d["estimate_hours"],
             estimate_tokens=d["estimate_tokens"], dependencies=tuple(d["dependencies"]), parent=d["parent"],
             handoff_to=d["handoff_to"], created_at=e.at, state=d["state"], entered_at=e.at,
+            description=d.get("description", ""), acceptance_criteria=tuple(d.get("acceptance_criteria", ())),
         )
         self.tasks[task.id] = task
         ins = self.instructions[task.instruction]
@@ -429,7 +434,7 @@ class OrgState:
         if beat is not None:
             task.hb_due = float(d["due"]) + beat.value
         self._dirty.add(task.id)
-        self._notify(e, d["to"], task.id, f"`{task.id}`: no heartbeat since {d['since']} (due {d['due']})")
+        self._notify(e, d["to"], task.id, f"`{task.id}`: no heartbeat since {iso(d['since'])} (due {iso(d['due'])})")
 
     # -- protocols --------------------------------------------------------------
 
@@ -468,7 +473,7 @@ class OrgState:
             priority=d["priority"], instruction=d.get("instruction"), task=d.get("task"), at=e.at, due=d.get("due"),
         )
         self.delegations[dl.id] = dl
-        by = f" (acknowledge by {dl.due:g})" if dl.due is not None else ""
+        by = f" (acknowledge by {iso(dl.due)})" if dl.due is not None else ""
         self._notify(e, [dl.to], dl.task, f"[{dl.priority}] `{dl.id}` from `{dl.sender}`: {dl.subject}{by}")
         self._dirty_protocol.add(("ack", dl.id))
 
@@ -484,7 +489,7 @@ class OrgState:
         d = e.data
         dl = self.delegations[d["delegation"]]
         dl.escalated = True
-        text = f"`{dl.id}` ({dl.subject}) sent to `{dl.to}` is not acknowledged (due {dl.due})"
+        text = f"`{dl.id}` ({dl.subject}) sent to `{dl.to}` is not acknowledged (due {iso(dl.due) if dl.due is not None else 'unknown'})"
         self.protocol_escalations.append(
             {"seq": e.seq, "at": e.at, "kind": "acknowledgement", "delegation": dl.id, "to": d["to"], "reason": text}
         )
@@ -534,7 +539,7 @@ class OrgState:
         d = e.data
         self.domain_escalated.add(d["domain"])
         text = (f"domain `{d['domain']}` is at {d['utilisation']:.0%} of capacity, above {d['limit']:.0%} "
-                f"since {d['since']:g}")
+                f"since {iso(d['since'])}")
         self.protocol_escalations.append(
             {"seq": e.seq, "at": e.at, "kind": "domain_capacity", "domain": d["domain"], "to": d["to"], "reason": text}
         )

@@ -229,7 +229,10 @@ def test_wrong_values_fail(file: str, schema: str, change: dict[str, Any]) -> No
 
 def test_missing_required_field_fails() -> None:
     data = _example("delegation.yaml")
-    del data["delegation"]["authority"]
+    del data["delegation"]["scope"]
+    assert errors("delegation", data)
+    data = _example("delegation.yaml")
+    data["delegation"]["authority"] = {"decision_making": "autonomous"}  # authority given: all of it
     assert errors("delegation", data)
     data = _example("handoff.yaml")
     data["acceptance"]["downstream_lead"] = "frontend-developer-1"

@@ -45,6 +45,15 @@ ARTIFACT_TYPES = ["documentation", "code", "deployment", "data", "api_contract"]
 ARTIFACT_STATUS = ["complete", "in_progress", "incomplete"]
 CHECK_STATUS = ["complete", "incomplete"]
 DECISION_MAKING = ["autonomous", "review_required", "consult_required"]
+ACK_STATUS = ["pending", "accepted", "declined"]
+NOTICE_TYPES = [
+    "task_assigned", "assignment_escalated", "task_reassigned", "sla_warning", "sla_escalation",
+    "heartbeat_missed", "handoff_created", "handoff_accepted", "handoff_rejected", "delegation_overdue",
+    "clarification_recorded", "domain_capacity_escalated", "capacity_band",
+]
+"""What the runtime notifies an agent of in its inbox (docs/runtime.md, "Projection").
+Delegations, acknowledgements, broadcasts and standup reports have files of their own."""
+ESCALATION_KINDS = ["task", "acknowledgement", "domain_capacity"]
 
 
 def obj(props: dict[str, Schema], required: list[str] | None = None, *, extra: bool = False,
@@ -193,7 +202,8 @@ def tactical_task(org: Organisation, e: _Enums) -> Schema:
     props: dict[str, Schema] = {
         "id": {"type": "string", "pattern": TT_ID},
         "type": const("tactical"),
-        "parent_strategic_task": {"type": "string", "pattern": ST_ID},
+        "parent_strategic_task": nullable({"type": "string", "pattern": ST_ID,
+                                           "description": "null at the tiers without strategic planning"}),
         "instruction_id": STRING,
         "tier": e.of(e.tiers, COUNT),
         "domain": e.ref("domain"),
@@ -292,19 +302,28 @@ def delegation(org: Organisation, e: _Enums) -> Schema:
         "constraints": STRINGS,
         "deadline": TIMESTAMP,
         "estimated_effort": BUDGET,
-    }, ["scope", "authority", "success_criteria"])
+    }, ["scope"])
     props: dict[str, Schema] = {
         "type": const("delegation"),
         "from": e.ref("actor"),
         "to": e.ref("actor"),
         "timestamp": TIMESTAMP,
-        "instruction_id": STRING,
+        "instruction_id": nullable(STRING),
         "priority": e.of(e.delegation_priorities, STRING),
         "message": STRING,
         "delegation": body,
         "context": obj({"why_this_matters": STRING, "related_work": STRINGS, "risks": STRINGS}, []),
         "acknowledgement_required": BOOL,
         "response_deadline": TIMESTAMP,
+        "acknowledgement": obj({
+            "status": enum(ACK_STATUS),
+            "acknowledged_at": nullable(TIMESTAMP),
+            "notes": STRING,
+            "overdue": {"type": "boolean", "description": "the deadline passed unacknowledged and "
+                                                         "the delegation was escalated"},
+        }, ["status"], description="where the acknowledgement stands (kept by the runtime)"),
+        "id": {"type": "string", "description": "the delegation's id in the run (D1, D2, ...): "
+                                                "what `orchdsl run ack` takes"},
     }
     return document(org, e, "delegation", "Delegation message",
                     obj(props, ["type", "from", "to", "timestamp", "instruction_id", "priority",
@@ -411,6 +430,67 @@ def handoff(org: Organisation, e: _Enums) -> Schema:
                     obj(props, ["type", "from_domain", "from_task", "to_domain", "timestamp",
                                 "instruction_id", "handoff_summary", "handoff_checklist",
                                 "acceptance"]))
+
+
+# --------------------------------------------------------------------- runtime records
+
+
+def notice(org: Organisation, e: _Enums) -> Schema:
+    """A notice in an agent's inbox (``inbox/{agent}/{type}_{YYYYMMDD_HHMMSS}_{seq}.yaml``)."""
+    props: dict[str, Schema] = {
+        "type": enum(NOTICE_TYPES, "what happened"),
+        "from": e.of([*e.agents, "system", "human"], STRING,
+                     "the agent that acted, `system` for the clock, `human` from outside"),
+        "to": e.ref("agent"),
+        "timestamp": TIMESTAMP,
+        "seq": {"type": "integer", "minimum": 1, "description": "the event's number in the run's log"},
+        "instruction_id": nullable(STRING),
+        "task_id": nullable(STRING),
+        "message": STRING,
+    }
+    return document(org, e, "notice", "Inbox notice", obj(props))
+
+
+def escalation(org: Organisation, e: _Enums) -> Schema:
+    """An escalation: of a task (its SLA, or nobody to assign it to), of a delegation not
+    acknowledged in time, or of a domain too long above its capacity limit."""
+    props: dict[str, Schema] = {
+        "id": {"type": "string", "pattern": r"^E[0-9]+$"},
+        "kind": enum(ESCALATION_KINDS, "a task's SLA or assignment, an overdue acknowledgement, "
+                                       "a domain over capacity"),
+        "task_id": nullable(STRING),
+        "instruction_id": nullable(STRING),
+        "delegation_id": nullable(STRING),
+        "domain": nullable(e.ref("domain")),
+        "timestamp": TIMESTAMP,
+        "to": arr(e.ref("agent")),
+        "reason": STRING,
+        "task_status": nullable(e.ref("state")),
+    }
+    return document(org, e, "escalation", "Escalation", obj(props))
+
+
+def gate_decision(org: Organisation, e: _Enums) -> Schema:
+    """A gate decision as the runtime recorded it (``{instruction}/decisions/``)."""
+    outcomes = [o.name for g in org.gates for o in g.outcomes]
+    props: dict[str, Schema] = {
+        "task_id": STRING,
+        "instruction_id": STRING,
+        "gate": e.of(e.gates, STRING),
+        "outcome": e.of(outcomes, STRING),
+        "effect": enum(["pass", "hold", "move"]),
+        "reviewer": e.ref("agent"),
+        "timestamp": TIMESTAMP,
+        "seq": {"type": "integer", "minimum": 1},
+        "state": e.ref("state", "the state the task was in"),
+        "visit": {"type": "integer", "minimum": 1},
+        "scores": nullable({"type": "object", "additionalProperties": {"type": "integer"}}),
+        "total": nullable({"type": "integer"}),
+        "measures": nullable({"type": "object", "additionalProperties": {"type": "number"}}),
+    }
+    required = ["task_id", "instruction_id", "gate", "outcome", "effect", "reviewer", "timestamp", "seq",
+                "state", "visit"]
+    return document(org, e, "gate-decision", "Gate decision (runtime record)", obj(props, required))
 
 
 # --------------------------------------------------------------------- standups
@@ -746,6 +826,9 @@ def agent_file_schemas(org: Organisation) -> dict[str, Schema]:
         "handoff": handoff(org, e),
         "strategic-plan": strategic_plan(org, e),
         "review": review(org, e),
+        "notice": notice(org, e),
+        "escalation": escalation(org, e),
+        "gate-decision": gate_decision(org, e),
     }
     for i, st in enumerate(org.standups):
         out[standup_name(st.name)] = standup(org, e, i)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from orchdsl_runtime.cli import main
 
 from orchdsl.generate import build_files
@@ -316,3 +317,22 @@ def test_protocol_commands(cli: Cli) -> None:
     cli.refused("RUN023", "instruction", "close", "I1", "--as", "tech-lead")
     assert cli.json("instruction", "show", "I1")["tier"] == 2
     assert cli("log", "--verify")[0] == 0
+
+
+def test_task_description_and_acceptance_criteria(cli: Cli) -> None:
+    cli.ok("submit", "--as", "human", "--tier", "2", "Add", "rate", "limiting")
+    base = ("task", "create", "--as", "backend-lead", "--instruction", "I1", "--domain", "backend",
+            "--title", "Rate limiter")
+    err = cli.refused("RUN013", *base, "--criterion", "429 with Retry-After", "--criterion", " ")
+    assert "acceptance criterion" in err
+    task = cli.json(*base, "--description", "A token bucket per API key",
+                    "--criterion", "429 with Retry-After", "--criterion", "limits configurable per plan")["task"]
+    shown = cli.json("show", task)
+    assert shown["description"] == "A token bucket per API key"
+    assert shown["acceptance_criteria"] == ["429 with Retry-After", "limits configurable per plan"]
+    assert "done when: limits configurable per plan" in cli.ok("show", task)
+    data = yaml.safe_load((cli.dir / "Agent_Memory/I1/tasks/tactical/backend/TT0.1.yaml").read_text())
+    assert data["description"] == "Rate limiter: A token bucket per API key"
+    assert data["tactical_acceptance_criteria"] == ["429 with Retry-After", "limits configurable per plan"]
+    assert data["parent_strategic_task"] is None
+    cli.ok("log", "--verify")  # the replayed log gives the same task

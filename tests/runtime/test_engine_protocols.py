@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from orchdsl_runtime import Engine, MemoryStore, Model, OrgState, SQLiteStore, VirtualClock
@@ -77,8 +78,9 @@ def test_handoff_rejected_goes_back_and_wildcard_spec(engine: Engine) -> None:
     h = engine.state.handoffs[hid]
     assert h.checklist == ["Documentation complete", "Staging deployed", "Handoff checklist prepared",
                            "Downstream domain notified"]
-    # @downstream_lead of plain moves follows the open handoff: qa-lead, not frontend-lead
-    refused(engine, "RUN004", engine.move, "frontend-lead", tid, "IN_PROGRESS")
+    # while the handoff is open only reject_handoff drives its `on reject` transition
+    r = refused(engine, "RUN025", engine.move, "qa-lead", tid, "IN_PROGRESS")
+    assert "`orchdsl run handoff accept|reject`" in r.reason and "`on reject`" in r.reason
     refused(engine, "RUN004", engine.reject_handoff, "frontend-lead", hid, "no")
     refused(engine, "RUN013", engine.reject_handoff, "qa-lead", hid, "")
     events = engine.reject_handoff("qa-lead", hid, "no test plan")  # rejecting needs no complete checklist
@@ -88,13 +90,23 @@ def test_handoff_rejected_goes_back_and_wildcard_spec(engine: Engine) -> None:
     assert any("no test plan" in m.text for m in engine.inbox(DEV1))
 
 
-def test_plain_move_out_withdraws_the_open_handoff(engine: Engine) -> None:
+def test_plain_moves_cannot_bypass_an_open_handoff(engine: Engine) -> None:
     tid = ready_for_handoff(engine, handoff_to="frontend")
     hid = engine.create_handoff(LEAD, tid, summary="API ready")
-    assert engine.state.handoffs[hid].to_domain == "frontend"
-    engine.move("frontend-lead", tid, "IN_PROGRESS")
-    assert engine.state.handoffs[hid].status == "withdrawn" and engine.task(tid)["handoff"] is None
-    refused(engine, "RUN021", engine.tick_handoff, LEAD, hid, engine.state.handoffs[hid].checklist[0])
+    h = engine.state.handoffs[hid]
+    assert h.to_domain == "frontend"
+    # the downstream lead may make both transitions, but not around the handoff
+    r = refused(engine, "RUN025", engine.move, "frontend-lead", tid, "COMPLETED",
+                attest=["all_acceptance_criteria_met"])
+    assert "`on accept`" in r.reason and f"`{hid}`" in r.reason
+    refused(engine, "RUN025", engine.move, "frontend-lead", tid, "IN_PROGRESS")
+    assert h.status == "open" and engine.task(tid)["state"] == "READY_FOR_HANDOFF"
+    engine.reject_handoff("frontend-lead", hid, "no request collection")
+    assert h.status == "rejected" and engine.task(tid)["state"] == "IN_PROGRESS"
+    refused(engine, "RUN021", engine.tick_handoff, LEAD, hid, h.checklist[0])
+    # with no open handoff, the same transitions are plain moves again
+    engine.move(DEV1, tid, "UNDER_REVIEW", attest=["basic_quality_check"])
+    assert replayed(engine) == engine.state.dump()
 
 
 def test_delegation_along_the_chain_and_acknowledgement(engine: Engine) -> None:
@@ -201,3 +213,34 @@ def test_a_reopened_store_keeps_the_protocol_timers(v2: Model, tmp_path: Path) -
     assert [e.type for e in fired if e.type == "delegation_overdue"] == ["delegation_overdue"]
     assert [e.type for e in first.process_clock()] == []  # the other engine sees it was fired
     assert first.state.dump() == second.state.dump()
+
+
+def test_overdue_escalation_to_the_recipient_itself_goes_one_level_up(engine: Engine) -> None:
+    """V2 declares `overdue escalate to tech-lead`: for a delegation to the tech lead
+    that would tell the late one, so it goes to the recipient's manager instead."""
+    em, tl = "engineering-manager", "tech-lead"
+    d1 = engine.delegate(em, tl, "plan Q3")
+    d2 = engine.delegate(tl, LEAD, "take the login work")
+    fired = engine.advance(2 * H)
+    assert [(e.data["delegation"], e.data["to"], e.data["to_actor"]) for e in fired] == [
+        (d1, [em], em), (d2, [tl], "tech-lead")
+    ]
+    # D2's declared target is its sender; one level up from the backend lead is the tech lead again
+    assert fired[0].data["declared_to"] == fired[1].data["declared_to"] == "tech-lead"
+    notice = next(m for m in engine.inbox(em) if m.type == "delegation_overdue")
+    assert notice.text == "`D1` (plan Q3) sent to `tech-lead` is not acknowledged (due 1970-01-01T02:00:00Z)"
+    assert not any(m.type == "delegation_overdue" and m.text.startswith("`D1`") for m in engine.inbox(tl))
+    assert replayed(engine) == engine.state.dump()
+
+
+def test_times_in_messages_are_iso_8601_utc(engine: Engine) -> None:
+    engine.clock.set(1736154000.0)  # 2025-01-06T09:00:00Z
+    tid = in_progress(engine)
+    engine.delegate("engineering-manager", "tech-lead", "plan Q3")
+    engine.advance(30 * H)
+    texts = [m.text for msgs in engine.state.inboxes.values() for m in msgs]
+    missed = [t for t in texts if "no heartbeat" in t and tid in t]
+    assert missed and missed[0] == f"`{tid}`: no heartbeat since 2025-01-06T09:00:00Z (due 2025-01-06T13:00:00Z)"
+    assert any("(acknowledge by 2025-01-06T11:00:00Z)" in t for t in texts)
+    assert any("is not acknowledged (due 2025-01-06T11:00:00Z)" in t for t in texts)
+    assert not [t for t in texts if re.search(r"\d{6,}", t)], "a raw epoch time in a message"

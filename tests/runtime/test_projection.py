@@ -5,16 +5,22 @@ are atomic and files the state no longer produces are removed."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 import yaml
+from orchdsl_runtime import projection
 from orchdsl_runtime.cli import Run, create_task, parse_time
 from orchdsl_runtime.projection import MANIFEST
+from orchdsl_runtime.scenario import play_file
 
 from orchdsl.generate import build_files
+from orchdsl.generate.schemas import NOTICE_TYPES, agent_file_schemas
 from orchdsl.pipeline import check_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,10 +38,20 @@ def compiled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def schema_for(rel: str) -> str:
-    """Which schema a projected file must match, by its path (facts §6)."""
+def schema_for(rel: str, data: Any) -> str:
+    """Which schema a projected file must match, by its path (facts §2 and §6)."""
     parts = rel.split("/")
     assert parts[0] == "Agent_Memory"
+    if parts[1:3] == ["_communication", "inbox"] and re.fullmatch(r"delegation_\d{8}_\d{6}(_\d+)?\.yaml", parts[-1]):
+        return "delegation"
+    if parts[1:3] == ["_communication", "inbox"] and parts[-1].startswith("acknowledgement_"):
+        return "acknowledgement"
+    if parts[1:3] == ["_communication", "broadcast"]:
+        assert parts[-1].startswith("announcement_")
+        return "broadcast"
+    if parts[1:3] == ["_communication", "reports"]:
+        assert parts[3] in ("daily", "weekly")
+        return f"standup-{data['standup']}"
     if parts[2:4] == ["tasks", "strategic"]:
         return "strategic-task"
     if parts[2:4] == ["tasks", "tactical"]:
@@ -65,12 +81,16 @@ def drive(run: Run) -> None:
                      estimate=["2d"], handoff_to="frontend")
     e.move("planner", st, "IN_PLANNING")
     tt = create_task(run, "backend-lead", instruction="I1", kind="tactical", domain="backend", parent=st,
-                     title="API", skills=["python"], nice=["redis"], estimate=["6h"], handoff_to="frontend")
+                     title="API", skills=["python"], nice=["redis"], estimate=["6h"], handoff_to="frontend",
+                     description="CRUD and rerun endpoints", criteria=["OpenAPI documented", "p95 under 200 ms"])
     wait = create_task(run, "frontend-lead", instruction="I1", kind="tactical", domain="frontend", parent=st,
                        title="Sidebar", skills=["react"], estimate=["5h"], depends=[tt])
     tokens = create_task(run, "backend-lead", instruction="I1", kind="tactical", domain="backend", parent=st,
                          title="Token-budgeted spike", skills=["python"], estimate=["50K"])
     assert (st, tt, wait, tokens) == ("ST1", "TT1.1", "TT1.2", "TT1.3")
+    e.submit_instruction("human", "fix the typo", 2, id="I2")  # tier 2: no strategic planning
+    assert create_task(run, "backend-lead", instruction="I2", kind="tactical", domain="backend",
+                       title="Typo") == "TT0.1"
     e.assign("backend-lead", tt, "backend-developer-1")
     e.assign("frontend-lead", wait)
     e.move("backend-developer-1", tt, "IN_PROGRESS")
@@ -96,6 +116,8 @@ def drive(run: Run) -> None:
     e.record_defect("backend-lead", tt, "missing index")
     did = e.delegate("engineering-manager", "tech-lead", "own the saved-search rollout", instruction="I1")
     e.broadcast("tech-lead", "all", "milestone", "normal", "saved searches API is live")
+    e.broadcast("tech-lead", "all", "celebration", "info", "and on time")  # the same second: a second file
+    e.delegate("tech-lead", "frontend-lead", "wire the sidebar", task=wait)
     e.advance(30 * 3600)  # TT1.2 waited in ASSIGNED past its escalation threshold; D1 is overdue
     e.acknowledge("tech-lead", did, notes="late, sorry")
     e.generate_standups()
@@ -109,8 +131,8 @@ def validate_all(run_dir: Path) -> dict[str, int]:
     files = json.loads((run_dir / MANIFEST).read_text())
     counts: dict[str, int] = {}
     for rel in files:
-        name = schema_for(rel)
         data = yaml.safe_load((run_dir / rel).read_text(encoding="utf-8"))
+        name = schema_for(rel, data)
         validator = jsonschema.Draft202012Validator(schemas[name], format_checker=jsonschema.FormatChecker())
         errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]
         assert not errors, (rel, errors)
@@ -127,11 +149,18 @@ def test_every_projected_file_validates(compiled_dir: Path, tmp_path: Path) -> N
         counts = validate_all(run.dir)
     finally:
         run.close()
-    assert counts["strategic-task"] == 1 and counts["tactical-task"] == 3 and counts["handoff"] == 1
+    assert counts["strategic-task"] == 1 and counts["tactical-task"] == 4 and counts["handoff"] == 1
     assert counts["gate-decision"] == 4 and counts["escalation"] >= 1 and counts["notice"] >= 5
+    assert counts["delegation"] == 2 and counts["acknowledgement"] == 1 and counts["broadcast"] == 2
+    assert counts["standup-ic-daily"] >= 3 and counts["standup-lead-daily"] >= 3
+    assert counts["standup-tech-lead-weekly"] == 1
     memory = run.dir / "Agent_Memory"
     tt = yaml.safe_load((memory / "I1/tasks/tactical/backend/TT1.1.yaml").read_text())
     assert tt["status"] == "COMPLETED" and tt["parent_strategic_task"] == "ST1"
+    assert tt["description"] == "API: CRUD and rerun endpoints"
+    assert tt["tactical_acceptance_criteria"] == ["OpenAPI documented", "p95 under 200 ms"]
+    typo = yaml.safe_load((memory / "I2/tasks/tactical/backend/TT0.1.yaml").read_text())
+    assert typo["parent_strategic_task"] is None and typo["tactical_acceptance_criteria"] == ["Typo"]
     assert tt["assigned_to"] == "backend-developer-1" and tt["estimated_effort"] == "6h"
     waiting = yaml.safe_load((memory / "I1/tasks/tactical/frontend/TT1.2.yaml").read_text())
     assert waiting["status"] == "ASSIGNED" and set(waiting["assignment_rationale"]["factors"]) >= {"skill_match"}
@@ -141,12 +170,37 @@ def test_every_projected_file_validates(compiled_dir: Path, tmp_path: Path) -> N
     esc = [yaml.safe_load(p.read_text()) for p in (memory / "I1" / "escalations").iterdir()]
     assert any(x["task_id"] == "TT1.2" and x["to"] == ["frontend-lead"] for x in esc)
     overdue = [yaml.safe_load(p.read_text()) for p in (memory / "_communication" / "escalations").iterdir()]
-    assert [x["kind"] for x in overdue] == ["acknowledgement"]
+    assert sorted((x["kind"], x["delegation_id"], x["to"][0]) for x in overdue) == [
+        ("acknowledgement", "D1", "engineering-manager"), ("acknowledgement", "D2", "tech-lead")]
+    assert all(x["task_id"] is None and x["task_status"] is None for x in overdue)
     handoff = yaml.safe_load(next((memory / "_communication" / "handoffs").iterdir()).read_text())
     assert handoff["acceptance"]["acknowledged"] is True and handoff["from_task"] == "TT1.1"
     assert {c["verified_by"] for c in handoff["handoff_checklist"]} == {"backend-developer-1", "backend-lead"}
     types = {yaml.safe_load(p.read_text())["type"] for p in (memory / "_communication" / "inbox").rglob("*.yaml")}
-    assert {"delegated", "broadcast_sent", "standup_reported", "handoff_created"} <= types
+    assert {"delegation", "acknowledgement", "handoff_created", "delegation_overdue", "task_assigned"} <= types
+    assert not types & {"delegated", "delegation_acknowledged", "broadcast_sent", "standup_reported"}
+    comm = memory / "_communication"
+    d1 = yaml.safe_load((comm / "inbox/tech-lead/delegation_20250106_140000.yaml").read_text())
+    assert d1["id"] == "D1" and d1["instruction_id"] == "I1" and d1["delegation"] == {
+        "scope": "own the saved-search rollout"}
+    assert d1["response_deadline"] == "2025-01-06T16:00:00Z"
+    assert d1["acknowledgement"] == {"status": "accepted", "acknowledged_at": "2025-01-07T20:00:00Z",
+                                     "notes": "late, sorry", "overdue": True}
+    d2 = yaml.safe_load((comm / "inbox/frontend-lead/delegation_20250106_140000.yaml").read_text())
+    assert d2["delegation"]["task_id"] == "TT1.2" and d2["acknowledgement"]["status"] == "pending"
+    ack = yaml.safe_load((comm / "inbox/engineering-manager/acknowledgement_20250107_200000.yaml").read_text())
+    assert ack["delegation_ref"] == "delegation_20250106_140000.yaml" and ack["from"] == "tech-lead"
+    announcements = sorted(p.name for p in (comm / "broadcast" / "all").glob("*.yaml"))
+    assert announcements == ["announcement_20250106_140000.yaml", "announcement_20250106_140000_2.yaml"]
+    weekly = yaml.safe_load((comm / "reports/weekly/tech-lead_to_engineering-manager_week_02.yaml").read_text())
+    assert weekly["week"] == 2 and weekly["instruction_progress"][0]["instruction_id"] == "I1"
+    assert weekly["instruction_progress"][0]["status"] == "at_risk"  # TT1.2 was escalated
+    assert any(x["task_id"] == "TT1.2" for x in weekly["escalations_this_week"])
+    daily = yaml.safe_load((comm / "reports/daily/frontend-developer-1_to_frontend-lead_20250107.yaml").read_text())
+    assert daily["date"] == "2025-01-07" and daily["my_tasks"] == [
+        {"task_id": "TT1.2", "status": "ASSIGNED", "notes": "Sidebar"}]
+    lead = yaml.safe_load((comm / "reports/daily/backend-lead_to_tech-lead_20250107.yaml").read_text())
+    assert lead["team_summary"]["total"] == 4 and lead["team_summary"]["COMPLETED"] == 1
     inbox = sorted(p.name for p in (memory / "_communication" / "inbox" / "frontend-lead").iterdir()
                    if p.suffix == ".yaml")
     assert any(n.startswith("sla_escalation_20250107_") for n in inbox), inbox
@@ -201,3 +255,51 @@ def test_files_the_state_no_longer_produces_are_removed(compiled_dir: Path, tmp_
     finally:
         run.close()
     assert "Agent_Memory/I9/tasks/strategic/ST9.yaml" in changed and not stray.exists()
+
+
+@pytest.mark.parametrize("scenario", sorted(p.stem for p in (ROOT / "examples" / "scenarios").glob("*.yaml")))
+def test_every_file_of_the_example_scenarios_validates(compiled_dir: Path, tmp_path: Path, scenario: str) -> None:
+    run, failures, _ = play_file(compiled_dir / "model.json", ROOT / "examples" / "scenarios" / f"{scenario}.yaml",
+                                 tmp_path / "run", io.StringIO(), quiet=True)
+    try:
+        run.project()
+    finally:
+        run.close()
+    assert failures == []
+    counts = validate_all(run.dir)
+    assert counts["tactical-task"] >= 1 and counts["notice"] >= 1
+    if scenario == "overloaded_domain":  # the domain's capacity escalation has no task
+        escalations = [yaml.safe_load(p.read_text())
+                       for p in (run.dir / "Agent_Memory/_communication/escalations").glob("*.yaml")]
+        capacity = [x for x in escalations if x["kind"] == "domain_capacity"]
+        assert capacity and capacity[0]["domain"] == "backend" and capacity[0]["task_id"] is None
+        assert re.search(r"since 20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ$", capacity[0]["reason"]), capacity[0]["reason"]
+
+
+def test_the_run_gets_every_schema_from_the_compiler(compiled_dir: Path, tmp_path: Path) -> None:
+    """The projection writes no schema of its own: those of the run directory are the
+    compiler's, and the notice types the runtime projects are the ones the schema lists."""
+    assert not hasattr(projection, "runtime_schemas")
+    run = Run.init(tmp_path / "run", compiled_dir / "model.json", START)
+    run.close()
+    org = check_files([ROOT / "specs" / "orchestration_v2.orch"]).model
+    assert org is not None
+    expected = agent_file_schemas(org)
+    written = {p.name.removesuffix(".schema.json") for p in (run.dir / "schemas").glob("*.schema.json")}
+    assert {"notice", "escalation", "gate-decision", "delegation", "acknowledgement", "broadcast"} <= written
+    for name in ("notice", "escalation", "gate-decision", "tactical-task"):
+        assert json.loads((run.dir / "schemas" / f"{name}.schema.json").read_text()) == expected[name]
+    assert list(projection.NOTICE_TYPES) == NOTICE_TYPES
+    assert expected["notice"]["properties"]["type"]["enum"] == NOTICE_TYPES
+    # every message the fold can put in an inbox is either a notice or has a file of its own
+    source = (ROOT / "runtime" / "state.py").read_text()
+    notified = set(re.findall(r'"(\w+)": self\._(\w+),', source))
+    handlers_that_notify = {name for name in re.findall(r"def _(\w+)\(self, e: Event\) -> None:", source)
+                            if re.search(rf"def _{name}\(self, e: Event\) -> None:(?:(?!\n    def ).)*self\._notify\(",
+                                         source, re.S)}
+    types = {t for t, h in notified if h in handlers_that_notify}
+    assert types and types <= set(NOTICE_TYPES) | projection.OWN_FILES, types - set(NOTICE_TYPES)
+    # a tactical task without a strategic parent has a null parent
+    parent = expected["tactical-task"]["properties"]["parent_strategic_task"]
+    errors = list(jsonschema.Draft202012Validator(parent).iter_errors(None))
+    assert errors == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,18 @@ def test_examples_cover_the_issue(played: Played) -> None:
     assert "READY_FOR_HANDOFF -> IN_PROGRESS" in texts  # a rejected handoff
 
 
+def test_the_story_shows_iso_times_and_lines_up(played: Played) -> None:
+    for name, (_, _, text) in played.items():
+        story = [line for line in text.splitlines() if re.match(r"    \d{4}-", line)]
+        assert story, name
+        for line in story:  # `    TIME  ACTOR  WHAT`, the time ISO 8601 UTC
+            assert re.match(r"    \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  \S", line), line
+        assert not re.search(r"\b\d{9,}(\.\d+)?\b", text), f"{name}: a raw epoch time in the story"
+        column = {len(line) - len(line.lstrip()) for line in text.splitlines() if line.lstrip().startswith("ok: ")}
+        assert column == {48}, (name, column)  # the expectations line up with what happened
+        assert "ISO" not in text
+
+
 def test_cli_plays_a_scenario_from_a_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from orchdsl.cli import main
 
@@ -80,6 +93,9 @@ def test_cli_plays_a_scenario_from_a_spec(tmp_path: Path, capsys: pytest.Capture
     rep = json.loads(capsys.readouterr().out)
     assert rep["tasks_by_state"] == {"COMPLETED": 1} and rep["scenario"]["failures"] == []
     assert (tmp_path / "d" / "Agent_Memory" / "I1" / "tasks" / "tactical" / "backend" / "TT0.1.yaml").is_file()
+    # `run SPEC` compiles the spec: the run directory has every schema of the compiler
+    for name in ("notice", "escalation", "gate-decision", "tactical-task", "standup-ic-daily"):
+        assert (tmp_path / "d" / "schemas" / f"{name}.schema.json").is_file(), name
 
 
 BAD = """\
