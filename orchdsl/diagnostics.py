@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from orchdsl.codes import CODES, Severity
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Span:
-    """A range of source text: 1-based lines and columns, end exclusive."""
+class Span(NamedTuple):
+    """A range of source text: 1-based lines and columns, end exclusive.
+
+    A named tuple rather than a dataclass: one is made for every token parsed,
+    and tuples are the cheapest immutable records Python has.
+    """
 
     file: str
     line: int

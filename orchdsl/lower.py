@@ -1017,7 +1017,7 @@ def _expand_members(declared: list[str], dom: m.Domain | None, domains: list[m.D
                     all_roles: list[str]) -> list[str]:
     """Role ids a channel reaches: relations resolved per domain, or across all."""
     scope = [dom] if dom is not None else domains
-    out: list[str] = []
+    out: dict[str, None] = {}  # ordered and de-duplicated
     for d in declared:
         if d == "*":
             found = list(all_roles)
@@ -1027,10 +1027,8 @@ def _expand_members(declared: list[str], dom: m.Domain | None, domains: list[m.D
             found = [mem.role for x in scope for mem in x.members]
         else:
             found = [d]
-        for r in found:
-            if r and r not in out:
-                out.append(r)
-    return out
+        out.update((r, None) for r in found if r)
+    return list(out)
 
 
 def _agents(domains: list[m.Domain], roles: list[m.Role]) -> list[m.Agent]:

@@ -158,6 +158,11 @@ class _Prompts:
                 outs.setdefault(pair["from"], []).append(pair["to"])
             self.reporters.append(ins)
             self.reports_to.append(outs)
+        # Channels by member role (a channel such as `all` holds every role).
+        self.channels_of: dict[str, list[Any]] = {}
+        for ch in org.broadcast.channels:
+            for member in dict.fromkeys(ch.members):
+                self.channels_of.setdefault(member, []).append(ch)
         self.direct: dict[str, list[Role]] = {}
         for x in org.roles:
             if x.reports_to:
@@ -343,7 +348,7 @@ class _Prompts:
         # channels
         channels = [{"name": ch.name, "description": ch.description or "",
                      "members": _members(ch.declared, ch.members)}
-                    for ch in org.broadcast.channels if role in ch.members]
+                    for ch in self.channels_of.get(role, [])]
         for ch in channels:
             paths.read(f"_communication/broadcast/{ch['name']}/", f"announcements to `{ch['name']}`")
             paths.write(c.BROADCAST_FILE.replace("{channel}", ch["name"]),
