@@ -332,8 +332,11 @@ class AstBuilder(Transformer[Token, Any]):
         return ast.MemberOf(vals[0], vals[1:], self._span(children))
 
     def operand(self, children: list[Any]) -> ast.Expr:
-        # Only reached for a parenthesised expression: "(" expr ")".
+        # Only reached for a parenthesised expression: "(" expr ")". The node
+        # takes the span of the parentheses, so that an enclosing node ends
+        # where its text does.
         (inner,) = self._values(children)
+        inner.span = self._span(children)
         return inner  # type: ignore[no-any-return]
 
     def path(self, children: list[Any]) -> ast.Path:
@@ -614,7 +617,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, line_offset: int, diags:
 
 
 def _hint(found: str, expected: set[str]) -> str | None:
-    if found in ("=",) and "__ANON_COLON" in expected:
+    if found == "=" and "COLON" in expected:
         return "use `:` here"
     if found == ":" and "EQUAL" in expected:
         return "levels are written `name = number`"
