@@ -158,10 +158,11 @@ class GuardChecker:
         if len(p.parts) == 1 and expect is not None and expect.name == "bool" and name in ("yes", "no"):
             self._error(p, f"`{name}` is not a boolean", help="write `true` or `false`")
             return {"const": name}, None
-        if len(p.parts) == 1 and expect is not None:
-            owners = [v for v, t in self.env.items() if name in t.members]
+        owners = [v for v, t in self.env.items() if name in t.members]
+        if len(p.parts) == 1 and expect is not None and owners:
+            # A value of another variable's enum, compared with the wrong thing.
             self._error(p, f"cannot compare {expect} with the word `{name}`",
-                        help=f"`{name}` is a value of `{owners[0]}`" if owners else None)
+                        help=f"`{name}` is a value of `{owners[0]}`")
             return {"const": name}, None
         help = did_you_mean(name, self.env)
         if help is None and len(p.parts) == 1:
