@@ -23,6 +23,18 @@ def compiled(path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def compiled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The V2 spec compiled once per session: model.json, schemas/ and Agent_Memory/."""
+    from orchdsl.compile import compile_to_dir
+
+    result = check_files([ROOT / "specs" / "orchestration_v2.orch"])
+    assert result.model is not None and result.ok
+    out = tmp_path_factory.mktemp("v2")
+    compile_to_dir(result.model, out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def v2_data() -> dict[str, Any]:
     return compiled(ROOT / "specs" / "orchestration_v2.orch")
 

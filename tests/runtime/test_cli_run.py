@@ -17,23 +17,10 @@ import pytest
 import yaml
 from orchdsl_runtime.cli import main
 
-from orchdsl.generate import build_files
-from orchdsl.pipeline import check_files
-
 ROOT = Path(__file__).resolve().parents[2]
 V2 = ROOT / "specs" / "orchestration_v2.orch"
 
 
-@pytest.fixture(scope="module")
-def compiled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The V2 spec compiled: model.json, schemas/ and Agent_Memory/."""
-    result = check_files([V2])
-    assert result.model is not None and result.ok
-    out = tmp_path_factory.mktemp("v2")
-    for rel, text in build_files(result.model).items():
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        (out / rel).write_text(text, encoding="utf-8")
-    return out
 
 
 class Cli:

@@ -19,7 +19,6 @@ from orchdsl_runtime.cli import Run, create_task, parse_time
 from orchdsl_runtime.projection import MANIFEST
 from orchdsl_runtime.scenario import play_file
 
-from orchdsl.generate import build_files
 from orchdsl.generate.schemas import NOTICE_TYPES, agent_file_schemas
 from orchdsl.pipeline import check_files
 
@@ -27,15 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 START = parse_time("2025-01-06T09:00:00Z")
 
 
-@pytest.fixture(scope="module")
-def compiled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = check_files([ROOT / "specs" / "orchestration_v2.orch"])
-    assert result.model is not None and result.ok
-    out = tmp_path_factory.mktemp("v2")
-    for rel, text in build_files(result.model).items():
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        (out / rel).write_text(text, encoding="utf-8")
-    return out
 
 
 def schema_for(rel: str, data: Any) -> str:

@@ -13,22 +13,13 @@ from typing import Any
 import pytest
 from orchdsl_runtime.scenario import ScenarioError, load, loads, play_file
 
-from orchdsl.generate import build_files
-from orchdsl.pipeline import check_files
-
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "examples" / "scenarios").glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = check_files([ROOT / "specs" / "orchestration_v2.orch"])
-    assert result.model is not None and result.ok
-    out = tmp_path_factory.mktemp("v2")
-    for rel, text in build_files(result.model).items():
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        (out / rel).write_text(text, encoding="utf-8")
-    return out / "model.json"
+def model_path(compiled_dir: Path) -> Path:
+    return compiled_dir / "model.json"
 
 
 def test_there_are_at_least_four_examples() -> None:
