@@ -179,6 +179,8 @@ class ProtocolCommands(EngineParts):
             elif not (reason or "").strip():
                 raise Refused("RUN013", "a rejection needs a reason")
             target = h.on_accept if accept else h.on_reject
+            if target is None:
+                raise Refused("RUN013", f"handoff {_q(h.id)} declares no rejection path (`on reject`)")
             self._check_move(agent, t, target, attest, now)
             upstream = list(self.model.agents_for("@lead", h.from_domain))
             if t.assignee is not None and t.assignee not in upstream:

@@ -82,7 +82,7 @@ class Handoff:
     accepted_by: str
     """the acceptor as the spec names it (``@downstream_lead`` or a role)"""
     on_accept: str
-    on_reject: str
+    on_reject: str | None
     ticked: list[str] = field(default_factory=list)
     status: str = "open"
     """``open``, ``accepted``, ``rejected`` or ``withdrawn`` (the task left the handoff state otherwise)"""
