@@ -20,7 +20,7 @@ compiled in memory and loaded with ``orchdsl_runtime.load_model``):
 - **SLA**: 100,000 open tasks created through ``create_task`` in a memory store; the engine is
   rebuilt by replaying those events, then ``advance`` moves the virtual clock by one second
   (nothing due) and past the tier-2 ``PENDING`` warning (every task fires one
-  ``sla_warning``); and ``timers.bench_sweep`` (push 100,000 timers, sweep them all).
+  ``sla_warning``); and ``timers.bench_sweep`` (push 100,000 timers in one batch, sweep them all).
 
 Every measurement is warmed up, then repeated; the best and the median are reported.
 numpy runs on one thread (``OPENBLAS_NUM_THREADS=1``, ``OMP_NUM_THREADS=1``, set before
@@ -612,10 +612,10 @@ def run_all(sizes: Sizes, log: Callable[[str], None] = lambda s: None) -> dict[s
     rows.append(measure("sla_warn", f"advance past the warning, {sizes.sla_tasks} warnings fired", "open task",
                         scheduled, warn_run, repeat=sizes.sla_repeat,
                         note=f"timers already pushed; every task fires one sla_warning (PENDING at tier 2, "
-                        f"{warn_at / 3600:g} h), one event and one append each"))
+                        f"{warn_at / 3600:g} h), one event and one inbox message each, all in one append"))
 
     sweep_row = Row("sla_timer_sweep", f"timers.bench_sweep, {sizes.sla_tasks} timers", "timer", sizes.sla_tasks,
-                    note="push all timers, then one pop_due sweeps them")
+                    note="push_many of all timers, then one pop_due sweeps them")
     for i in range(1 + r):
         with contextlib.redirect_stdout(io.StringIO()):
             seconds = bench_sweep(sizes.sla_tasks)

@@ -26,11 +26,12 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from .assignment import Scored, TaskNeeds, score_candidates
+from .bulk import collector_paused
 from .clock import Clock, VirtualClock, WallClock
 from .errors import Conflict, Refused
 from .events import Draft, Event
@@ -56,6 +57,8 @@ from .state import (
 from .store import EventStore, MemoryStore
 
 MAX_ATTEMPTS = 50
+BULK = 1000
+"""a refresh of at least this many events runs with the garbage collector paused"""
 PROTOCOL_KINDS = {"ack": ACK, "domain": DOMAIN, "standup": STANDUP}
 
 
@@ -92,18 +95,25 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
         state, store = self.state, self.store
         if store.last_seq() == state.last_seq:
             return 0
-        events = store.read(after=state.last_seq)
-        for e in events:
-            state.apply(e)
+        if store.last_seq() - state.last_seq < BULK:
+            events = store.read(after=state.last_seq)
+            for e in events:
+                state.apply(e)
+            return len(events)
+        with collector_paused():
+            events = store.read(after=state.last_seq)
+            for e in events:
+                state.apply(e)
         return len(events)
 
-    def _commit(self, build: Callable[[float], list[Draft]]) -> list[Event]:
-        """Validate-build-append, retried on conflict with a fresh state."""
+    def _commit(self, build: Callable[..., list[Draft]], *args: Any) -> list[Event]:
+        """Validate-build-append, retried on conflict with a fresh state:
+        ``build(now, *args)`` validates against the state and returns the drafts."""
         state, store = self.state, self.store
         for _ in range(MAX_ATTEMPTS):
             if store.last_seq() != state.last_seq:
                 self.refresh()
-            drafts = build(self.clock.now())
+            drafts = build(self.clock.now(), *args)
             if not drafts:
                 return []
             base = state.last_seq
@@ -120,7 +130,7 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
             for e in events:
                 apply(e)
             return events
-        raise Refused("RUN017", f"the store changed under {MAX_ATTEMPTS} attempts in a row; try again")
+        raise _contention()
 
     def _agent(self, as_: str) -> AgentInfo:
         agent = self.model.agents.get(as_)
@@ -238,28 +248,39 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
 
     def move(self, as_: str, task: str, target: str, attest: Sequence[str] = ()) -> list[Event]:
         """Move a task to ``target`` along a declared transition."""
+        # The most frequent command: `_commit`'s loop, specialised to its one event.
+        state, store, clock, data = self.state, self.store, self.clock, self._move_data
+        attempts = MAX_ATTEMPTS
+        while attempts:
+            attempts -= 1
+            if store.last_seq() != state.last_seq:
+                self.refresh()
+            now = clock.now()
+            base = state.last_seq
+            events = [Event(base + 1, "task_moved", now, as_, data(now, as_, task, target, attest))]
+            try:
+                store.append(events, base)
+            except Conflict:
+                continue
+            state.apply(events[0])
+            return events
+        raise _contention()
 
-        agents, tasks = self.model.agents, self.state.tasks
-
-        def build(now: float) -> list[Draft]:
-            agent = agents.get(as_) or self._agent(as_)
-            t = tasks.get(task) or self._task(task)
-            if t.handoff is not None:
-                h = self.state.handoffs[t.handoff]
-                if target in (h.on_accept, h.on_reject):
-                    side = "accept" if target == h.on_accept else "reject"
-                    raise Refused(
-                        "RUN025",
-                        f"task {_q(t.id)} has the open handoff {_q(h.id)}, whose `on {side}` is "
-                        f"{_q(t.state + ' -> ' + target)}; use `orchdsl run handoff accept|reject`",
-                        task=t.id, handoff=h.id,
-                    )
-            self._check_move(agent, t, target, attest, now)
-            return [("task_moved", now, as_, {
-                "task": t.id, "source": t.state, "target": target, "visit": t.visit, "attest": list(attest)
-            })]
-
-        return self._commit(build)
+    def _move_data(self, now: float, as_: str, task: str, target: str, attest: Sequence[str]) -> dict[str, Any]:
+        agent = self.model.agents.get(as_) or self._agent(as_)
+        t = self.state.tasks.get(task) or self._task(task)
+        if t.handoff is not None:
+            h = self.state.handoffs[t.handoff]
+            if target in (h.on_accept, h.on_reject):
+                side = "accept" if target == h.on_accept else "reject"
+                raise Refused(
+                    "RUN025",
+                    f"task {_q(t.id)} has the open handoff {_q(h.id)}, whose `on {side}` is "
+                    f"{_q(t.state + ' -> ' + target)}; use `orchdsl run handoff accept|reject`",
+                    task=t.id, handoff=h.id,
+                )
+        self._check_move(agent, t, target, attest, now)
+        return _moved(t, target, attest)
 
     def assign(self, as_: str, task: str, agent: str | None = None) -> list[Event]:
         """Assign a task and move it to the target of its assignment transition.
@@ -460,52 +481,113 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
         return self.process_clock()
 
     def process_clock(self) -> list[Event]:
-        """Fire every deadline due by now, in time order; returns the events."""
+        """Fire every deadline due by now, in time order; returns the events.
+
+        The firings are one command: each event is applied to the state as it
+        is made, so a firing sees the ones before it exactly as if they had
+        been committed one by one, and all of them are appended in one
+        transaction. When another writer appended first, the state is rebuilt
+        from the store and the clock processed again."""
+        for _ in range(MAX_ATTEMPTS):
+            self.refresh()
+            base = self.state.last_seq
+            try:
+                with collector_paused():
+                    fired = self._fire_due(self.clock.now())
+                    if fired:
+                        self.store.append(fired, base)
+            except Conflict:
+                self._reload()
+                continue
+            except BaseException:
+                if self.state.last_seq != base:
+                    self._reload()  # drop what was applied but not stored
+                raise
+            return fired
+        raise _contention()
+
+    def _reload(self) -> None:
+        """Rebuild the state from the store."""
+        self.state = OrgState(self.model)
+        self._getters = _guard_getters(self)
         self.refresh()
-        now = self.clock.now()
+
+    def _record(self, drafts: list[Draft], out: list[Event]) -> None:
+        state = self.state
+        for typ, at, actor, data in drafts:
+            e = Event(state.last_seq + 1, typ, at, actor, data)
+            state.apply(e)
+            out.append(e)
+
+    def _fire_due(self, now: float) -> list[Event]:
+        """Fire, in (due, kind, task) order, every deadline due by ``now``,
+        including those that earlier firings make due."""
         state = self.state
         timers, tasks = state.timers, state.tasks
-        pending: list[tuple[float, int, str, str]] = []
         fired: list[Event] = []
+        run: list[Pending] = []  # a sorted run of what fell due together, consumed from `i`
+        i = 0
+        extra: list[Pending] = []  # a heap of what came due while the run is consumed
         while True:
-            # A firing may schedule a deadline earlier than the next pending one.
             state.flush()
-            for key in timers.pop_due(pending[0][0] if pending else now):
-                if len(key) != 1:
-                    pd = state.protocol_due(key)
-                    if pd is not None and pd[0] <= now:
-                        heapq.heappush(pending, (pd[0], pd[1], key[1], key[0]))
-                    else:
-                        state.schedule_protocol(key)
-                    continue
-                tid = key[0]
-                t = tasks[tid]
-                nxt = state.next_due(t)
-                if nxt is not None and nxt[0] <= now:
-                    heapq.heappush(pending, (nxt[0], nxt[1], tid, nxt[2]))
+            head = run[i] if i < len(run) else None
+            from_extra = bool(extra) and (head is None or extra[0] < head)
+            if from_extra:
+                head = extra[0]
+            # a firing may make a deadline due before the next pending one
+            keys = timers.pop_due(now if head is None else head[0])
+            if keys:
+                items = self._pending_of(keys, now)
+                if head is None:
+                    run, i = _sorted_run(items), 0
                 else:
-                    state.schedule(t)
-            if not pending:
+                    for item in items:
+                        heapq.heappush(extra, item)
+                continue
+            if head is None:
                 return fired
-            due, kind, tid, target = heapq.heappop(pending)
+            if from_extra:
+                heapq.heappop(extra)
+            else:
+                i += 1
+            due, kind, tid, target = head
             if kind >= ACK:
                 pkey = (target, tid)
                 if state.protocol_due(pkey) == (due, kind):
-                    fired += self._commit(partial(self._fire_protocol, pkey, due))
-                state.flush()
-                state.schedule_protocol(pkey)
+                    self._record(self._fire_protocol(pkey, due, now), fired)
+                state.touch_protocol(pkey)
                 continue
+            # The item is still the task's next deadline: only a firing of the
+            # task itself changes that (no other writer is read until the end),
+            # and it waits for this item.
             t = tasks[tid]
-            if state.next_due(t) != (due, kind, target):
-                state.schedule(t)  # superseded (another writer, a heartbeat): plan afresh
-                continue
             visit = t.visit
-            events = self._commit(partial(self._fire, tid, visit, due, kind, target))
-            fired += events
-            if not events and kind == AFTER and t.visit == visit:
+            drafts = self._fire(tid, visit, due, kind, target, now)
+            self._record(drafts, fired)
+            if not drafts and kind == AFTER and t.visit == visit:
                 t.skipped = t.skipped | {target}
-            state.flush()
-            state.schedule(t)
+            state.touch(t)
+
+    def _pending_of(self, keys: list[tuple[str, ...]], now: float) -> list[Pending]:
+        """What the popped timer keys have due by ``now``; the others are planned afresh."""
+        state, tasks = self.state, self.state.tasks
+        next_due = state.next_due
+        items: list[Pending] = []
+        for key in keys:
+            if len(key) != 1:
+                pd = state.protocol_due(key)
+                if pd is not None and pd[0] <= now:
+                    items.append((pd[0], pd[1], key[1], key[0]))
+                else:
+                    state.touch_protocol(key)
+                continue
+            t = tasks[key[0]]
+            nxt = next_due(t)
+            if nxt is not None and nxt[0] <= now:
+                items.append((nxt[0], nxt[1], t.id, nxt[2]))
+            else:
+                state.touch(t)
+        return items
 
     def _fire(self, tid: str, visit: int, due: float, kind: int, target: str, _now: float) -> list[Draft]:
         t = self.state.tasks[tid]
@@ -602,7 +684,8 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
                 f"task {_q(t.id)} can go to {_names(options)}",
                 task=t.id,
             )
-        self._check_actor(agent, t, rec)
+        if not self._permitted(rec.actors, agent, t):
+            self._check_actor(agent, t, rec)
         if t.assignee is None and self._owned_by_assignee[target]:
             raise Refused(
                 "RUN018",
@@ -818,8 +901,31 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
 # -- helpers -----------------------------------------------------------------------
 
 
+Pending = tuple[float, int, str, str]
+"""(due, kind, task id or protocol ident, target or protocol kind) of a firing"""
+
+
+def _sorted_run(items: list[Pending]) -> list[Pending]:
+    """``sorted(items)`` by stable passes on one field each, last field first:
+    each pass compares plain strings or numbers, where many equal due times
+    would make tuple comparisons slow. (due, kind, id) is unique per item."""
+    if len(items) > 1:
+        items.sort(key=itemgetter(2))
+        items.sort(key=itemgetter(1))
+        items.sort(key=itemgetter(0))
+    return items
+
+
+def _contention() -> Refused:
+    return Refused("RUN017", f"the store changed under {MAX_ATTEMPTS} attempts in a row; try again")
+
+
 def _moved(t: Task, target: str, attest: Sequence[str]) -> dict[str, Any]:
-    return {"task": t.id, "source": t.state, "target": target, "visit": t.visit, "attest": list(attest)}
+    # `attest` only when something was attested: a dict of strings and numbers
+    # is not tracked by the cyclic garbage collector, one holding a list is
+    if attest:
+        return {"task": t.id, "source": t.state, "target": target, "visit": t.visit, "attest": list(attest)}
+    return {"task": t.id, "source": t.state, "target": target, "visit": t.visit}
 
 
 def _scored(s: Scored) -> dict[str, Any]:

@@ -8,8 +8,7 @@ of data. The JSON form is stable: sorted keys, no spaces.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 TYPES = (
     "instruction_submitted",
@@ -42,8 +41,7 @@ TYPES = (
 )
 
 
-@dataclass(slots=True)
-class Event:
+class Event(NamedTuple):
     seq: int
     type: str
     at: float

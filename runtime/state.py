@@ -372,12 +372,13 @@ class OrgState:
         self._notify(e, d["to"], d["task"], d["reason"])
 
     def _task_moved(self, e: Event) -> None:
-        d = e.data
+        seq, _, at, _, d = e
         task = self.tasks[d["task"]]
-        task.history.append((e.seq, e.at, task.state, d["target"]))
-        task.state = d["target"]
+        target = d["target"]
+        task.history.append((seq, at, task.state, target))
+        task.state = target
         task.visit += 1
-        task.entered_at = e.at
+        task.entered_at = at
         task.tokens_in_state = 0.0
         if task.decisions:
             task.decisions = {}
@@ -388,9 +389,15 @@ class OrgState:
             task.attested.update(attest)
         if task.handoff is not None:
             self._withdraw(task, e)
-        if self._terminal[task.state] is not None and self.ledger.release(task.id):
+        if self._terminal[target] is not None and self.ledger.release(task.id):
             self._capacity_changed(task.domain, e, (task.assignee,))
-        self._enter(task, e.at)
+        # _enter(task, at), inline: this is the fold's most frequent event
+        beat = self._beat[target]
+        task.hb_due = at + beat if beat is not None else None
+        if task.skipped:
+            task.skipped = frozenset()
+        task.plan = None
+        self._dirty.add(task.id)
 
     def _heartbeat(self, e: Event) -> None:
         d = e.data
@@ -657,14 +664,37 @@ class OrgState:
 
     def flush(self) -> None:
         """Schedule the tasks whose deadlines changed since the last flush."""
-        tasks = self.tasks
-        for tid in self._dirty:
-            self.schedule(tasks[tid])
-        self._dirty.clear()
+        dirty = self._dirty
+        if len(dirty) == 1:
+            tid = dirty.pop()
+            nxt = self.next_due(self.tasks[tid])
+            if nxt is None:
+                self.timers.cancel((tid,))
+            else:
+                self.timers.push(nxt[0], (tid,))
+        elif dirty:
+            tasks, next_due, cancel = self.tasks, self.next_due, self.timers.cancel
+            due: list[tuple[float, tuple[str]]] = []
+            for tid in dirty:
+                nxt = next_due(tasks[tid])
+                if nxt is None:
+                    cancel((tid,))
+                else:
+                    due.append((nxt[0], (tid,)))
+            self.timers.push_many(due)
+            dirty.clear()
         if self._dirty_protocol:
             for key in sorted(self._dirty_protocol):
                 self.schedule_protocol(key)
             self._dirty_protocol.clear()
+
+    def touch(self, task: Task) -> None:
+        """Plan the task's deadlines afresh at the next flush."""
+        self._dirty.add(task.id)
+
+    def touch_protocol(self, key: tuple[str, ...]) -> None:
+        """Plan a protocol timer (kind, ident) afresh at the next flush."""
+        self._dirty_protocol.add((key[0], key[1]))
 
     def schedule_protocol(self, key: tuple[str, ...]) -> None:
         nxt = self.protocol_due(key)
@@ -710,14 +740,6 @@ class OrgState:
         if task.hb_due is not None and (best is None or (task.hb_due, HEARTBEAT) < best[:2]):
             best = (task.hb_due, HEARTBEAT, "")
         return best
-
-    def schedule(self, task: Task) -> None:
-        """Keep one timer per open task, at its next deadline."""
-        nxt = self.next_due(task)
-        if nxt is None:
-            self.timers.cancel((task.id,))
-        else:
-            self.timers.push(nxt[0], (task.id,))
 
     # -- views ------------------------------------------------------------------
 

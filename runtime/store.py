@@ -10,7 +10,7 @@ The interface is two operations and a claim:
 - ``claim(model_digest)`` binds an empty store to a model and refuses a store
   that holds another model's events.
 
-``MemoryStore`` keeps events in a list; ``SQLiteStore`` keeps them in one
+``MemoryStore`` keeps events in memory, for one thread; ``SQLiteStore`` keeps them in one
 SQLite file (WAL journal, ``synchronous=NORMAL``, ``BEGIN IMMEDIATE``, one
 transaction per append), which several engines and processes may share.
 """
@@ -21,7 +21,7 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import Conflict, StoreError
 from .events import Event, dumps_data
@@ -51,35 +51,60 @@ def _check_seqs(events: list[Event], expected_last_seq: int) -> None:
 
 
 class MemoryStore:
-    """Events in a list; for tests, simulations and benchmarks."""
+    """Events in memory, for one thread: tests, simulations and benchmarks.
+
+    Engines of the thread that made the store may share it. Like a
+    ``sqlite3`` connection, it refuses other threads (``StoreError``);
+    threads share a ``SQLiteStore``.
+
+    An event is kept as a tuple of its type, time and actor beside its data
+    dict, not as one object: the cyclic garbage collector stops tracking a
+    tuple of strings and numbers (and a dict of them), so a long log of
+    moves adds nothing to its full collections."""
 
     def __init__(self) -> None:
-        self._events: list[Event] = []
+        self._heads: list[tuple[str, float, str | None]] = []
+        self._data: list[dict[str, Any]] = []
         self._meta: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._thread = threading.get_ident()
 
     @property
     def meta(self) -> dict[str, str]:
         return dict(self._meta)
 
     def claim(self, model_digest: str) -> None:
-        _claim(self._meta.get("model_digest"), model_digest, bool(self._events))
+        _claim(self._meta.get("model_digest"), model_digest, bool(self._heads))
         self._meta["model_digest"] = model_digest
 
     def last_seq(self) -> int:
-        return len(self._events)
+        return len(self._heads)
 
     def read(self, after: int = 0) -> list[Event]:
-        return self._events[after:]
+        return [
+            Event(seq, typ, at, actor, data)
+            for seq, (typ, at, actor), data in zip(
+                range(after + 1, len(self._heads) + 1), self._heads[after:], self._data[after:], strict=True
+            )
+        ]
 
     def append(self, events: list[Event], expected_last_seq: int) -> int:
-        with self._lock:
-            last = len(self._events)
-            if last != expected_last_seq:
-                raise Conflict(expected_last_seq, last)
-            _check_seqs(events, expected_last_seq)
-            self._events.extend(events)
-            return len(self._events)
+        if threading.get_ident() != self._thread:
+            raise StoreError("a MemoryStore belongs to the thread that made it; share a SQLiteStore between threads")
+        heads = self._heads
+        last = len(heads)
+        if last != expected_last_seq:
+            raise Conflict(expected_last_seq, last)
+        if len(events) == 1 and events[0].seq == last + 1:
+            _, typ, at, actor, data = events[0]
+            heads.append((typ, at, actor))
+            self._data.append(data)
+            return last + 1
+        _check_seqs(events, expected_last_seq)
+        data_log = self._data
+        for e in events:
+            heads.append((e.type, e.at, e.actor))
+            data_log.append(e.data)
+        return last + len(events)
 
 
 def _claim(current: str | None, digest: str, has_events: bool) -> None:

@@ -103,6 +103,14 @@ class TimerMachine(RuleBasedStateMachine):
         self.count += 1
         self.model = [e for e in self.model if e[2] != key] + [(due, self.count, key)]
 
+    @rule(items=st.lists(st.tuples(times, st.sampled_from(KEYS)), max_size=20))
+    def push_many(self, items: list[tuple[float, Any]]) -> None:
+        # more than 8 at once takes the heapify path
+        self.timers.push_many(items)
+        for due, key in items:
+            self.count += 1
+            self.model = [e for e in self.model if e[2] != key] + [(due, self.count, key)]
+
     @rule(key=st.sampled_from(KEYS))
     def cancel(self, key: Any) -> None:
         expected = any(e[2] == key for e in self.model)
