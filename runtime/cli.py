@@ -363,6 +363,7 @@ def status_data(run: Run) -> dict[str, Any]:
         "escalations": [dict(e) for e in [*state.escalations, *state.protocol_escalations]],
         "handoffs": [h.dump() for h in state.handoffs.values() if h.status == "open"],
         "delegations": [d.dump() for d in state.delegations.values() if d.status == "pending"],
+        "consultations": [c.dump() for c in state.consultations.values() if c.status == "open"],
         "utilisation": {"agents": base["utilisation"], "domains": domains},
     }
 
@@ -394,6 +395,11 @@ def render_status(data: dict[str, Any]) -> str:
     for d in data["delegations"]:
         due = f", due {iso(d['due'])}" if d.get("due") is not None else ""
         out.append(f"pending delegation {d['id']}: {d['from']} -> {d['to']}{due}: {d['subject']}")
+    for c in data["consultations"]:
+        due = f", default at {iso(c['due'])}" if c.get("due") is not None else ""
+        held = f", holding {c['task'] or c['instruction']}" if c["blocking"] and (c["task"] or c["instruction"]) else ""
+        out.append(f"open consultation {c['id']} ({c['consultation']}): {c['from']} -> {', '.join(c['to'])}"
+                   f"{due}{held}: {c['question']}")
     out.append("")
     doms = data["utilisation"]["domains"]
     rows2 = [(d, v["members"], number(v["committed_hours"], 1), pct(v["utilisation"]), v["band"] or "-")
@@ -449,6 +455,14 @@ def describe(e: Event) -> str:
             f": {d['notes']}" if d.get("notes") else "")
     if t == "delegation_overdue":
         return f"OVERDUE acknowledgement of {d['delegation']}, to {', '.join(d['to']) or 'nobody'}"
+    if t == "consultation_asked":
+        kind = "blocking" if d["blocking"] else "non-blocking"
+        return f"asks {d['id']} ({d['consultation']}, {kind}) of {', '.join(d['to'])}: {d['question']}"
+    if t == "consultation_answered":
+        return f"answers {d['id']}: {d['answer']}"
+    if t == "consultation_timed_out":
+        return f"TIMEOUT of {d['id']}: " + ("the default applies: " + str(d["answer"]) if d.get("answer") is not None
+                                             else "no default declared")
     if t == "broadcast_sent":
         return f"broadcasts on {d['channel']} [{d['kind']}, {d['priority']}]: {d['subject']}"
     if t == "stage_ran":
@@ -751,6 +765,20 @@ def cmd_ack(run: Run, a: argparse.Namespace) -> Out:
     return _events_out(run, before, f"{'declined' if a.decline else 'accepted'} {a.delegation}")
 
 
+def cmd_consult(run: Run, a: argparse.Namespace) -> Out:
+    before = run.store.last_seq()
+    cid = run.engine.consult(a.as_, a.consultation, a.question, a.instruction, a.task)
+    out = _events_out(run, before, f"asked {cid} ({a.consultation})")
+    out.data["consultation"] = cid
+    return out
+
+
+def cmd_answer(run: Run, a: argparse.Namespace) -> Out:
+    before = run.store.last_seq()
+    run.engine.answer_consultation(a.as_, a.consultation, a.answer)
+    return _events_out(run, before, f"answered {a.consultation}")
+
+
 def cmd_broadcast(run: Run, a: argparse.Namespace) -> Out:
     before = run.store.last_seq()
     run.engine.broadcast(a.as_, a.channel, a.kind, a.priority, a.subject, a.message or "")
@@ -918,6 +946,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--decline", action="store_true")
     s.add_argument("--notes")
 
+    s = add("consult", "ask a declared consultation (its `to` actor answers)")
+    _as(s)
+    s.add_argument("consultation", metavar="NAME")
+    s.add_argument("--question", required=True)
+    s.add_argument("--instruction")
+    s.add_argument("--task")
+    s = add("answer", "answer an open consultation")
+    _as(s)
+    s.add_argument("consultation", metavar="ID")
+    s.add_argument("--answer", required=True)
+
     s = add("broadcast", "send an announcement to a channel")
     _as(s)
     s.add_argument("channel")
@@ -1003,9 +1042,10 @@ COMMANDS: dict[str, Callable[[Run, argparse.Namespace], Out]] = {
     "inbox": cmd_inbox, "log": cmd_log, "show": cmd_show, "record": cmd_record, "report": cmd_report,
     "reassign": cmd_reassign, "handoff": cmd_handoff, "delegate": cmd_delegate, "ack": cmd_ack,
     "broadcast": cmd_broadcast, "standup": cmd_standup, "instruction": cmd_instruction,
+    "consult": cmd_consult, "answer": cmd_answer,
 }
 ACTING = {"submit", "task", "assign", "move", "heartbeat", "gate", "record", "reassign", "handoff", "delegate",
-          "ack", "broadcast"}
+          "ack", "broadcast", "consult", "answer"}
 WRITING = ACTING | {"clock", "standup", "instruction"}
 
 

@@ -44,6 +44,7 @@ from .protocols import ProtocolCommands
 from .state import (
     ACK,
     AFTER,
+    CONSULT,
     DOMAIN,
     ESCALATE,
     HEARTBEAT,
@@ -59,7 +60,7 @@ from .store import EventStore, MemoryStore
 MAX_ATTEMPTS = 50
 BULK = 1000
 """a refresh of at least this many events runs with the garbage collector paused"""
-PROTOCOL_KINDS = {"ack": ACK, "domain": DOMAIN, "standup": STANDUP}
+PROTOCOL_KINDS = {"ack": ACK, "domain": DOMAIN, "standup": STANDUP, "consult": CONSULT}
 
 
 def _q(name: object) -> str:
@@ -205,6 +206,8 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
             if kind not in KINDS:
                 raise Refused("RUN013", f"task kind {_q(kind)} is not one of {_names(KINDS)}")
             self._check_planning(ins, kind)
+            if self.state.waiting:
+                self._check_not_waiting(as_, instruction)
             if domain not in m.domains:
                 raise Refused("RUN002", f"unknown domain {_q(domain)}; domains are {_names(m.domains)}")
             if handoff_to is not None and (handoff_to not in m.domains or handoff_to == domain):
@@ -269,6 +272,8 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
     def _move_data(self, now: float, as_: str, task: str, target: str, attest: Sequence[str]) -> dict[str, Any]:
         agent = self.model.agents.get(as_) or self._agent(as_)
         t = self.state.tasks.get(task) or self._task(task)
+        if self.state.waiting:
+            self._check_not_waiting(as_, t.id)
         if t.handoff is not None:
             h = self.state.handoffs[t.handoff]
             if target in (h.on_accept, h.on_reject):
@@ -624,6 +629,8 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
             return [self._overdue_draft(state.delegations[ident], due)]
         if kind == "domain":
             return self._domain_escalation(ident, due)
+        if kind == "consult":
+            return [self._timed_out_draft(state.consultations[ident], due)]
         return self._standup_drafts(ident, due, due)
 
     def _token_checks(self, t: Task, tokens: float, now: float) -> list[Draft]:

@@ -33,6 +33,7 @@ CODES: dict[str, str] = {
     "RUN023": "tasks-open",
     "RUN024": "no-handoff",
     "RUN025": "handoff-open",
+    "RUN026": "waiting-for-answer",
 }
 """Refusal code -> kebab-case name."""
 

@@ -13,6 +13,9 @@ of the compiler's schema it matches:
 - ``_communication/inbox/{recipient}/delegation_{YYYYMMDD_HHMMSS}.yaml`` and
   ``_communication/inbox/{sender}/acknowledgement_{YYYYMMDD_HHMMSS}.yaml``:
   every delegation (with where its acknowledgement stands) and acknowledgement;
+- ``_communication/inbox/{agent}/consultation_{YYYYMMDD_HHMMSS}.yaml``: each
+  consultation's question to every agent asked, and its answer (or, once the
+  timeout passed, the declared default) to the asker;
 - ``_communication/broadcast/{channel}/announcement_{YYYYMMDD_HHMMSS}.yaml``;
 - ``_communication/reports/daily/{from}_to_{to}_{YYYYMMDD}.yaml`` and
   ``_communication/reports/weekly/{from}_to_{to}_week_{NN}.yaml``: standup reports;
@@ -62,9 +65,12 @@ NOTICE_TYPES = (
     "clarification_recorded", "domain_capacity_escalated", "capacity_band",
 )
 """The inbox messages projected as notices (the compiler's ``notice`` schema lists the same)."""
-OWN_FILES = frozenset({"delegated", "delegation_acknowledged", "broadcast_sent", "standup_reported"})
+OWN_FILES = frozenset({
+    "delegated", "delegation_acknowledged", "broadcast_sent", "standup_reported",
+    "consultation_asked", "consultation_answered", "consultation_timed_out",
+})
 """Inbox messages whose content has a file of its own (delegation, acknowledgement,
-broadcast, standup report) instead of a notice."""
+broadcast, standup report, consultation question and answer) instead of a notice."""
 HEADER = "# Written by the orchdsl runtime from the event log; do not edit: it is rewritten after every command.\n"
 
 
@@ -205,6 +211,22 @@ def _handoff(model: Model, state: OrgState, h: Any, tickers: dict[tuple[str, str
                                "verified_by": tickers.get((h.id, i))} for i in h.checklist],
         "acceptance": acceptance,
     }
+
+
+def _consultation(c: Any, kind: str, sender: str, to: str, at: float) -> dict[str, Any]:
+    """A consultation message (the compiler's ``consultation`` schema): the question, or the
+    answer with ``default_used`` when the timeout gave the declared default (or nothing)."""
+    data: dict[str, Any] = {
+        "type": "consultation", "consultation": c.name, "kind": kind, "from": sender, "to": to,
+        "timestamp": _iso(at), "question": c.question,
+    }
+    if c.instruction is not None:
+        data["instruction_id"] = c.instruction
+    if kind == "answer":
+        if c.answer is not None:
+            data["answer"] = c.answer
+        data["default_used"] = c.status == "timed_out"
+    return data
 
 
 def _unique(files: dict[str, Any], path: str) -> str:
@@ -454,6 +476,17 @@ def project(model: Model, state: OrgState, events: Sequence[Event], now: float) 
                 "type": "acknowledgement", "from": dl.to, "to": dl.sender, "timestamp": _iso(dl.acknowledged_at),
                 "delegation_ref": delegation_files[dl.id], "accepted": dl.status == "accepted", "notes": dl.notes,
             })
+    specs_c = {str(c["name"]): c for c in model.data.get("consultations", [])}
+    for c in state.consultations.values():
+        for agent in c.to:
+            path = _unique(files, f"_communication/inbox/{agent}/consultation_{_stamp(c.at)}.yaml")
+            files[path] = ("consultation", _consultation(c, "question", c.asker, agent, c.at))
+        if c.answered_at is not None:
+            declared = str(specs_c.get(c.name, {}).get("to", ""))
+            by = c.answered_by or (declared if declared in model.agents or declared in model.agents_by_role
+                                   else c.to[0])
+            path = _unique(files, f"_communication/inbox/{c.asker}/consultation_{_stamp(c.answered_at)}.yaml")
+            files[path] = ("consultation", _consultation(c, "answer", by, c.asker, c.answered_at))
     for b in state.broadcasts:
         path = _unique(files, f"_communication/broadcast/{b['channel']}/announcement_{_stamp(b['at'])}.yaml")
         files[path] = ("broadcast", {

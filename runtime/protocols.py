@@ -1,9 +1,9 @@
-"""Protocols between agents: handoffs, delegation, broadcasts, standups.
+"""Protocols between agents: handoffs, delegation, broadcasts, consultations.
 
 Each command validates against the state and records its events like the
 task commands (``Engine._commit``); deadlines of the protocols (overdue
-acknowledgements, a domain too long above its capacity limit, standup
-cadences) are protocol timers fired by ``process_clock`` in time order with
+acknowledgements, unanswered consultations, a domain too long above its
+capacity limit, standup cadences) are protocol timers fired by ``process_clock`` in time order with
 the task deadlines (``_fire_protocol``).
 """
 
@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import Refused
 from .parts import EngineParts
+from .timefmt import iso
 
 if TYPE_CHECKING:
     from .events import Draft, Event
     from .model import AgentInfo
-    from .state import Delegation, Handoff, Task
+    from .state import Consultation, Delegation, Handoff, Task
 
 WEEK = 7 * 86_400.0
 
@@ -32,7 +33,7 @@ def _names(items: Any) -> str:
 
 
 class ProtocolCommands(EngineParts):
-    """Handoffs, delegation with acknowledgement, broadcasts and standups."""
+    """Handoffs, delegation with acknowledgement, broadcasts and consultations."""
 
     # -- handoffs -----------------------------------------------------------------
 
@@ -125,7 +126,8 @@ class ProtocolCommands(EngineParts):
             data = {
                 "handoff": hid, "task": t.id, "from_domain": t.domain, "to_domain": to, "by": as_,
                 "summary": summary, "artifacts": list(artifacts), "checklist": list(spec.get("checklist") or []),
-                "accepted_by": accepted_by, "on_accept": spec["on_accept"][1], "on_reject": spec["on_reject"][1],
+                "accepted_by": accepted_by, "on_accept": spec["on_accept"][1],
+                "on_reject": spec["on_reject"][1] if spec.get("on_reject") else None,
                 "to": list(m.agents_by_role.get(acceptor or "", ())),
             }
             return [("handoff_created", now, as_, data)]
@@ -325,3 +327,115 @@ class ProtocolCommands(EngineParts):
             return [("broadcast_sent", now, as_, data)]
 
         return self._commit(build)
+
+    # -- consultations --------------------------------------------------------------
+
+    def consultation_spec(self, name: str) -> dict[str, Any] | None:
+        """The declared consultation ``name`` of the model, or None."""
+        return next((c for c in self.model.data.get("consultations", []) if c["name"] == name), None)
+
+    def consult(
+        self,
+        as_: str,
+        consultation: str,
+        question: str,
+        instruction: str | None = None,
+        task: str | None = None,
+    ) -> str:
+        """Put a question along a declared consultation; returns its id (``C1``, ...).
+
+        The asker must be the consultation's ``from`` actor; the agents of its
+        ``to`` actor (for ``@lead``/``@member``: of the task's domain, else the
+        asker's) may answer. A blocking consultation about a task or an
+        instruction holds the asker's moves of that task, or its new tasks of
+        that instruction, until it is answered or its timeout passes; then the
+        declared default is the answer."""
+        out: list[str] = []
+
+        def build(now: float) -> list[Draft]:
+            agent = self._agent(as_)
+            spec = self.consultation_spec(consultation)
+            if spec is None:
+                names = [c["name"] for c in self.model.data.get("consultations", [])]
+                raise Refused("RUN002", f"unknown consultation {_q(consultation)}; consultations are {_names(names)}")
+            if not _acts_as(agent, str(spec["from"])):
+                raise Refused(
+                    "RUN004",
+                    f"{_q(as_)} ({_q(agent.role)}) may not ask {_q(consultation)}: its asker is {_q(spec['from'])}",
+                )
+            if not question.strip():
+                raise Refused("RUN013", "a consultation needs a question")
+            if instruction is not None and instruction not in self.state.instructions:
+                raise Refused("RUN002", f"unknown instruction {_q(instruction)}")
+            t = self._task(task) if task is not None else None
+            if t is not None and instruction is not None and t.instruction != instruction:
+                raise Refused("RUN013", f"task {_q(t.id)} belongs to instruction {_q(t.instruction)}, not {_q(instruction)}")
+            to = self._consultation_to(str(spec["to"]), agent, t)
+            if not to:
+                raise Refused("RUN015", f"nobody to answer {_q(consultation)}: no agent is {_q(spec['to'])} here")
+            timeout = spec.get("timeout")
+            due = now + float(timeout["value"]) if timeout and timeout.get("kind") == "time" else None
+            default = spec.get("default")
+            cid = f"C{len(self.state.consultations) + 1}"
+            out[:] = [cid]
+            data = {
+                "id": cid, "consultation": consultation, "from": as_, "to": to, "question": question,
+                "instruction": instruction if instruction is not None else (t.instruction if t else None),
+                "task": task, "blocking": bool(spec.get("blocking", True)), "due": due,
+                "default": None if default is None else str(default),
+            }
+            return [("consultation_asked", now, as_, data)]
+
+        self._commit(build)
+        return out[0]
+
+    def answer_consultation(self, as_: str, consultation: str, answer: str) -> list[Event]:
+        """One of the agents asked answers an open consultation, once."""
+
+        def build(now: float) -> list[Draft]:
+            self._agent(as_)
+            c = self.state.consultations.get(consultation)
+            if c is None:
+                raise Refused("RUN002", f"unknown consultation {_q(consultation)}")
+            if as_ not in c.to:
+                raise Refused("RUN004", f"only {_names(c.to)} may answer {_q(c.id)} ({c.name})")
+            if c.status != "open":
+                raise Refused("RUN021", f"consultation {_q(c.id)} is {c.status.replace('_', ' ')} already")
+            if not answer.strip():
+                raise Refused("RUN013", "an answer needs a text")
+            return [("consultation_answered", now, as_, {"id": c.id, "answer": answer})]
+
+        return self._commit(build)
+
+    def _consultation_to(self, actor: str, asker: AgentInfo, t: Task | None) -> list[str]:
+        m = self.model
+        if actor in m.agents:
+            found: list[str] = [actor]
+        else:
+            found = list(m.agents_for(actor, t.domain if t is not None else asker.domain))
+        return [a for a in found if a != asker.id]
+
+    def _timed_out_draft(self, c: Consultation, due: float) -> Draft:
+        return ("consultation_timed_out", due, None, {"id": c.id, "answer": c.default, "due": due})
+
+    def _check_not_waiting(self, as_: str, subject: str) -> None:
+        cid = self.state.waiting.get((as_, subject))
+        if cid is not None:
+            c = self.state.consultations[cid]
+            until = f", or until {iso(c.due)} when the default applies" if c.due is not None else ""
+            raise Refused(
+                "RUN026",
+                f"{_q(as_)} waits for the answer to the blocking consultation {_q(c.id)} ({c.name}) about "
+                f"{_q(subject)}: until one of {_names(c.to)} answers{until}",
+            )
+
+
+def _acts_as(agent: AgentInfo, actor: str) -> bool:
+    """Whether ``agent`` is the actor a protocol names (an agent, a role, ``@lead``, ``@member``)."""
+    if actor in (agent.id, agent.role):
+        return True
+    if actor == "@lead":
+        return agent.kind == "lead"
+    if actor == "@member":
+        return agent.kind == "member"
+    return False

@@ -2,8 +2,8 @@
 
 ``build_report(engine)`` computes from the events: tasks per state; per state,
 the visits that met or breached the state's SLA target; escalations (SLA,
-assignment, protocol); automatic transitions; reassignments; utilisation per
-domain (now and at its peak). The success metrics are the engine's
+assignment, protocol); automatic transitions; reassignments; consultations by
+outcome; utilisation per domain (now and at its peak). The success metrics are the engine's
 (``Engine.metrics()``, defined in docs/runtime.md), each against its target.
 ``render_report`` prints it as tables.
 """
@@ -137,6 +137,8 @@ def build_report(engine: Engine) -> dict[str, Any]:
                         "capacity": kinds["domain_capacity_escalated"], "list": escalations},
         "reassignments": reassignments,
         "automatic_moves": automatic,
+        "consultations": {status: sum(c.status == status for c in state.consultations.values())
+                          for status in ("answered", "timed_out", "open")},
         "utilisation": utilisation,
         "metrics": metrics,
     }
@@ -172,7 +174,12 @@ def render_report(rep: Mapping[str, Any]) -> str:
     auto = rep["automatic_moves"]
     moves = ", ".join(f"{m['task']} {m['source']} -> {m['target']}" for m in auto)
     out.append(f"Automatic transitions: {len(auto)}" + (f" ({moves})" if auto else ""))
-    out += [f"Reassignments: {rep['reassignments']}", "", "Utilisation per domain"]
+    out.append(f"Reassignments: {rep['reassignments']}")
+    con = rep["consultations"]
+    if any(con.values()):
+        out.append(f"Consultations: {sum(con.values())} ({con['answered']} answered, {con['timed_out']} "
+                   f"timed out with the default, {con['open']} open)")
+    out += ["", "Utilisation per domain"]
     rows = [(d, _pct(u["now"]), u["band"] or "-", _pct(u["peak"]), u["peak_band"] or "-")
             for d, u in rep["utilisation"].items()]
     out.append(_table(("DOMAIN", "NOW", "BAND", "PEAK", "PEAK BAND"), rows))

@@ -42,8 +42,8 @@ from .timefmt import iso
 
 COMMANDS = (
     "submit", "create_task", "assign", "move", "heartbeat", "gate", "clarification", "defect", "process",
-    "reassign", "handoff", "tick", "accept_handoff", "reject_handoff", "delegate", "acknowledge", "broadcast",
-    "stage", "instruction_gate", "close", "standups",
+    "reassign", "handoff", "tick", "accept_handoff", "reject_handoff", "delegate", "acknowledge", "consult", "answer",
+    "broadcast", "stage", "instruction_gate", "close", "standups",
 )
 
 Path_ = tuple[str | int, ...]
@@ -232,6 +232,7 @@ class Player:
                 self.fail(("steps", i, "at"), f"`at` {step['at']} is before the clock ({short_time(run.now)})")
                 return
             run.engine.advance(t - run.now)
+            before = self.print_events(before)  # what the clock fired, before the command
         if cmd is not None:
             args = step[cmd] if isinstance(step[cmd], dict) else {}
             refused = step.get("expect_refused")
@@ -258,14 +259,20 @@ class Player:
                     self.fail(("steps", i, "expect_refused"), f"expected refusal {want}, but `{cmd}` was accepted")
                 if note:
                     self.say(f"{who} {note}")
-        for e in run.store.read(before):
-            self.say(f"    {short_time(e.at)}  {e.actor or '(clock)':<21} {describe(e)}")
+        self.print_events(before)
         if cmd is None and ("at" in step or "advance" in step):
             self.say(f"    {short_time(run.now)}  {'(clock)':<21} it is now {short_time(run.now)}")
         run.save_clock()
         run.project()
         if "expect" in step:
             self.expect(i, step["expect"])
+
+    def print_events(self, after: int) -> int:
+        """Print the events after seq ``after``; returns the last seq."""
+        events = self.run.store.read(after)
+        for e in events:
+            self.say(f"    {short_time(e.at)}  {e.actor or '(clock)':<21} {describe(e)}")
+        return events[-1].seq if events else after
 
     def fail(self, path: tuple[str | int, ...], message: str, key: bool = False) -> None:
         loc = self.sc.at(path, f"error: {message}", key=key)
@@ -329,6 +336,12 @@ class Player:
         if cmd == "delegate":
             e.delegate(as_, a["to"], a["subject"], a.get("message", ""), a.get("priority", "normal"),
                        a.get("instruction"), a.get("task"))
+            return ""
+        if cmd == "consult":
+            e.consult(as_, a["consultation"], a["question"], a.get("instruction"), a.get("task"))
+            return ""
+        if cmd == "answer":
+            e.answer_consultation(as_, a["consultation"], a["answer"])
             return ""
         if cmd == "acknowledge":
             e.acknowledge(as_, a["delegation"], not a.get("decline", False), a.get("notes", ""))

@@ -29,12 +29,12 @@ from .timers import TimerHeap
 # and both before an automatic transition leaves the state. Protocol timers
 # (keys of two parts: kind name and id) fire after the task timers of the same time.
 WARN, ESCALATE, HEARTBEAT, AFTER = 0, 1, 2, 3
-ACK, DOMAIN, STANDUP = 4, 5, 6
+ACK, DOMAIN, STANDUP, CONSULT = 4, 5, 6, 7
 TIMER_KINDS = {
     WARN: "warn", ESCALATE: "escalate", HEARTBEAT: "heartbeat", AFTER: "after",
-    ACK: "ack", DOMAIN: "domain", STANDUP: "standup",
+    ACK: "ack", DOMAIN: "domain", STANDUP: "standup", CONSULT: "consult",
 }
-PROTOCOL_TIMERS = {"ack": ACK, "domain": DOMAIN, "standup": STANDUP}
+PROTOCOL_TIMERS = {"ack": ACK, "domain": DOMAIN, "standup": STANDUP, "consult": CONSULT}
 
 Due = tuple[float, int, str]
 """(due time, kind, target state of an automatic transition or "")"""
@@ -127,6 +127,45 @@ class Delegation:
             "due": self.due, "status": self.status, "acknowledged_at": self.acknowledged_at, "notes": self.notes,
             "escalated": self.escalated,
         }
+
+
+@dataclass(slots=True)
+class Consultation:
+    """A question put to the actor a declared consultation names, waiting for an answer."""
+
+    id: str
+    name: str
+    """the consultation of the model"""
+    asker: str
+    to: tuple[str, ...]
+    """the agents who may answer"""
+    question: str
+    instruction: str | None
+    task: str | None
+    blocking: bool
+    at: float
+    due: float | None
+    default: str | None
+    """the declared default answer, given when the timeout passes (None: none declared)"""
+    status: str = "open"
+    """``open``, ``answered`` or ``timed_out``"""
+    answer: str | None = None
+    answered_by: str | None = None
+    answered_at: float | None = None
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "consultation": self.name, "from": self.asker, "to": list(self.to),
+            "question": self.question, "instruction": self.instruction, "task": self.task,
+            "blocking": self.blocking, "at": self.at, "due": self.due, "default": self.default,
+            "status": self.status, "answer": self.answer, "answered_by": self.answered_by,
+            "answered_at": self.answered_at,
+        }
+
+    @property
+    def subject(self) -> str | None:
+        """The task or instruction a blocking question holds up, if any."""
+        return self.task or self.instruction
 
 
 @dataclass(slots=True)
@@ -254,6 +293,9 @@ class OrgState:
         self.flows = tier_flows(model)
         self.handoffs: dict[str, Handoff] = {}
         self.delegations: dict[str, Delegation] = {}
+        self.consultations: dict[str, Consultation] = {}
+        self.waiting: dict[tuple[str, str], str] = {}
+        """(asker, task or instruction id) -> the open blocking consultation that holds it up"""
         self.broadcasts: list[dict[str, Any]] = []
         self.protocol_escalations: list[dict[str, Any]] = []
         """escalations not about one task: overdue acknowledgements, domain capacity"""
@@ -306,6 +348,9 @@ class OrgState:
             "delegated": self._delegated,
             "delegation_acknowledged": self._delegation_acknowledged,
             "delegation_overdue": self._delegation_overdue,
+            "consultation_asked": self._consultation_asked,
+            "consultation_answered": self._consultation_settled,
+            "consultation_timed_out": self._consultation_settled,
             "broadcast_sent": self._broadcast_sent,
             "stage_ran": self._stage_ran,
             "instruction_gate_decided": self._instruction_gate_decided,
@@ -502,6 +547,37 @@ class OrgState:
         )
         self._notify(e, d["to"], dl.task, text)
 
+    def _consultation_asked(self, e: Event) -> None:
+        d = e.data
+        c = Consultation(
+            id=d["id"], name=d["consultation"], asker=d["from"], to=tuple(d["to"]), question=d["question"],
+            instruction=d.get("instruction"), task=d.get("task"), blocking=bool(d["blocking"]), at=e.at,
+            due=d.get("due"), default=d.get("default"),
+        )
+        self.consultations[c.id] = c
+        if c.blocking and c.subject is not None:
+            self.waiting[(c.asker, c.subject)] = c.id
+        by = f" (answer by {iso(c.due)})" if c.due is not None else ""
+        self._notify(e, list(c.to), c.task, f"`{c.id}` ({c.name}) from `{c.asker}`: {c.question}{by}")
+        self._dirty_protocol.add(("consult", c.id))
+
+    def _consultation_settled(self, e: Event) -> None:
+        d = e.data
+        c = self.consultations[d["id"]]
+        answered = e.type == "consultation_answered"
+        c.status = "answered" if answered else "timed_out"
+        c.answer, c.answered_by, c.answered_at = d.get("answer"), e.actor, e.at
+        if c.subject is not None and self.waiting.get((c.asker, c.subject)) == c.id:
+            del self.waiting[(c.asker, c.subject)]
+        if answered:
+            text = f"`{c.id}` ({c.name}) answered by `{e.actor}`: {c.answer}"
+        elif c.answer is not None:
+            text = f"`{c.id}` ({c.name}) timed out; the declared default applies: {c.answer}"
+        else:
+            text = f"`{c.id}` ({c.name}) timed out without an answer; no default is declared"
+        self._notify(e, [c.asker], c.task, text)
+        self._dirty_protocol.add(("consult", c.id))
+
     def _broadcast_sent(self, e: Event) -> None:
         d = e.data
         self.broadcasts.append({"seq": e.seq, "at": e.at, "from": e.actor, **d})
@@ -644,6 +720,11 @@ class OrgState:
             if every is None or origin is None:
                 return None
             return (self.standup_last.get(ident, origin) + every, STANDUP)
+        if kind == "consult":
+            c = self.consultations.get(ident)
+            if c is None or c.status != "open" or c.due is None:
+                return None
+            return (c.due, CONSULT)
         return None
 
     # -- helpers ----------------------------------------------------------------
@@ -755,6 +836,8 @@ class OrgState:
             "committed": {a: self.ledger.committed(a) for a in agents},
             "handoffs": {k: h.dump() for k, h in sorted(self.handoffs.items())},
             "delegations": {k: d.dump() for k, d in sorted(self.delegations.items())},
+            "consultations": {k: c.dump() for k, c in sorted(self.consultations.items())},
+            "waiting": {f"{a}:{s}": c for (a, s), c in sorted(self.waiting.items())},
             "broadcasts": list(self.broadcasts),
             "protocol_escalations": list(self.protocol_escalations),
             "domain_band": dict(sorted(self.domain_band.items())),

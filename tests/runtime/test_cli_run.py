@@ -297,6 +297,17 @@ def test_protocol_commands(cli: Cli) -> None:
                    "--as", "engineering-manager")["delegation"]
     cli.refused("RUN004", "ack", did, "--as", "backend-lead")
     cli.ok("ack", did, "--as", "tech-lead", "--notes", "on it")
+    cli.refused("RUN004", "consult", "plan-architecture", "--question", "two services?", "--as", "router")
+    cid = cli.json("consult", "plan-architecture", "--question", "two services?", "--instruction", "I1",
+                   "--as", "planner")["consultation"]
+    cli.refused("RUN026", "task", "create", "--as", "planner", "--instruction", "I1", "--domain", "backend",
+                "--title", "held")
+    assert [c["id"] for c in cli.json("status")["consultations"]] == [cid]
+    assert "open consultation C1 (plan-architecture)" in cli.ok("status")
+    cli.refused("RUN004", "answer", cid, "--answer", "one", "--as", "planner")
+    cli.ok("answer", cid, "--answer", "one service", "--as", "architect")
+    cli.refused("RUN021", "answer", cid, "--answer", "two", "--as", "architect")
+    assert cli.json("status")["consultations"] == []
     cli.refused("RUN002", "broadcast", "nowhere", "--kind", "milestone", "--subject", "x", "--as", "tech-lead")
     cli.ok("broadcast", "all", "--kind", "milestone", "--subject", "API on staging", "--as", "tech-lead")
     cli.ok("standup", "generate")

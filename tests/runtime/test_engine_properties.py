@@ -22,7 +22,14 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from orchdsl_runtime import HUMAN, Engine, MemoryStore, Model, Refused, VirtualClock, load_model
 from strategies import valid_specs
 
@@ -359,6 +366,24 @@ class Properties(RuleBasedStateMachine):
             self.attempt(self.engine.reject_handoff, self.pick_agent(data, task), t.handoff, "not yet",
                          attest=attest)
 
+    @precondition(lambda self: hasattr(self, "engine") and bool(self.model.data.get("consultations")))
+    @rule(data=st.data())
+    def consultation(self, data: st.DataObject) -> None:
+        """Ask a declared consultation, or answer one asked before."""
+        specs = self.model.data.get("consultations") or []
+        cons = sorted(self.engine.state.consultations.values(), key=lambda c: c.id)
+        if cons and data.draw(st.booleans()):
+            c = data.draw(st.sampled_from(cons))
+            agent = data.draw(st.sampled_from(c.to)) if data.draw(st.booleans()) else self.pick_agent(data)
+            self.attempt(self.engine.answer_consultation, agent, c.id, "this way")
+        elif specs:
+            spec = data.draw(st.sampled_from(specs))
+            askers = [a for a in self.raw.agents if spec["from"] in (a, self.raw.agent_role[a])]
+            asker = (data.draw(st.sampled_from(askers)) if askers and data.draw(st.booleans())
+                     else self.pick_agent(data))
+            task = self.pick_task(data) if data.draw(st.booleans()) else None
+            self.attempt(self.engine.consult, asker, spec["name"], "which way?", task=task)
+
     @rule(data=st.data())
     def advance(self, data: st.DataObject) -> None:
         self.engine.advance(data.draw(st.sampled_from(DURATIONS)))
@@ -459,6 +484,21 @@ class Properties(RuleBasedStateMachine):
                 committed[sh.assignee] = committed.get(sh.assignee, 0.0) + (sh.remaining or 0.0)
         for agent in self.model.candidates:
             assert abs(state.ledger.committed(agent) - committed.get(agent, 0.0)) < 1e-9, (agent, committed)
+        # consultations: settled at most once, by one of the agents asked or by the clock at the due time
+        settled: dict[str, int] = {}
+        asked = {e.data["id"]: e for e in self.engine.events() if e.type == "consultation_asked"}
+        for e in self.engine.events():
+            if e.type in ("consultation_answered", "consultation_timed_out"):
+                settled[e.data["id"]] = settled.get(e.data["id"], 0) + 1
+                q = asked[e.data["id"]]
+                if e.type == "consultation_answered":
+                    assert e.actor in q.data["to"], e
+                else:
+                    assert e.actor is None and e.at == q.data["due"], e
+        assert all(n == 1 for n in settled.values()), settled
+        for cid, q in asked.items():
+            due = q.data["due"]
+            assert (cid in settled) or due is None or due > now, (cid, due, now)
         # 5. a replay of the log into a fresh engine at the same clock reaches the same state
         copy = MemoryStore()
         copy.claim(self.model.digest)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
-from orchdsl_runtime import Engine, MemoryStore, Model, OrgState, SQLiteStore, VirtualClock
+from orchdsl_runtime import Engine, MemoryStore, Model, OrgState, SQLiteStore, VirtualClock, load_model
 from runtime_helpers import in_progress, refused
 
 DEV1, DEV2, LEAD = "backend-developer-1", "backend-developer-2", "backend-lead"
@@ -244,3 +245,19 @@ def test_times_in_messages_are_iso_8601_utc(engine: Engine) -> None:
     assert any("(acknowledge by 2025-01-06T11:00:00Z)" in t for t in texts)
     assert any("is not acknowledged (due 2025-01-06T11:00:00Z)" in t for t in texts)
     assert not [t for t in texts if re.search(r"\d{6,}", t)], "a raw epoch time in a message"
+
+
+def test_a_handoff_declared_without_a_rejection_path(v2: Model) -> None:
+    data = copy.deepcopy(v2.data)
+    for spec in data["handoffs"]:
+        spec["on_reject"] = None
+    engine = Engine(load_model(data), MemoryStore(), VirtualClock(0.0))
+    tid = ready_for_handoff(engine, handoff_to="frontend")
+    hid = engine.create_handoff(LEAD, tid, "frontend", "API ready")
+    assert engine.state.handoffs[hid].on_reject is None
+    r = refused(engine, "RUN013", engine.reject_handoff, "frontend-lead", hid, "not yet")
+    assert "no rejection path" in r.reason
+    for item in engine.state.handoffs[hid].checklist:
+        engine.tick_handoff(LEAD, hid, item)
+    engine.accept_handoff("frontend-lead", hid, attest=["all_acceptance_criteria_met"])
+    assert engine.task(tid)["state"] == "COMPLETED"

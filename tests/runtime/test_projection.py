@@ -36,6 +36,8 @@ def schema_for(rel: str, data: Any) -> str:
         return "delegation"
     if parts[1:3] == ["_communication", "inbox"] and parts[-1].startswith("acknowledgement_"):
         return "acknowledgement"
+    if parts[1:3] == ["_communication", "inbox"] and re.fullmatch(r"consultation_\d{8}_\d{6}(_\d+)?\.yaml", parts[-1]):
+        return "consultation"
     if parts[1:3] == ["_communication", "broadcast"]:
         assert parts[-1].startswith("announcement_")
         return "broadcast"
@@ -81,9 +83,11 @@ def drive(run: Run) -> None:
     e.submit_instruction("human", "fix the typo", 2, id="I2")  # tier 2: no strategic planning
     assert create_task(run, "backend-lead", instruction="I2", kind="tactical", domain="backend",
                        title="Typo") == "TT0.1"
+    e.consult("planner", "plan-architecture", "one service or two?", instruction="I1")
     e.assign("backend-lead", tt, "backend-developer-1")
     e.assign("frontend-lead", wait)
     e.move("backend-developer-1", tt, "IN_PROGRESS")
+    e.answer_consultation("architect", "C1", "one service")
     e.advance(5 * 3600)  # a missed heartbeat, an SLA warning on the waiting task
     e.heartbeat("backend-developer-1", tt, tokens=30_000, note="done", remaining_hours=0.5)
     e.move("backend-developer-1", tt, "UNDER_REVIEW", attest=["basic_quality_check"])
@@ -103,6 +107,7 @@ def drive(run: Run) -> None:
     for item in e.state.handoffs[hid].checklist[2:]:
         e.tick_handoff("backend-lead", hid, item)
     e.accept_handoff("frontend-lead", hid, attest=["all_acceptance_criteria_met"])
+    e.consult("router", "tier-check", "is the typo tier 1?", instruction="I2")  # times out: the default
     e.record_defect("backend-lead", tt, "missing index")
     did = e.delegate("engineering-manager", "tech-lead", "own the saved-search rollout", instruction="I1")
     e.broadcast("tech-lead", "all", "milestone", "normal", "saved searches API is live")
@@ -142,6 +147,7 @@ def test_every_projected_file_validates(compiled_dir: Path, tmp_path: Path) -> N
     assert counts["strategic-task"] == 1 and counts["tactical-task"] == 4 and counts["handoff"] == 1
     assert counts["gate-decision"] == 4 and counts["escalation"] >= 1 and counts["notice"] >= 5
     assert counts["delegation"] == 2 and counts["acknowledgement"] == 1 and counts["broadcast"] == 2
+    assert counts["consultation"] == 4  # two questions, one answer, one default
     assert counts["standup-ic-daily"] >= 3 and counts["standup-lead-daily"] >= 3
     assert counts["standup-tech-lead-weekly"] == 1
     memory = run.dir / "Agent_Memory"
@@ -176,6 +182,13 @@ def test_every_projected_file_validates(compiled_dir: Path, tmp_path: Path) -> N
     assert d1["response_deadline"] == "2025-01-06T16:00:00Z"
     assert d1["acknowledgement"] == {"status": "accepted", "acknowledged_at": "2025-01-07T20:00:00Z",
                                      "notes": "late, sorry", "overdue": True}
+    asked = yaml.safe_load((comm / "inbox/architect/consultation_20250106_090000.yaml").read_text())
+    assert (asked["kind"], asked["from"], asked["question"], asked["instruction_id"]) == (
+        "question", "planner", "one service or two?", "I1")
+    answers = sorted((yaml.safe_load(p.read_text()) for p in (comm / "inbox").glob("*/consultation_*.yaml")
+                      if yaml.safe_load(p.read_text())["kind"] == "answer"), key=lambda x: x["consultation"])
+    assert [(a["to"], a["from"], a.get("answer"), a["default_used"]) for a in answers] == [
+        ("planner", "architect", "one service", False), ("router", "architect", "4", True)]
     d2 = yaml.safe_load((comm / "inbox/frontend-lead/delegation_20250106_140000.yaml").read_text())
     assert d2["delegation"]["task_id"] == "TT1.2" and d2["acknowledgement"]["status"] == "pending"
     ack = yaml.safe_load((comm / "inbox/engineering-manager/acknowledgement_20250107_200000.yaml").read_text())
