@@ -24,7 +24,8 @@ mixins ``ProtocolCommands`` (protocols.py), ``FlowCommands`` (flows.py) and
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from operator import itemgetter
 from pathlib import Path
@@ -55,7 +56,7 @@ from .state import (
     Task,
     resolve,
 )
-from .store import EventStore, MemoryStore
+from .store import BatchBuffer, EventStore, MemoryStore
 
 MAX_ATTEMPTS = 50
 BULK = 1000
@@ -106,6 +107,46 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
             for e in events:
                 state.apply(e)
         return len(events)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Record the commands of the ``with`` block in one transaction.
+
+        Each command is validated, applied to the state and returns its events
+        as usual (a refused one changes nothing), but the events are appended
+        to the store only when the block ends, all of them at once. If the
+        block raises, nothing of it is recorded and the state is rebuilt from
+        the store; if another writer appended meanwhile, nothing is recorded
+        either, and the batch is refused with ``RUN017``. A batch inside a
+        batch is part of the outer one."""
+        if isinstance(self.store, BatchBuffer):
+            yield
+            return
+        self.refresh()
+        real = self.store
+        buffer = BatchBuffer(real, self.state.last_seq)
+        self.store = buffer
+        try:
+            yield
+        except BaseException:
+            self.store = real
+            if buffer.events:
+                self._reload()
+            raise
+        self.store = real
+        if not buffer.events:
+            return
+        try:
+            real.append(buffer.events, buffer.base)
+        except BaseException as exc:
+            self._reload()
+            if isinstance(exc, Conflict):
+                raise Refused(
+                    "RUN017",
+                    f"another writer appended during the batch; none of its {len(buffer.events)} events was "
+                    "recorded, run it again",
+                ) from exc
+            raise
 
     def _commit(self, build: Callable[..., list[Draft]], *args: Any) -> list[Event]:
         """Validate-build-append, retried on conflict with a fresh state:

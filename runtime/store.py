@@ -107,6 +107,39 @@ class MemoryStore:
         return last + len(events)
 
 
+class BatchBuffer:
+    """The store an engine writes to inside ``Engine.batch()``: the events of
+    the batch's commands wait here, after the real store's events up to
+    ``base``, until the batch appends them all to the real store at once."""
+
+    def __init__(self, store: EventStore, base: int) -> None:
+        self.store = store
+        self.base = base
+        self.events: list[Event] = []
+
+    @property
+    def meta(self) -> dict[str, str]:
+        return self.store.meta
+
+    def claim(self, model_digest: str) -> None:
+        self.store.claim(model_digest)
+
+    def last_seq(self) -> int:
+        return self.base + len(self.events)
+
+    def read(self, after: int = 0) -> list[Event]:
+        head = self.store.read(after)[: max(0, self.base - after)] if after < self.base else []
+        return head + self.events[max(0, after - self.base):]
+
+    def append(self, events: list[Event], expected_last_seq: int) -> int:
+        last = self.last_seq()
+        if last != expected_last_seq:
+            raise Conflict(expected_last_seq, last)
+        _check_seqs(events, expected_last_seq)
+        self.events += events
+        return self.last_seq()
+
+
 def _claim(current: str | None, digest: str, has_events: bool) -> None:
     if current is not None and current != digest:
         raise StoreError(f"the store holds events of another model (digest {current[:12]}, not {digest[:12]})")

@@ -60,6 +60,7 @@ def test_quick_run_writes_report_and_json(
     for key in ("dict", "pytransitions", "statemachine", "engine_memory"):
         assert rows[key]["ops"] == moves, key
     assert rows["engine_sqlite"]["ops"] == 2 * sizes.sqlite_tasks * sizes.sqlite_rounds
+    assert rows["engine_sqlite_batched"]["ops"] == 2 * sizes.sqlite_tasks * sizes.sqlite_rounds
     assert rows["engine_sqlite_full"]["ops"] == 2 * sizes.sqlite_tasks * sizes.sqlite_rounds
     assert rows["lifecycle_memory"]["ops"] == 9 * sizes.lifecycle_tasks
     assert rows["sqlite_batch_append"]["ops"] == sizes.batch_events

@@ -7,12 +7,13 @@ from __future__ import annotations
 import gc
 import platform
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from orchdsl_runtime import HUMAN, Engine, MemoryStore, Model, VirtualClock
+from orchdsl_runtime import HUMAN, Engine, MemoryStore, Model, Refused, VirtualClock
 from orchdsl_runtime.errors import Conflict, StoreError
 from orchdsl_runtime.events import Event
 from runtime_helpers import in_progress, new_task
@@ -188,3 +189,73 @@ def test_moves_leave_nothing_for_the_collector(v2: Model) -> None:
     # 4,000 moves and their events: the log and the history grow, the collector's work does not
     assert len(gc.get_objects()) - tracked < 50
     assert engine.store.last_seq() > 4000
+
+
+# -- batches: the commands of a block in one transaction ----------------------------------------
+
+
+def test_a_batch_is_one_append_and_replays_to_the_same_state(v2: Model) -> None:
+    store = CountingStore()
+    engine = Engine(v2, store, VirtualClock(0.0))
+    tid = in_progress(engine)
+    before = len(store.appends)
+    with engine.batch():
+        moved = engine.move(DEV1, tid, "BLOCKED")
+        assert engine.task(tid)["state"] == "BLOCKED"  # applied at once, visible inside the batch
+        r = pytest.raises(Refused, engine.move, DEV2, tid, "IN_PROGRESS")  # refused, the batch goes on
+        assert r.value.code == "RUN004"
+        engine.move(DEV1, tid, "IN_PROGRESS")
+        fired = engine.advance(5 * H)  # the clock's firings join the batch
+        with engine.batch():  # a nested batch is part of the outer one
+            engine.heartbeat(DEV1, tid, tokens=10)
+        assert store.appends[before:] == []
+    assert len(store.appends) == before + 1
+    assert store.appends[-1] == 2 + len(fired) + 1 and moved[0].seq == store.last_seq() - store.appends[-1] + 1
+    fresh = Engine(v2, store, VirtualClock(5 * H))
+    assert fresh.state.dump() == engine.state.dump()
+
+
+def test_a_batch_that_raises_records_nothing(v2: Model) -> None:
+    engine = Engine(v2, MemoryStore(), VirtualClock(0.0))
+    tid = in_progress(engine)
+    seq, before = engine.store.last_seq(), engine.state.dump()
+    with pytest.raises(RuntimeError):
+        with engine.batch():
+            engine.move(DEV1, tid, "BLOCKED")
+            engine.advance(5 * H)
+            raise RuntimeError("changed my mind")
+    assert engine.store.last_seq() == seq and engine.state.dump() == before
+    assert engine.task(tid)["state"] == "IN_PROGRESS"
+
+
+def test_a_batch_overtaken_by_another_writer_is_refused_whole(v2: Model) -> None:
+    store = MemoryStore()
+    clock = VirtualClock(0.0)
+    engine, other = Engine(v2, store, clock), Engine(v2, store, clock)
+    tid = in_progress(engine)
+    other.refresh()
+    with pytest.raises(Refused) as info:
+        with engine.batch():
+            engine.move(DEV1, tid, "BLOCKED")
+            other.heartbeat(DEV1, tid, tokens=5)  # lands in the store first
+    assert info.value.code == "RUN017" and "none of its 1 events" in info.value.reason
+    assert engine.task(tid)["state"] == "IN_PROGRESS"
+    assert engine.state.dump() == Engine(v2, store, clock).state.dump()
+    engine.move(DEV1, tid, "BLOCKED")  # and the engine goes on from the store
+
+
+def test_a_batch_on_sqlite_is_one_transaction(v2: Model, tmp_path: Path) -> None:
+    from orchdsl_runtime import SQLiteStore
+
+    engine = Engine(v2, SQLiteStore(tmp_path / "org.db"), VirtualClock(0.0))
+    tids = [in_progress(engine, agent) for agent in (DEV1, DEV2) for _ in range(3)]
+    seq = engine.store.last_seq()
+    with engine.batch():
+        for _ in range(5):
+            for tid in tids:
+                t = engine.state.tasks[tid]
+                engine.move(t.assignee or "", tid, "BLOCKED" if t.state == "IN_PROGRESS" else "IN_PROGRESS")
+        other = SQLiteStore(tmp_path / "org.db")
+        assert other.last_seq() == seq  # nothing visible to other readers before the end
+    assert engine.store.last_seq() == seq + 30 == other.last_seq()
+    assert Engine(v2, other, VirtualClock(0.0)).state.dump() == engine.state.dump()
