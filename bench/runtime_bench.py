@@ -199,28 +199,15 @@ def engine_in_progress(model: Model, n_tasks: int, store: Any = None) -> tuple[E
     return engine, pairs
 
 
-def cycle_engine(rounds: int) -> Run:
-    def run(arg: tuple[Engine, list[tuple[str, str]]]) -> int:
-        engine, pairs = arg
-        move = engine.move
-        for _ in range(rounds):
-            for agent, tid in pairs:
-                move(agent, tid, "BLOCKED")
-            for agent, tid in pairs:
-                move(agent, tid, "IN_PROGRESS")
-        return 2 * rounds * len(pairs)
-
-    return run
-
-
-def cycle_engine_batched(rounds: int) -> Run:
-    """The cycle of `cycle_engine`, each round (both moves of every task) in one `Engine.batch()`."""
+def cycle_engine(rounds: int, batched: bool = False) -> Run:
+    """Every task to BLOCKED and back, ``rounds`` times; with ``batched``, each round (both moves
+    of every task) in one ``Engine.batch()``."""
 
     def run(arg: tuple[Engine, list[tuple[str, str]]]) -> int:
         engine, pairs = arg
         move = engine.move
         for _ in range(rounds):
-            with engine.batch():
+            with engine.batch() if batched else contextlib.nullcontext():
                 for agent, tid in pairs:
                     move(agent, tid, "BLOCKED")
                 for agent, tid in pairs:
@@ -532,7 +519,7 @@ def run_all(sizes: Sizes, log: Callable[[str], None] = lambda s: None) -> dict[s
                         note=f"WAL, synchronous=NORMAL; {sizes.sqlite_tasks} tasks x {sizes.sqlite_rounds} rounds"))
 
     rows.append(measure("engine_sqlite_batched", "engine `move`, SQLiteStore, batched", "transition",
-                        sqlite_setup, cycle_engine_batched(sizes.sqlite_rounds), repeat=r,
+                        sqlite_setup, cycle_engine(sizes.sqlite_rounds, batched=True), repeat=r,
                         note=f"one Engine.batch() per round: {2 * sizes.sqlite_tasks} moves per transaction; "
                         f"{sizes.sqlite_tasks} tasks x {sizes.sqlite_rounds} rounds"))
 
