@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                        add_help=False)
     r.add_argument("args", nargs=argparse.REMAINDER)
 
-    e = sub.add_parser("explain", help="explain a diagnostic code, e.g. `orchdsl explain ORC102`")
+    e = sub.add_parser("explain", help="explain a diagnostic code or a runtime refusal, e.g. `orchdsl explain ORC102`, "
+                                      "`orchdsl explain RUN004`")
     e.add_argument("code")
     return p
 
@@ -127,12 +128,36 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     code = CODES.get(args.code.upper()) or BY_NAME.get(args.code)
     if code is None:
-        raise UsageError(f"unknown code `{args.code}`; codes run from ORC001 to ORC901")
+        return _explain_refusal(args.code)
     page = Path(__file__).resolve().parent.parent / "docs" / "codes" / f"{code.code}.md"
     if page.exists():
         sys.stdout.write(page.read_text(encoding="utf-8"))
     else:
         print(f"{code.code} {code.name} ({code.severity.value}): {code.summary}")
+    return EXIT_OK
+
+
+def _explain_refusal(name: str) -> int:
+    """A runtime refusal code (``RUN004`` or ``actor-not-permitted``): its name and its row of
+    the refusal table in docs/runtime.md."""
+    from orchdsl_runtime.errors import CODES as RUN_CODES  # type: ignore[import-not-found]
+    from orchdsl_runtime.errors import NAMES as RUN_NAMES  # type: ignore[import-not-found]
+
+    code = name.upper() if name.upper() in RUN_CODES else RUN_NAMES.get(name)
+    if code is None:
+        raise UsageError(f"unknown code `{name}`; checker codes run from ORC001 to ORC901, "
+                         f"runtime refusals from RUN001 to {max(RUN_CODES)}")
+    meaning = ""
+    table = Path(__file__).resolve().parent.parent / "docs" / "runtime.md"
+    if table.exists():
+        for line in table.read_text(encoding="utf-8").splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+            if len(cells) == 3 and cells[0] == code:
+                meaning = cells[2].replace("\\|", "|")
+                break
+    print(f"{code} {RUN_CODES[code]} (a refused runtime command: nothing was recorded)")
+    if meaning:
+        print(f"  {meaning}")
     return EXIT_OK
 
 

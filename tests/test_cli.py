@@ -424,3 +424,16 @@ def test_explain_unknown_code_exits_2(capsys: pytest.CaptureFixture[str]) -> Non
     code, _, err = run(capsys, "explain", "ORC999")
     assert code == 2
     assert "unknown code" in err
+
+
+def test_explain_a_runtime_refusal(capsys: pytest.CaptureFixture[str]) -> None:
+    from orchdsl_runtime.errors import CODES as RUN_CODES
+
+    for code, name in RUN_CODES.items():  # every refusal code has its row in docs/runtime.md
+        status, out, _ = run(capsys, "explain", code)
+        assert status == 0 and out.startswith(f"{code} {name} ") and len(out.splitlines()) == 2, out
+    status, out, _ = run(capsys, "explain", "waiting-for-answer")
+    assert status == 0 and "blocking consultation" in out
+    assert run(capsys, "explain", "run004")[0] == 0
+    status, _, err = run(capsys, "explain", "RUN999")
+    assert status == 2 and f"RUN001 to {max(RUN_CODES)}" in err
