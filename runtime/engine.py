@@ -95,9 +95,10 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
     def refresh(self) -> int:
         """Apply the events other writers appended; returns how many."""
         state, store = self.state, self.store
-        if store.last_seq() == state.last_seq:
+        last = store.last_seq()
+        if last == state.last_seq:
             return 0
-        if store.last_seq() - state.last_seq < BULK:
+        if last - state.last_seq < BULK:
             events = store.read(after=state.last_seq)
             for e in events:
                 state.apply(e)

@@ -52,7 +52,7 @@ import yaml
 from .events import Event
 from .measures import BLOCKED_STATES, WEEK
 from .model import Model
-from .state import OrgState, Task
+from .state import Consultation, OrgState, Task
 from .timefmt import iso as _iso
 from .timefmt import stamp as _stamp
 
@@ -213,7 +213,7 @@ def _handoff(model: Model, state: OrgState, h: Any, tickers: dict[tuple[str, str
     }
 
 
-def _consultation(c: Any, kind: str, sender: str, to: str, at: float) -> dict[str, Any]:
+def _consultation(c: Consultation, kind: str, sender: str, to: str, at: float) -> dict[str, Any]:
     """A consultation message (the compiler's ``consultation`` schema): the question, or the
     answer with ``default_used`` when the timeout gave the declared default (or nothing)."""
     data: dict[str, Any] = {

@@ -370,6 +370,10 @@ class ProtocolCommands(EngineParts):
             t = self._task(task) if task is not None else None
             if t is not None and instruction is not None and t.instruction != instruction:
                 raise Refused("RUN013", f"task {_q(t.id)} belongs to instruction {_q(t.instruction)}, not {_q(instruction)}")
+            blocking = bool(spec.get("blocking", True))
+            subject = task if task is not None else instruction
+            if blocking and subject is not None:
+                self._check_not_waiting(as_, subject)  # one blocking question per subject at a time
             to = self._consultation_to(str(spec["to"]), agent, t)
             if not to:
                 raise Refused("RUN015", f"nobody to answer {_q(consultation)}: no agent is {_q(spec['to'])} here")
@@ -381,7 +385,7 @@ class ProtocolCommands(EngineParts):
             data = {
                 "id": cid, "consultation": consultation, "from": as_, "to": to, "question": question,
                 "instruction": instruction if instruction is not None else (t.instruction if t else None),
-                "task": task, "blocking": bool(spec.get("blocking", True)), "due": due,
+                "task": task, "blocking": blocking, "due": due,
                 "default": None if default is None else str(default),
             }
             return [("consultation_asked", now, as_, data)]

@@ -44,6 +44,8 @@ def test_a_blocking_consultation_holds_the_askers_work_until_answered(engine: En
     cid = engine.consult(PLANNER, "plan-architecture", "one service or two?", instruction=ins)
     r = refused(engine, "RUN026", engine.create_task, PLANNER, ins, "strategic", "backend", "plan")
     assert cid in r.reason and ARCHITECT in r.reason and "default" in r.reason
+    refused(engine, "RUN026", engine.consult, PLANNER, "plan-architecture", "and a second question?",
+            instruction=ins)  # one blocking question per subject at a time
     engine.create_task("backend-lead", ins, "strategic", "backend", "not the asker: not held")
     engine.answer_consultation(ARCHITECT, cid, "one")
     assert engine.create_task(PLANNER, ins, "strategic", "backend", "plan")
