@@ -572,32 +572,24 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
         state = self.state
         timers, tasks = state.timers, state.tasks
         fired: list[Event] = []
-        run: list[Pending] = []  # a sorted run of what fell due together, consumed from `i`
-        i = 0
-        extra: list[Pending] = []  # a heap of what came due while the run is consumed
+        state.flush()
+        # what is due now, as one sorted run; what firings make due joins a heap beside it
+        run = _sorted_run(self._pending_of(timers.pop_due(now), now))
+        i, n = 0, len(run)
+        extra: list[Pending] = []
+        later: list[tuple[float, tuple[str]]] = []  # fired tasks' next deadlines after now
         while True:
-            state.flush()
-            head = run[i] if i < len(run) else None
-            from_extra = bool(extra) and (head is None or extra[0] < head)
-            if from_extra:
-                head = extra[0]
-            # a firing may make a deadline due before the next pending one
-            keys = timers.pop_due(now if head is None else head[0])
-            if keys:
-                items = self._pending_of(keys, now)
-                if head is None:
-                    run, i = _sorted_run(items), 0
-                else:
-                    for item in items:
-                        heapq.heappush(extra, item)
-                continue
-            if head is None:
-                return fired
-            if from_extra:
-                heapq.heappop(extra)
-            else:
+            if state.has_changes():  # a firing changed more than its own task (a capacity band, a protocol)
+                state.flush()
+                for item in self._pending_of(timers.pop_due(now), now):
+                    heapq.heappush(extra, item)
+            if extra and (i == n or extra[0] < run[i]):
+                due, kind, tid, target = heapq.heappop(extra)
+            elif i < n:
+                due, kind, tid, target = run[i]
                 i += 1
-            due, kind, tid, target = head
+            else:
+                break
             if kind >= ACK:
                 pkey = (target, tid)
                 if state.protocol_due(pkey) == (due, kind):
@@ -613,7 +605,15 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
             self._record(drafts, fired)
             if not drafts and kind == AFTER and t.visit == visit:
                 t.skipped = t.skipped | {target}
-            state.touch(t)
+            nxt = state.replan(t)  # the task's next deadline, here rather than at a flush
+            if nxt is not None:
+                if nxt[0] <= now:
+                    heapq.heappush(extra, (nxt[0], nxt[1], tid, nxt[2]))
+                else:
+                    later.append((nxt[0], (tid,)))
+        # a timer a flush pushed since is fresher than the one planned at the firing
+        timers.push_many([item for item in later if item[1] not in timers])
+        return fired
 
     def _pending_of(self, keys: list[tuple[str, ...]], now: float) -> list[Pending]:
         """What the popped timer keys have due by ``now``; the others are planned afresh."""

@@ -769,6 +769,15 @@ class OrgState:
                 self.schedule_protocol(key)
             self._dirty_protocol.clear()
 
+    def has_changes(self) -> bool:
+        """Whether a task or a protocol timer waits to be planned afresh."""
+        return bool(self._dirty or self._dirty_protocol)
+
+    def replan(self, task: Task) -> Due | None:
+        """The task's next deadline, planned now (its timer is the caller's to set)."""
+        self._dirty.discard(task.id)
+        return self.next_due(task)
+
     def touch(self, task: Task) -> None:
         """Plan the task's deadlines afresh at the next flush."""
         self._dirty.add(task.id)
