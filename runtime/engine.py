@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from operator import itemgetter
 from pathlib import Path
@@ -98,12 +98,7 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
         last = store.last_seq()
         if last == state.last_seq:
             return 0
-        if last - state.last_seq < BULK:
-            events = store.read(after=state.last_seq)
-            for e in events:
-                state.apply(e)
-            return len(events)
-        with collector_paused():
+        with collector_paused() if last - state.last_seq >= BULK else nullcontext():
             events = store.read(after=state.last_seq)
             for e in events:
                 state.apply(e)

@@ -746,14 +746,7 @@ class OrgState:
     def flush(self) -> None:
         """Schedule the tasks whose deadlines changed since the last flush."""
         dirty = self._dirty
-        if len(dirty) == 1:
-            tid = dirty.pop()
-            nxt = self.next_due(self.tasks[tid])
-            if nxt is None:
-                self.timers.cancel((tid,))
-            else:
-                self.timers.push(nxt[0], (tid,))
-        elif dirty:
+        if dirty:
             tasks, next_due, cancel = self.tasks, self.next_due, self.timers.cancel
             due: list[tuple[float, tuple[str]]] = []
             for tid in dirty:
