@@ -251,19 +251,6 @@ def test_orchdsl_run_compiles_a_spec(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "--scenario" in capsys.readouterr().err
 
 
-def test_runtime_cli_imports_no_compiler() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "import orchdsl_runtime.cli, orchdsl_runtime.scenario, orchdsl_runtime.report, orchdsl_runtime.projection\n"
-        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('orchdsl', 'lark', 'jinja2'))))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
-
-
 def test_protocol_commands(cli: Cli) -> None:
     cli.ok("submit", "--as", "human", "--tier", "2", "saved", "searches")
     task = cli.json("task", "create", "--as", "planner", "--instruction", "I1", "--domain", "backend",

@@ -10,6 +10,7 @@ import sys
 def test_runtime_imports_no_compiler() -> None:
     code = (
         "import sys, orchdsl_runtime, orchdsl_runtime.engine\n"
+        "import orchdsl_runtime.cli, orchdsl_runtime.scenario, orchdsl_runtime.report, orchdsl_runtime.projection\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('orchdsl', 'lark', 'jinja2', 'pydantic'))\n"
         "print(','.join(bad))\n"
     )
