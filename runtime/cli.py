@@ -203,7 +203,7 @@ class Run:
         try:
             # validated against its schema at `init`; the store's digest claim
             # refuses a model.json changed since
-            model = load_model(directory / MODEL_FILE, validate=False)
+            model = load_model(directory / MODEL_FILE)
         except ModelError as exc:
             raise UsageError(str(exc)) from exc
         clock_data = _read_json(directory / CLOCK_FILE) or {"mode": "wall"}

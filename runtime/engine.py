@@ -191,7 +191,7 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
         def build(now: float) -> list[Draft]:
             if as_ != HUMAN:
                 self._agent(as_)
-            tiers = {int(t["number"]) for t in self.model.data.get("tiers", [])} | set(self.model.tiers)
+            tiers = set(self.model.tier_specs) | set(self.model.tiers)
             if tier not in tiers:
                 raise Refused("RUN013", f"tier {tier} is not declared; tiers are {sorted(tiers)}")
             if not text.strip():
@@ -902,7 +902,7 @@ class Engine(ProtocolCommands, FlowCommands, MeasureCommands):
                 task=t.id,
             )
         to = self._agents_of(fb, t)
-        filt = (self.model.data.get("assignment") or {}).get("filter_text")
+        filt = self.model.assignment.filter_text if self.model.assignment else None
         reason = (
             f"no member of {_q(t.domain)} qualifies for {_q(t.id)}"
             + (f" (filter {_q(filt)})" if filt else "")

@@ -55,25 +55,22 @@ class Flow:
 
 def tier_flows(model: Model) -> dict[int, Flow]:
     """The flow of every tier of the model, indexed by tier number."""
-    gate_data = {str(g["name"]): g for g in model.data.get("gates", [])}
+    gate_specs = {g.name: g for g in model.spec.gates}
     out: dict[int, Flow] = {}
-    for t in model.data.get("tiers", []):
-        number = int(t["number"])
-        steps = t.get("flow") or []
-        stages = tuple(str(s["stage"]) for s in steps if s.get("stage"))
-        actors = {str(s["stage"]): s.get("actor") for s in steps if s.get("stage")}
-        gates = tuple(dict.fromkeys([*(str(g) for g in t.get("gates", [])),
-                                     *(str(s["gate"]) for s in steps if s.get("gate"))]))
+    for number, t in model.tier_specs.items():
+        steps = t.flow
+        stages = tuple(s.stage for s in steps if s.stage)
+        actors = {s.stage: s.actor for s in steps if s.stage}
+        gates = tuple(dict.fromkeys([*t.gates, *(s.gate for s in steps if s.gate)]))
         stage_gates: dict[str, list[str]] = {}
         for g in gates:
-            data = gate_data.get(g)
-            if data is None:
+            spec = gate_specs.get(g)
+            if spec is None:
                 continue
-            tiers = data.get("tiers")
-            if tiers and number not in tiers:
+            if spec.tiers and number not in spec.tiers:
                 continue
-            for stage in data.get("stages", []):
-                stage_gates.setdefault(str(stage), []).append(g)
+            for stage in spec.stages:
+                stage_gates.setdefault(stage, []).append(g)
         out[number] = Flow(number, stages, actors, gates, {k: tuple(v) for k, v in stage_gates.items()})
     return out
 

@@ -204,15 +204,15 @@ class MeasureCommands(EngineParts):
         """Every metric of the model: value, target, op, met (None without data), sample size."""
         self.refresh()
         out: dict[str, dict[str, Any]] = {}
-        for m in self.model.data.get("metrics", []):
+        for m in self.model.metrics:
             try:
-                value, n = self.measure(str(m["measure"]), m.get("argument"))
+                value, n = self.measure(m.measure, m.argument)
             except Refused:  # a measure this runtime does not compute: no data
                 value, n = None, 0
-            op, target = str(m["op"]), float(m["target"])
+            op, target = m.op, m.target
             met = None if value is None or op not in OPS else bool(OPS[op](value, target))
-            out[str(m["name"])] = {
-                "measure": m["measure"], "argument": m.get("argument"), "title": m.get("title"),
+            out[m.name] = {
+                "measure": m.measure, "argument": m.argument, "title": m.title,
                 "value": value, "target": target, "op": op, "met": met, "samples": n,
             }
         return out
@@ -224,8 +224,8 @@ class MeasureCommands(EngineParts):
         since = self.state.domain_above.get(domain)
         if since is None or not ledger.domain_over_limit(domain):
             return []
-        action = (self.model.capacity or {}).get("domain_action") or {}
-        target = action.get("target") or "tech-lead"
+        action = self.model.capacity.domain_action if self.model.capacity else None
+        target = (action.target if action else None) or "tech-lead"
         to = list(self.model.agents_for(str(target), domain))
         data = {
             "domain": domain, "since": since, "utilisation": ledger.domain_utilisation(domain),
@@ -254,7 +254,7 @@ class MeasureCommands(EngineParts):
         def build(now: float) -> list[Draft]:
             if as_ != HUMAN and self._agent(as_).kind != "staff":
                 raise Refused("RUN004", f"{_q(as_)} may not schedule standups: staff roles do")
-            declared = [str(s["name"]) for s in self.model.data.get("standups", [])]
+            declared = list(self.model.standups)
             names = list(standups) if standups is not None else declared
             unknown = [n for n in names if n not in declared]
             if unknown:
@@ -273,15 +273,15 @@ class MeasureCommands(EngineParts):
 
         def build(clock_now: float) -> list[Draft]:
             at = clock_now if now is None else now
-            return [d for su in self.model.data.get("standups", []) for d in self._standup_drafts(su["name"], at, None)]
+            return [d for name in self.model.standups for d in self._standup_drafts(name, at, None)]
 
         return self._commit(build)
 
     def _standup_drafts(self, name: str, at: float, due: float | None) -> list[Draft]:
-        spec = next((s for s in self.model.data.get("standups", []) if s["name"] == name), None)
+        spec = self.model.standups.get(name)
         if spec is None:
             return []
-        source, target = str(spec["from"]), str(spec["to"])
+        source, target = spec.from_, spec.to
         if source == "@member":
             senders = [a for a in self.model.agents.values() if a.kind == "member"]
         elif source == "@lead":
@@ -292,7 +292,7 @@ class MeasureCommands(EngineParts):
         drafts: list[Draft] = []
         for agent in senders:
             to = [a for a in self.model.agents_for(target, agent.domain) if a != agent.id]
-            report = {s: self._section(s, agent, at, since) for s in spec.get("sections", [])}
+            report = {s: self._section(s, agent, at, since) for s in spec.sections}
             data = {"standup": name, "from": agent.id, "to": to, "due": due, "since": since, "report": report}
             drafts.append(("standup_reported", at, None if due is not None else agent.id, data))
         return drafts

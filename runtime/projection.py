@@ -49,6 +49,8 @@ from typing import Any
 
 import yaml
 
+from .contract.codec import to_data
+from .contract.model import Action, Budget
 from .events import Event
 from .measures import BLOCKED_STATES, WEEK
 from .model import Model
@@ -344,28 +346,28 @@ def _standup(report: dict[str, Any], weekly: bool, order: list[str]) -> list[tup
 
 def _capacity(model: Model, state: OrgState, now: float) -> dict[str, Any]:
     ledger = state.ledger
-    cap = model.capacity or {}
-    horizon = float(cap.get("horizon_days", model.horizon_days))
+    cap = model.capacity
+    horizon = cap.horizon_days if cap else model.horizon_days
     window = max(1, math.ceil(horizon))
     bands = [{"name": b.name, "at_percent": _num(b.at * 100),
-              "action": dict(b.action) if b.action else None} for b in ledger.bands]
+              "action": to_data(b.action) if b.action else None} for b in ledger.bands]
 
-    def limit(value: Any, period: Any, action: Any) -> dict[str, Any] | None:
+    def limit(value: float | None, period: Budget | None, action: Action | None) -> dict[str, Any] | None:
         if value is None:
             return None
-        text = (action or {}).get("kind", "") + (f" {action['target']}" if (action or {}).get("target") else "")
-        return {"above_percent": _num(float(value) * 100), "for": (period or {}).get("text"), "action": text}
+        text = (action.kind if action else "") + (f" {action.target}" if action and action.target else "")
+        return {"above_percent": _num(float(value) * 100), "for": period.text if period else None, "action": text}
 
     thresholds = {
         "bands": bands,
-        "ic_limit": limit(cap.get("ic_limit"), cap.get("ic_period"), cap.get("ic_action")),
-        "domain_limit": limit(cap.get("domain_limit"), cap.get("domain_period"), cap.get("domain_action")),
+        "ic_limit": limit(cap.ic_limit, None, cap.ic_action) if cap else None,
+        "domain_limit": limit(cap.domain_limit, cap.domain_period, cap.domain_action) if cap else None,
     }
     experience = {}
     for d in model.domains.values():
-        for m in d.get("members", []):
-            for aid in model.agents_by_role.get(m["role"], ()):
-                experience[aid] = m.get("experience")
+        for m in d.members:
+            for aid in model.agents_by_role.get(m.role, ()):
+                experience[aid] = m.experience
     files: dict[str, Any] = {}
     summary: list[dict[str, Any]] = []
     grand = used = 0.0
@@ -476,13 +478,13 @@ def project(model: Model, state: OrgState, events: Sequence[Event], now: float) 
                 "type": "acknowledgement", "from": dl.to, "to": dl.sender, "timestamp": _iso(dl.acknowledged_at),
                 "delegation_ref": delegation_files[dl.id], "accepted": dl.status == "accepted", "notes": dl.notes,
             })
-    specs_c = {str(c["name"]): c for c in model.data.get("consultations", [])}
     for c in state.consultations.values():
         for agent in c.to:
             path = _unique(files, f"_communication/inbox/{agent}/consultation_{_stamp(c.at)}.yaml")
             files[path] = ("consultation", _consultation(c, "question", c.asker, agent, c.at))
         if c.answered_at is not None:
-            declared = str(specs_c.get(c.name, {}).get("to", ""))
+            spec_c = model.consultations.get(c.name)
+            declared = spec_c.to if spec_c else ""
             by = c.answered_by or (declared if declared in model.agents or declared in model.agents_by_role
                                    else c.to[0])
             path = _unique(files, f"_communication/inbox/{c.asker}/consultation_{_stamp(c.answered_at)}.yaml")
@@ -494,13 +496,11 @@ def project(model: Model, state: OrgState, events: Sequence[Event], now: float) 
             "announcement_type": b["kind"], "priority": b["priority"], "subject": b["subject"],
             "message": b["message"] or b["subject"],
         })
-    specs = {str(su["name"]): su for su in model.data.get("standups", [])}
     for report in state.standups:
         name = str(report["standup"])
-        spec = specs.get(name, {})
-        every = spec.get("every") or {}
-        weekly = every.get("kind") == "time" and float(every.get("value", 0)) >= WEEK
-        for path, data in _standup(report, weekly, [str(x) for x in spec.get("sections", [])]):
+        spec = model.standups.get(name)
+        weekly = spec is not None and spec.every.kind == "time" and spec.every.value >= WEEK
+        for path, data in _standup(report, weekly, list(spec.sections) if spec else []):
             files[path] = (f"standup-{name}", data)
     for h in state.handoffs.values():
         files[f"_communication/handoffs/{h.from_domain}_to_{h.to_domain}_{_stamp(h.at)}.yaml"] = (

@@ -17,6 +17,8 @@ from .parts import EngineParts
 from .timefmt import iso
 
 if TYPE_CHECKING:
+    from .contract.model import Consultation as ConsultationSpec
+    from .contract.model import Handoff as HandoffSpec
     from .events import Draft, Event
     from .model import AgentInfo
     from .state import Consultation, Delegation, Handoff, Task
@@ -37,14 +39,14 @@ class ProtocolCommands(EngineParts):
 
     # -- handoffs -----------------------------------------------------------------
 
-    def handoff_spec(self, from_domain: str, to_domain: str) -> dict[str, Any] | None:
+    def handoff_spec(self, from_domain: str, to_domain: str) -> HandoffSpec | None:
         """The handoff declared for a pair of domains: the specific pair first,
         then ``from -> *``, ``* -> to`` and ``* -> *``."""
-        specs = self.model.data.get("handoffs") or []
+        specs = self.model.handoffs
         for f, t in ((from_domain, to_domain), (from_domain, "*"), ("*", to_domain), ("*", "*")):
             for spec in specs:
-                if spec.get("from_domain") == f and spec.get("to_domain") == t:
-                    return dict(spec)
+                if spec.from_domain == f and spec.to_domain == t:
+                    return spec
         return None
 
     def _acceptor_role(self, h: Handoff) -> str | None:
@@ -113,21 +115,23 @@ class ProtocolCommands(EngineParts):
                 raise Refused("RUN024", f"no handoff is declared from {_q(t.domain)} to {_q(to)}")
             if t.handoff is not None:
                 raise Refused("RUN021", f"task {_q(t.id)} has the open handoff {_q(t.handoff)}")
-            source = spec["on_accept"][0]
+            if spec.on_accept is None:
+                raise Refused("RUN024", f"the handoff from {_q(t.domain)} to {_q(to)} declares no `on accept`")
+            source = spec.on_accept[0]
             if t.state != source:
                 raise Refused(
                     "RUN024", f"task {_q(t.id)} is in {_q(t.state)}; a handoff starts in {_q(source)}", task=t.id
                 )
             hid = f"H{len(self.state.handoffs) + 1}"
             out[:] = [hid]
-            accepted_by = str(spec.get("accepted_by") or "@downstream_lead")
+            accepted_by = spec.accepted_by or "@downstream_lead"
             acceptor = m.domain_lead_role.get(to) if accepted_by == "@downstream_lead" else (
                 m.domain_lead_role.get(t.domain) if accepted_by == "@lead" else accepted_by)
             data = {
                 "handoff": hid, "task": t.id, "from_domain": t.domain, "to_domain": to, "by": as_,
-                "summary": summary, "artifacts": list(artifacts), "checklist": list(spec.get("checklist") or []),
-                "accepted_by": accepted_by, "on_accept": spec["on_accept"][1],
-                "on_reject": spec["on_reject"][1] if spec.get("on_reject") else None,
+                "summary": summary, "artifacts": list(artifacts), "checklist": list(spec.checklist),
+                "accepted_by": accepted_by, "on_accept": spec.on_accept[1],
+                "on_reject": spec.on_reject[1] if spec.on_reject else None,
                 "to": list(m.agents_by_role.get(acceptor or "", ())),
             }
             return [("handoff_created", now, as_, data)]
@@ -200,7 +204,7 @@ class ProtocolCommands(EngineParts):
     # -- delegation -----------------------------------------------------------------
 
     def _on_chain(self, sender: AgentInfo, recipient: AgentInfo) -> bool:
-        chain = list((self.model.data.get("delegation") or {}).get("chain") or [])
+        chain = self.model.delegation.chain if self.model.delegation else ()
 
         def matches(agent: AgentInfo, link: str, domain: str | None) -> bool:
             if link == "@lead":
@@ -233,7 +237,7 @@ class ProtocolCommands(EngineParts):
             sender = self._agent(as_)
             recipient = self._agent(to)
             if not self._on_chain(sender, recipient):
-                chain = (self.model.data.get("delegation") or {}).get("chain") or []
+                chain = self.model.delegation.chain if self.model.delegation else ()
                 raise Refused(
                     "RUN020",
                     f"{_q(as_)} ({_q(sender.role)}) may not delegate to {_q(to)} ({_q(recipient.role)}): "
@@ -247,8 +251,8 @@ class ProtocolCommands(EngineParts):
                 raise Refused("RUN002", f"unknown instruction {_q(instruction)}")
             if task is not None:
                 self._task(task)
-            within = (self.model.data.get("delegation") or {}).get("acknowledge_within")
-            due = now + float(within["value"]) if within and within.get("kind") == "time" else None
+            within = self.model.delegation.acknowledge_within if self.model.delegation else None
+            due = now + within.value if within is not None and within.kind == "time" else None
             did = f"D{len(self.state.delegations) + 1}"
             out[:] = [did]
             data = {
@@ -279,7 +283,7 @@ class ProtocolCommands(EngineParts):
 
     def _overdue_draft(self, dl: Delegation, due: float) -> Draft:
         m = self.model
-        target = str((m.data.get("delegation") or {}).get("overdue_escalate_to") or "")
+        target = (m.delegation.overdue_escalate_to if m.delegation else None) or ""
         recipient = m.agents.get(dl.to)
         to = list(m.agents_for(target, recipient.domain if recipient else None)) if target else []
         data: dict[str, Any] = {"delegation": dl.id, "due": due, "to_actor": target or None, "to": to}
@@ -301,19 +305,19 @@ class ProtocolCommands(EngineParts):
 
         def build(now: float) -> list[Draft]:
             agent = self._agent(as_)
-            spec = self.model.data.get("broadcast") or {}
-            channels = {str(c["name"]): c for c in spec.get("channels", [])}
+            spec = self.model.broadcast
+            channels = self.model.channels
             ch = channels.get(channel)
             if ch is None:
                 raise Refused("RUN002", f"unknown channel {_q(channel)}; channels are {_names(channels)}")
-            kinds, priorities = spec.get("kinds") or [], spec.get("priorities") or []
+            kinds, priorities = spec.kinds, spec.priorities
             if kind not in kinds:
                 raise Refused("RUN013", f"broadcast kind {_q(kind)} is not one of {_names(kinds)}")
             if priority not in priorities:
                 raise Refused("RUN013", f"broadcast priority {_q(priority)} is not one of {_names(priorities)}")
             if not subject.strip():
                 raise Refused("RUN013", "a broadcast needs a subject")
-            members = [str(r) for r in ch.get("members", [])]
+            members = list(ch.members)
             anc = self.model.role_ancestors
             if agent.role not in members and not all(agent.role in anc.get(r, ()) for r in members):
                 raise Refused(
@@ -330,9 +334,9 @@ class ProtocolCommands(EngineParts):
 
     # -- consultations --------------------------------------------------------------
 
-    def consultation_spec(self, name: str) -> dict[str, Any] | None:
+    def consultation_spec(self, name: str) -> ConsultationSpec | None:
         """The declared consultation ``name`` of the model, or None."""
-        return next((c for c in self.model.data.get("consultations", []) if c["name"] == name), None)
+        return self.model.consultations.get(name)
 
     def consult(
         self,
@@ -356,12 +360,12 @@ class ProtocolCommands(EngineParts):
             agent = self._agent(as_)
             spec = self.consultation_spec(consultation)
             if spec is None:
-                names = [c["name"] for c in self.model.data.get("consultations", [])]
+                names = list(self.model.consultations)
                 raise Refused("RUN002", f"unknown consultation {_q(consultation)}; consultations are {_names(names)}")
-            if not _acts_as(agent, str(spec["from"])):
+            if not _acts_as(agent, spec.from_):
                 raise Refused(
                     "RUN004",
-                    f"{_q(as_)} ({_q(agent.role)}) may not ask {_q(consultation)}: its asker is {_q(spec['from'])}",
+                    f"{_q(as_)} ({_q(agent.role)}) may not ask {_q(consultation)}: its asker is {_q(spec.from_)}",
                 )
             if not question.strip():
                 raise Refused("RUN013", "a consultation needs a question")
@@ -370,16 +374,16 @@ class ProtocolCommands(EngineParts):
             t = self._task(task) if task is not None else None
             if t is not None and instruction is not None and t.instruction != instruction:
                 raise Refused("RUN013", f"task {_q(t.id)} belongs to instruction {_q(t.instruction)}, not {_q(instruction)}")
-            blocking = bool(spec.get("blocking", True))
+            blocking = spec.blocking
             subject = task if task is not None else instruction
             if blocking and subject is not None:
                 self._check_not_waiting(as_, subject)  # one blocking question per subject at a time
-            to = self._consultation_to(str(spec["to"]), agent, t)
+            to = self._consultation_to(spec.to, agent, t)
             if not to:
-                raise Refused("RUN015", f"nobody to answer {_q(consultation)}: no agent is {_q(spec['to'])} here")
-            timeout = spec.get("timeout")
-            due = now + float(timeout["value"]) if timeout and timeout.get("kind") == "time" else None
-            default = spec.get("default")
+                raise Refused("RUN015", f"nobody to answer {_q(consultation)}: no agent is {_q(spec.to)} here")
+            timeout = spec.timeout
+            due = now + timeout.value if timeout is not None and timeout.kind == "time" else None
+            default = spec.default
             cid = f"C{len(self.state.consultations) + 1}"
             out[:] = [cid]
             data = {

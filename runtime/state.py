@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .capacity import Ledger
+from .contract.codec import to_data
 from .events import Event
 from .flows import tier_flows
 from .model import Budget, Model, StateRec
@@ -316,13 +317,11 @@ class OrgState:
         }
         self._committed: dict[str, dict[str, float]] = {}
         """domain -> agent -> committed hours, updated as commitments change"""
-        cap = model.capacity or {}
-        period = cap.get("domain_period")
-        self._domain_period = float(period["value"]) if period and period.get("kind") == "time" else None
+        period = model.capacity.domain_period if model.capacity else None
+        self._domain_period = period.value if period is not None and period.kind == "time" else None
         self._standup_every = {
-            str(su["name"]): float(su["every"]["value"])
-            for su in model.data.get("standups", [])
-            if su.get("every") and su["every"].get("kind") == "time" and float(su["every"]["value"]) > 0
+            name: su.every.value for name, su in model.standups.items()
+            if su.every.kind == "time" and su.every.value > 0
         }
         self._beat = {
             name: st.heartbeat.value if st.heartbeat is not None and st.heartbeat.kind == "time" else None
@@ -671,15 +670,15 @@ class OrgState:
                 self.domain_band[domain] = band.name
                 action = band.action
                 to: list[str] = []
-                if action and action.get("target"):
-                    to = list(self.model.agents_for(str(action["target"]), domain))
+                if action and action.target:
+                    to = list(self.model.agents_for(action.target, domain))
                 entry = {
                     "seq": e.seq, "at": e.at, "domain": domain, "band": band.name, "from": before,
-                    "utilisation": util, "action": dict(action) if action else None, "to": to,
+                    "utilisation": util, "action": to_data(action) if action else None, "to": to,
                 }
                 self.band_entries.append(entry)
                 if action and to:
-                    verb = "escalated" if action.get("kind") == "escalate" else "notice"
+                    verb = "escalated" if action.kind == "escalate" else "notice"
                     text = f"capacity {verb}: domain `{domain}` entered band `{band.name}` at {util:.0%}"
                     for agent in to:
                         self.inboxes.setdefault(agent, []).append(Message(e.seq, e.at, "capacity_band", None, text))

@@ -366,11 +366,11 @@ class Properties(RuleBasedStateMachine):
             self.attempt(self.engine.reject_handoff, self.pick_agent(data, task), t.handoff, "not yet",
                          attest=attest)
 
-    @precondition(lambda self: hasattr(self, "engine") and bool(self.model.data.get("consultations")))
+    @precondition(lambda self: hasattr(self, "engine") and bool(self.model.consultations))
     @rule(data=st.data())
     def consultation(self, data: st.DataObject) -> None:
         """Ask a declared consultation, or answer one asked before."""
-        specs = self.model.data.get("consultations") or []
+        specs = sorted(self.model.consultations.values(), key=lambda c: c.name)
         cons = sorted(self.engine.state.consultations.values(), key=lambda c: c.id)
         if cons and data.draw(st.booleans()):
             c = data.draw(st.sampled_from(cons))
@@ -378,11 +378,11 @@ class Properties(RuleBasedStateMachine):
             self.attempt(self.engine.answer_consultation, agent, c.id, "this way")
         elif specs:
             spec = data.draw(st.sampled_from(specs))
-            askers = [a for a in self.raw.agents if spec["from"] in (a, self.raw.agent_role[a])]
+            askers = [a for a in self.raw.agents if spec.from_ in (a, self.raw.agent_role[a])]
             asker = (data.draw(st.sampled_from(askers)) if askers and data.draw(st.booleans())
                      else self.pick_agent(data))
             task = self.pick_task(data) if data.draw(st.booleans()) else None
-            self.attempt(self.engine.consult, asker, spec["name"], "which way?", task=task)
+            self.attempt(self.engine.consult, asker, spec.name, "which way?", task=task)
 
     @rule(data=st.data())
     def advance(self, data: st.DataObject) -> None:
