@@ -58,7 +58,7 @@ from typing import Any  # noqa: E402
 
 from orchdsl_runtime import HUMAN, Engine, MemoryStore, Model, SQLiteStore, VirtualClock, load_model  # noqa: E402
 from orchdsl_runtime.assignment import TaskNeeds, bench_assignment, score_matrix  # noqa: E402
-from orchdsl_runtime.events import Event  # noqa: E402
+from orchdsl_runtime.contract.events import Event  # noqa: E402
 from orchdsl_runtime.timers import bench_sweep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

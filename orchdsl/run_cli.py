@@ -66,7 +66,7 @@ def _compile(spec: Path, out: Path) -> Path | int:
 
 def main(argv: Sequence[str]) -> int:
     # the runtime is its own package (``runtime/`` installed as ``orchdsl_runtime``)
-    from orchdsl_runtime.cli import main as runtime_main  # type: ignore[import-not-found]
+    from orchdsl_runtime.cli import main as runtime_main
 
     args = list(argv)
     spec_at = None

@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .clock import Clock, VirtualClock, WallClock
+from .contract.events import Event, check_event
 from .engine import Engine
 from .errors import ModelError, Refused, StoreError
-from .events import Event
 from .model import Model, load_model
-from .state import OrgState, Task, resolve
+from .records import Task, resolve
+from .state import OrgState
 from .store import SQLiteStore
 from .timefmt import iso
 
@@ -501,6 +502,13 @@ def verify(run: Run) -> dict[str, Any]:
         if e.seq != i:
             problems.append(f"event {i} has sequence number {e.seq}")
             break
+    for e in events:
+        try:
+            check_event(e)
+        except ValueError as exc:
+            problems.append(str(exc))
+            if len(problems) >= 10:
+                break
     fresh = OrgState(run.model)
     try:
         for e in events:

@@ -34,14 +34,15 @@ from typing import Any
 from .assignment import Scored, TaskNeeds, score_candidates
 from .bulk import collector_paused
 from .clock import Clock, VirtualClock, WallClock
+from .contract.events import Draft, Event
 from .errors import Conflict, Refused
-from .events import Draft, Event
 from .flows import FlowCommands
 from .guards import compile_guard
 from .measures import MeasureCommands
 from .model import COMPLEXITIES, KINDS, ActorCheck, AgentInfo, GateRec, Model, TransitionRec, load_model
 from .parts import HUMAN as HUMAN
 from .protocols import ProtocolCommands
+from .records import Message, Task, resolve
 from .state import (
     ACK,
     AFTER,
@@ -51,10 +52,7 @@ from .state import (
     HEARTBEAT,
     STANDUP,
     WARN,
-    Message,
     OrgState,
-    Task,
-    resolve,
 )
 from .store import BatchBuffer, EventStore, MemoryStore
 

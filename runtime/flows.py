@@ -21,9 +21,9 @@ from .errors import Refused
 from .parts import HUMAN, EngineParts
 
 if TYPE_CHECKING:
-    from .events import Draft, Event
+    from .contract.events import Draft, Event
     from .model import AgentInfo, Model
-    from .state import Instruction
+    from .records import Instruction
 
 CLOSE = "close"
 """the pseudo-stage a gate guards to hold the closing of an instruction"""

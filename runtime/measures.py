@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import Refused
 from .parts import HUMAN, EngineParts
-from .state import resolve
+from .records import resolve
 
 if TYPE_CHECKING:
-    from .events import Draft, Event
+    from .contract.events import Draft, Event
     from .model import AgentInfo
-    from .state import Task
+    from .records import Task
 
 WEEK = 7 * 86_400.0
 EXECUTION_STATE = "IN_PROGRESS"

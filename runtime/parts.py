@@ -14,9 +14,10 @@ if TYPE_CHECKING:
 
     from .assignment import Scored
     from .clock import Clock
-    from .events import Draft, Event
+    from .contract.events import Draft, Event
     from .model import ActorCheck, AgentInfo, GateRec, Model, TransitionRec
-    from .state import OrgState, Task
+    from .records import Task
+    from .state import OrgState
 
 
 HUMAN = "human"

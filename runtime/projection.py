@@ -50,11 +50,12 @@ from typing import Any
 import yaml
 
 from .contract.codec import to_data
+from .contract.events import Event
 from .contract.model import Action, Budget
-from .events import Event
 from .measures import BLOCKED_STATES, WEEK
 from .model import Model
-from .state import Consultation, OrgState, Task
+from .records import Consultation, Task
+from .state import OrgState
 from .timefmt import iso as _iso
 from .timefmt import stamp as _stamp
 

@@ -17,11 +17,11 @@ from .parts import EngineParts
 from .timefmt import iso
 
 if TYPE_CHECKING:
+    from .contract.events import Draft, Event
     from .contract.model import Consultation as ConsultationSpec
     from .contract.model import Handoff as HandoffSpec
-    from .events import Draft, Event
     from .model import AgentInfo
-    from .state import Consultation, Delegation, Handoff, Task
+    from .records import Consultation, Delegation, Handoff, Task
 
 WEEK = 7 * 86_400.0
 

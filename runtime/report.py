@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .contract.events import Event
 from .engine import Engine
-from .events import Event
 from .model import Model
-from .state import OrgState, Task, resolve
+from .records import Task, resolve
+from .state import OrgState
 from .timefmt import iso as _iso
 
 

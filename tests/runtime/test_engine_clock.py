@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from orchdsl_runtime import HUMAN, Engine, MemoryStore, Model, Refused, VirtualClock
+from orchdsl_runtime.contract.events import Event
 from orchdsl_runtime.errors import Conflict, StoreError
-from orchdsl_runtime.events import Event
 from runtime_helpers import in_progress, new_task
 
 H = 3600.0

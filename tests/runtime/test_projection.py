@@ -296,7 +296,7 @@ def test_the_run_gets_every_schema_from_the_compiler(compiled_dir: Path, tmp_pat
     assert expected["notice"]["properties"]["type"]["enum"] == NOTICE_TYPES
     # every message the fold can put in an inbox is either a notice or has a file of its own
     source = (ROOT / "runtime" / "state.py").read_text()
-    notified = set(re.findall(r'"(\w+)": self\._(\w+),', source))
+    notified = {(t.lower(), h) for t, h in re.findall(r"T\.(\w+): self\._(\w+),", source)}
     handlers_that_notify = {name for name in re.findall(r"def _(\w+)\(self, e: Event\) -> None:", source)
                             if re.search(rf"def _{name}\(self, e: Event\) -> None:(?:(?!\n    def ).)*self\._notify\(",
                                          source, re.S)}
