@@ -1,14 +1,12 @@
-"""Guard expressions: type checking, lowering to the compiled form, and
-three-valued evaluation for the checker.
+"""Guard expressions: type checking and lowering to the compiled form.
 
 In: ``ast`` expressions and a type environment. Out: the JSON tree of
 ``model.GUARD_FORMAT`` and diagnostics ORC310 (type errors) and ORC311
-(unknown variables). The runtime evaluates the JSON tree with its own small
-evaluator; nothing here or there calls Python ``eval``.
-
-``partial_eval`` evaluates a compiled guard when only some variables are
-known (the tier, when the checker builds the lifecycle graph of one tier):
-it answers True, False, or None for "depends on what is not known".
+(unknown variables). The runtime's contract (``contract.guards``) owns what a
+tree means: its evaluator, its printer (``to_text``) and the three-valued
+evaluation the checker uses when only some variables are known
+(``partial_eval``: the tier, when a lifecycle graph of one tier is built).
+Nothing here or there calls Python ``eval``.
 """
 
 from __future__ import annotations
@@ -16,8 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from orchdsl_runtime.contract.guards import guard_text, partial_eval
+
 from orchdsl import ast
 from orchdsl.diagnostics import Diagnostics, did_you_mean
+
+to_text = guard_text
+"""a compiled guard written back as source text (for prompts and messages)"""
+__all__ = ["GuardChecker", "Type", "factor_environment", "partial_eval", "task_environment", "to_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,75 +208,3 @@ def _text(e: ast.Expr) -> str:
     if isinstance(e, ast.Literal):
         return e.text
     return "expression"
-
-
-def to_text(tree: dict[str, Any]) -> str:
-    """The guard tree written back as source text (for prompts and messages)."""
-    if "var" in tree:
-        return str(tree["var"])
-    if "const" in tree:
-        v = tree["const"]
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        return repr(v) if isinstance(v, str) and " " in v else str(v)
-    op = tree["op"]
-    if op in ("and", "or"):
-        return f"({to_text(tree['args'][0])} {op} {to_text(tree['args'][1])})"
-    if op == "not":
-        return f"not {to_text(tree['arg'])}"
-    if op == "in":
-        return f"{to_text(tree['left'])} in [{', '.join(to_text(i) for i in tree['items'])}]"
-    return f"{to_text(tree['left'])} {op} {to_text(tree['right'])}"
-
-
-_UNKNOWN = object()
-
-
-def partial_eval(tree: dict[str, Any] | None, known: dict[str, Any]) -> bool | None:
-    """Evaluate with some variables known: True, False, or None (undecided)."""
-    if tree is None:
-        return True
-    v = _peval(tree, known)
-    if v is _UNKNOWN:
-        return None
-    return bool(v)
-
-
-def _peval(t: dict[str, Any], known: dict[str, Any]) -> Any:
-    if "var" in t:
-        return known.get(t["var"], _UNKNOWN)
-    if "const" in t:
-        return t["const"]
-    op = t["op"]
-    if op == "and":
-        a, b = (_peval(x, known) for x in t["args"])
-        if a is False or b is False:
-            return False
-        if a is _UNKNOWN or b is _UNKNOWN:
-            return _UNKNOWN
-        return True
-    if op == "or":
-        a, b = (_peval(x, known) for x in t["args"])
-        if a is True or b is True:
-            return True
-        if a is _UNKNOWN or b is _UNKNOWN:
-            return _UNKNOWN
-        return False
-    if op == "not":
-        a = _peval(t["arg"], known)
-        return _UNKNOWN if a is _UNKNOWN else not a
-    if op == "in":
-        left = _peval(t["left"], known)
-        items = [_peval(i, known) for i in t["items"]]
-        if left is _UNKNOWN or any(i is _UNKNOWN for i in items):
-            return _UNKNOWN
-        return left in items
-    left = _peval(t["left"], known)
-    right = _peval(t["right"], known)
-    if left is _UNKNOWN or right is _UNKNOWN:
-        return _UNKNOWN
-    return {
-        "==": lambda: left == right, "!=": lambda: left != right,
-        "<": lambda: left < right, "<=": lambda: left <= right,
-        ">": lambda: left > right, ">=": lambda: left >= right,
-    }[op]()

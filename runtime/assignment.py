@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .contract.guards import Guard, compile_guard
 from .contract.model import Level, Member
-from .guards import Guard, compile_guard
+from .guards import vector
 
 FACTORS = ("skill_match", "workload", "complexity_fit", "learning_opportunity", "recent_performance")
 FACT_LEVEL_SCORES = (0.5, 0.75, 0.9, 1.0)
@@ -281,7 +282,7 @@ def _eligible(factors: Mapping[str, Array], filter: Filter | None) -> npt.NDArra
     if filter is None:
         return np.ones(shape, dtype=np.bool_)
     if isinstance(filter, Guard):
-        return filter.vector(factors, shape)
+        return vector(filter, factors, shape)
     out = np.empty(shape, dtype=np.bool_)
     for i, j in np.ndindex(*shape):
         out[i, j] = bool(filter({k: float(v[i if v.shape[0] > 1 else 0, j]) for k, v in factors.items()}))

@@ -35,9 +35,9 @@ from .assignment import Scored, TaskNeeds, score_candidates
 from .bulk import collector_paused
 from .clock import Clock, VirtualClock, WallClock
 from .contract.events import Draft, Event
+from .contract.guards import compile_guard
 from .errors import Conflict, Refused
 from .flows import FlowCommands
-from .guards import compile_guard
 from .measures import MeasureCommands
 from .model import COMPLEXITIES, KINDS, ActorCheck, AgentInfo, GateRec, Model, TransitionRec, load_model
 from .parts import HUMAN as HUMAN

@@ -24,7 +24,7 @@ from orchdsl_runtime.assignment import (
 )
 from orchdsl_runtime.contract import model as contract
 from orchdsl_runtime.contract.codec import from_data
-from orchdsl_runtime.guards import compile_guard
+from orchdsl_runtime.contract.guards import compile_guard
 
 WEIGHTS = {"skill_match": 0.40, "workload": 0.25, "complexity_fit": 0.20,
            "learning_opportunity": 0.10, "recent_performance": 0.05}
