@@ -227,6 +227,7 @@ def full_lifecycle(model: Model, n_tasks: int) -> tuple[Setup, Run]:
     def run(arg: tuple[Engine, str]) -> int:
         engine, ins = arg
         commands = 0
+        tid = ""
         for k in range(n_tasks):
             agent = BACKEND[k % len(BACKEND)]
             peer = BACKEND[(k + 1) % len(BACKEND)]
@@ -240,7 +241,7 @@ def full_lifecycle(model: Model, n_tasks: int) -> tuple[Setup, Run]:
             engine.decide_gate("validator", tid, "validation", "PASS", measures={"test_coverage": 0.9})
             engine.move("backend-lead", tid, "COMPLETED", attest=["all_acceptance_criteria_met"])
             commands += 9
-        assert engine.task(f"T{n_tasks}")["state"] == "COMPLETED"
+        assert engine.task(tid)["state"] == "COMPLETED"
         return commands
 
     return setup, run

@@ -120,6 +120,54 @@ class AgentInfo:
     """``staff``, ``lead`` or ``member`` (the kind of its role)"""
 
 
+@dataclass(frozen=True, slots=True)
+class Flow:
+    tier: int
+    stages: tuple[str, ...]
+    actors: dict[str, str | None]
+    """stage -> the actor of its step"""
+    gates: tuple[str, ...]
+    """every gate of the tier"""
+    stage_gates: dict[str, tuple[str, ...]]
+    """stage (or ``close``) -> the gates that guard it at this tier"""
+
+    def planning_stage(self, kind: str) -> str | None:
+        """The stage creating a task of ``kind`` runs at this tier, if any."""
+        if kind == "strategic":
+            return "strategic_planning" if "strategic_planning" in self.stages else None
+        for stage in ("tactical_planning", "delegation"):
+            if stage in self.stages:
+                return stage
+        return None
+
+    @property
+    def has_tasks(self) -> bool:
+        return "execution" in self.stages
+
+
+def tier_flows(spec: c.CompiledModel) -> dict[int, Flow]:
+    """The flow of every tier of the model, indexed by tier number."""
+    gate_specs = {g.name: g for g in spec.gates}
+    out: dict[int, Flow] = {}
+    for t in spec.tiers:
+        number = t.number
+        steps = t.flow
+        stages = tuple(s.stage for s in steps if s.stage)
+        actors = {s.stage: s.actor for s in steps if s.stage}
+        gates = tuple(dict.fromkeys([*t.gates, *(s.gate for s in steps if s.gate)]))
+        stage_gates: dict[str, list[str]] = {}
+        for g in gates:
+            gate = gate_specs.get(g)
+            if gate is None:
+                continue
+            if gate.tiers and number not in gate.tiers:
+                continue
+            for stage in gate.stages:
+                stage_gates.setdefault(stage, []).append(g)
+        out[number] = Flow(number, stages, actors, gates, {k: tuple(v) for k, v in stage_gates.items()})
+    return out
+
+
 @dataclass(slots=True)
 class Model:
     """The loaded, indexed compiled model."""
@@ -157,6 +205,14 @@ class Model:
     channels: dict[str, c.Channel] = field(default_factory=dict)
     tier_specs: dict[int, c.Tier] = field(default_factory=dict)
     """every declared tier (a tier without tasks too) by number"""
+    flows: dict[int, Flow] = field(default_factory=dict)
+    """the flow of every declared tier by number"""
+    work_states: frozenset[str] = frozenset()
+    """where the assignee works on a task: states owned by ``@assignee`` with a heartbeat
+    (all non-terminal ``@assignee`` states when none has one); hours worked count there"""
+    blocked_states: frozenset[str] = frozenset()
+    """where a task waits: states with an automatic transition out, and the targets of
+    automatic transitions (a task the clock moves was stuck)"""
 
     @property
     def delegation(self) -> c.Delegation | None:
@@ -385,4 +441,17 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         consultations={x.name: x for x in spec.consultations},
         channels={ch.name: ch for ch in spec.broadcast.channels},
         tier_specs={t.number: t for t in spec.tiers},
+        flows=tier_flows(spec),
+        work_states=_work_states(states),
+        blocked_states=frozenset(
+            name for st in states.values() if st.terminal is None
+            for name in (st.name, *(a.target for a in st.automatic))
+            if st.automatic and states[name].terminal is None
+        ),
     )
+
+
+def _work_states(states: dict[str, StateRec]) -> frozenset[str]:
+    assigned = [s for s in states.values() if s.owner == "@assignee" and s.terminal is None]
+    beating = [s.name for s in assigned if s.heartbeat is not None]
+    return frozenset(beating or (s.name for s in assigned))

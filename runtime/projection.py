@@ -50,9 +50,9 @@ from .contract import layout
 from .contract.codec import to_data
 from .contract.events import Event
 from .contract.model import Action, Budget
-from .measures import BLOCKED_STATES, WEEK
 from .model import Model
 from .records import Consultation, Task
+from .standups import WEEK
 from .state import OrgState
 from .timefmt import iso as _iso
 
@@ -276,7 +276,7 @@ def _lines(items: Any) -> list[str]:
     return [f"{i['task']}: {i['title']} ({i['status']})" for i in items or ()]
 
 
-def _section(name: str, value: Any) -> Any:
+def _section(name: str, value: Any, blocked: frozenset[str]) -> Any:
     """A standup section as the engine reported it, in the shape of the compiler's schema (facts §2)."""
     if name == "my_tasks":
         return [{"task_id": i["task"], "status": i["status"], "notes": i["title"]} for i in value or ()]
@@ -288,7 +288,7 @@ def _section(name: str, value: Any) -> Any:
         counts = dict(sorted((value or {}).items()))
         return {"total": sum(counts.values()), **counts}
     if name == "strategic_progress":
-        return [{"st_id": i["task"], "status": "blocked" if i["status"] in BLOCKED_STATES else "on_track"}
+        return [{"st_id": i["task"], "status": "blocked" if i["status"] in blocked else "on_track"}
                 for i in value or ()]
     if name == "team_capacity":
         members = (value or {}).get("members") or {}
@@ -315,14 +315,15 @@ def _section(name: str, value: Any) -> Any:
     return value
 
 
-def _standup(report: dict[str, Any], weekly: bool, order: list[str]) -> list[tuple[str, dict[str, Any]]]:
+def _standup(report: dict[str, Any], weekly: bool, order: list[str],
+             blocked: frozenset[str]) -> list[tuple[str, dict[str, Any]]]:
     """One file per recipient of a standup report, its sections in the spec's order;
     a later report of the same day (or week) replaces the earlier one."""
     at = float(report["at"])
     day = datetime.fromtimestamp(at, UTC)
     given = report.get("report") or {}
     names = [k for k in order if k in given] + sorted(k for k in given if k not in order)
-    sections = {k: _section(k, given[k]) for k in names}
+    sections = {k: _section(k, given[k], blocked) for k in names}
     out = []
     for to in report["to"]:
         data: dict[str, Any] = {"type": "standup", "standup": report["standup"], "from": report["from"], "to": to}
@@ -495,7 +496,7 @@ def project(model: Model, state: OrgState, events: Sequence[Event], now: float) 
         name = str(report["standup"])
         spec = model.standups.get(name)
         weekly = spec is not None and spec.every.kind == "time" and spec.every.value >= WEEK
-        for path, data in _standup(report, weekly, list(spec.sections) if spec else []):
+        for path, data in _standup(report, weekly, list(spec.sections) if spec else [], model.blocked_states):
             files[path] = (f"standup-{name}", data)
     for h in state.handoffs.values():
         files[layout.path(layout.HANDOFF_FILE, from_domain=h.from_domain, to_domain=h.to_domain,

@@ -22,7 +22,6 @@ from .capacity import Ledger
 from .contract.codec import to_data
 from .contract.events import Event
 from .contract.events import EventType as T
-from .flows import tier_flows
 from .model import Model, StateRec
 from .records import (
     Consultation,
@@ -64,6 +63,8 @@ class OrgState:
         self.model = model
         self.last_seq = 0
         self.tasks: dict[str, Task] = {}
+        self.kind_counts: dict[tuple[str, str | None], int] = {}
+        """(kind, parent) -> how many tasks of that kind and parent exist (for default ids)"""
         self.instructions: dict[str, Instruction] = {}
         self.inboxes: dict[str, list[Message]] = {}
         self.escalations: list[dict[str, Any]] = []
@@ -77,7 +78,7 @@ class OrgState:
         and one per open protocol deadline (key: kind name, id)"""
         self._dirty: set[str] = set()
         self._dirty_protocol: set[tuple[str, str]] = set()
-        self.flows = tier_flows(model)
+        self.flows = model.flows
         self.handoffs: dict[str, Handoff] = {}
         self.delegations: dict[str, Delegation] = {}
         self.consultations: dict[str, Consultation] = {}
@@ -179,6 +180,8 @@ class OrgState:
             description=d.get("description", ""), acceptance_criteria=tuple(d.get("acceptance_criteria", ())),
         )
         self.tasks[task.id] = task
+        key = (task.kind, task.parent or None)
+        self.kind_counts[key] = self.kind_counts.get(key, 0) + 1
         ins = self.instructions[task.instruction]
         ins.tasks.append(task.id)
         flow = self.flows.get(ins.tier)

@@ -104,7 +104,7 @@ def test_two_engines_on_one_file_lose_no_update(v2: Model, tmp_path: Path) -> No
     racing.hook = lambda: a.create_task("planner", ins, "tactical", "backend", "by a")
     other = b.create_task("planner", ins, "tactical", "backend", "by b")
     a.refresh()
-    assert other == "T3" and [t.title for t in a.state.tasks.values()] == ["a task", "by a", "by b"]
+    assert other == "TT0.3" and [t.title for t in a.state.tasks.values()] == ["a task", "by a", "by b"]
     # a retry validates again: a move that was legal before the other writer's is refused after it
     racing.hook = lambda: a.move(DEV1, tid, "BLOCKED")
     seq = a.store.last_seq()
