@@ -124,13 +124,16 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from importlib.resources import files
+
     from orchdsl.codes import BY_NAME, CODES
 
     code = CODES.get(args.code.upper()) or BY_NAME.get(args.code)
     if code is None:
         return _explain_refusal(args.code)
-    page = Path(__file__).resolve().parent.parent / "docs" / "codes" / f"{code.code}.md"
-    if page.exists():
+    # The pages of docs/codes/, shipped as the package `orchdsl_codes`.
+    page = files("orchdsl_codes").joinpath(f"{code.code}.md")
+    if page.is_file():
         sys.stdout.write(page.read_text(encoding="utf-8"))
     else:
         print(f"{code.code} {code.name} ({code.severity.value}): {code.summary}")
