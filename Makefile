@@ -1,13 +1,14 @@
 # Two entry points: `make demo` (install, then check, compile and run the V2
 # organisation through a scenario) and `make test` (install with the test
-# dependencies, run every test, ruff and mypy).
+# dependencies, run every test, ruff and mypy; what CI runs). `make quick` is
+# `make test` without the tests marked slow.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 BASE := $(VENV)/.installed
 TESTDEPS := $(VENV)/.installed-test
 
-.PHONY: demo test bench clean
+.PHONY: demo test quick lint bench clean
 
 $(BASE): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +26,13 @@ demo: $(BASE)
 
 test: $(TESTDEPS)
 	$(BIN)/python -m pytest
+	@$(MAKE) --no-print-directory lint
+
+quick: $(TESTDEPS)
+	$(BIN)/python -m pytest -m "not slow"
+	@$(MAKE) --no-print-directory lint
+
+lint: $(TESTDEPS)
 	$(BIN)/ruff check orchdsl runtime tests bench
 	$(BIN)/mypy
 

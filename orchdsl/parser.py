@@ -33,13 +33,6 @@ VALUE_TOKENS = frozenset(
     }
 )
 
-TOP_KEYWORDS = (
-    "org", "include", "skills", "experience", "role", "domain", "lifecycle", "delegation",
-    "broadcast", "handoff", "standup", "consultation", "assignment", "capacity", "tier",
-    "gate", "metric",
-)
-_TOP_LINE = re.compile(r"^(?:" + "|".join(TOP_KEYWORDS) + r")\b", re.M)
-
 _SECONDS = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 _TOKEN_SCALE = {"K": 1_000.0, "M": 1_000_000.0}
 
@@ -529,6 +522,28 @@ def _parser() -> tuple[Lark, AstBuilder]:
     return lark, builder
 
 
+@lru_cache(maxsize=1)
+def top_keywords() -> tuple[str, ...]:
+    """The keywords that start a top-level declaration (``org``, ``role``...), as the grammar
+    says: the keyword terminals the parser accepts at the start of a file."""
+    lark, _ = _parser()
+    words = []
+    accepted: set[str] = lark.parse_interactive("").accepts()  # type: ignore[no-untyped-call]
+    for name in accepted:
+        if name == "$END":
+            continue
+        pattern = lark.get_terminal(name).pattern
+        if pattern.type == "str" and pattern.value.isidentifier():
+            words.append(pattern.value)
+    return tuple(sorted(words))
+
+
+@lru_cache(maxsize=1)
+def _top_line() -> re.Pattern[str]:
+    """A line that starts a top-level declaration: where a file is split after a syntax error."""
+    return re.compile(r"^(?:" + "|".join(top_keywords()) + r")\b", re.M)
+
+
 def grammar_rule_names() -> set[str]:
     """Names of every rule and alias in the grammar that reaches the transformer."""
     lark, _ = _parser()
@@ -642,7 +657,7 @@ def parse_text(text: str, path: str, diags: Diagnostics) -> ast.File | None:
 def _more_errors(text: str, path: str, first: UnexpectedInput, diags: Diagnostics) -> None:
     """Find syntax errors after the first, one top-level declaration at a time."""
     lark, builder = _parser()
-    starts = [m.start() for m in _TOP_LINE.finditer(text)]
+    starts = [m.start() for m in _top_line().finditer(text)]
     first_line = first.line or 1
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(text)

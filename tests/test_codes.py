@@ -5,8 +5,9 @@ example: it is written as ``example.orch`` into a temporary directory beside
 copies of ``base.orch`` and ``base_flow.orch``, and checked. A line ending in
 ``# E: ORCnnn`` (or ``# W: ORCnnn`` for a warning; several codes may be
 listed, comma-separated) expects a diagnostic of that code and severity whose
-primary span starts on that line. The page's own code must be expected on
-at least one line. Other ```orch blocks (the fix) must parse.
+primary span starts on that line; the example must produce exactly what its
+lines expect, nothing more. The page's own code must be expected on at least
+one line. Other ```orch blocks (the fix) must parse.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ def test_page_example(page: Path, tmp_path: Path) -> None:
     got, elsewhere = run_example(example, tmp_path)
     missing = sorted(expected - got)
     assert not missing, f"expected but not produced (line, code): {missing}; produced: {sorted(got)}"
+    extra = sorted(got - expected)
+    assert not extra, f"produced but not expected (line, code): {extra}"
     assert not elsewhere, f"diagnostics in the base files: {elsewhere}"
 
 

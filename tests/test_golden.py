@@ -4,6 +4,7 @@
 - lower:   ``lower/<spec>.model.json``, the compiled model of each spec
 - check:   ``check/<name>.<format>``, ``orchdsl check`` of the bad specs in every format
 - compile: ``compile/orchestration_v2.sha256``, every file compilation writes, with its hash
+           and ``compile/startup/``, some files compiled from ``examples/startup.orch``, as text
 
 Set ``ORCHDSL_UPDATE_GOLDEN=1`` to rewrite the files from the current output;
 otherwise a mismatch fails with a unified diff. The bad specs in
@@ -221,6 +222,18 @@ def test_compile_golden(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         lines.append(f"{digest}  {path.relative_to(out).as_posix()}")
     assert lines
     assert_golden("compile/orchestration_v2.sha256", "\n".join(lines) + "\n")
+
+
+READABLE = ("model.json", "agents/eng-lead.md")
+"""Compiled files of the small example kept as text, to read what compilation makes of a spec."""
+
+
+def test_compile_readable_golden(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["compile", "examples/startup.orch", "-o", str(out)]) == 0
+    capsys.readouterr()
+    for name in READABLE:
+        assert_golden(f"compile/startup/{name}", (out / name).read_text(encoding="utf-8"))
 
 
 def test_goldens_hold_no_machine_paths() -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -535,6 +536,7 @@ class GeneratedProperties(Properties):
         self.start(compile_spec(text))
 
 
+@pytest.mark.slow
 def test_v2_properties() -> None:
     run_state_machine_as_test(V2Properties, settings=SETTINGS)
     # the runs went deep: through both reviews to completion, over a handoff, past SLA thresholds
@@ -542,6 +544,7 @@ def test_v2_properties() -> None:
             "gate_decided", "sla_warning", "sla_escalation"} <= V2Properties.seen, V2Properties.seen
 
 
+@pytest.mark.slow
 def test_generated_properties() -> None:
     run_state_machine_as_test(GeneratedProperties, settings=SETTINGS)
     assert {"DONE", "gate_decided", "sla_warning", "sla_escalation"} <= GeneratedProperties.seen, (

@@ -135,6 +135,7 @@ def machine(v2: Model, v2_data: dict[str, Any]) -> type[RuleBasedStateMachine]:
     return EngineMachine
 
 
+@pytest.mark.slow
 def test_random_commands(machine: type[RuleBasedStateMachine]) -> None:
     from hypothesis.stateful import run_state_machine_as_test
 
