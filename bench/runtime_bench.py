@@ -153,11 +153,12 @@ def measure(key: str, label: str, unit: str, setup: Setup, run: Run, repeat: int
 _COMPILE = """
 import sys
 from pathlib import Path
+from orchdsl.emit import compiled_json
 from orchdsl.pipeline import check_files
 result = check_files([Path(sys.argv[1])])
 if result.model is None or not result.ok:
     sys.exit("does not check: " + "; ".join(d.message for d in result.diagnostics))
-sys.stdout.write(result.model.to_json())
+sys.stdout.write(compiled_json(result.model))
 """
 
 

@@ -8,9 +8,17 @@ Spans and other compiler-only data stay behind.
 
 from __future__ import annotations
 
+import json
+
 from orchdsl_runtime.contract import model as c
+from orchdsl_runtime.contract.codec import to_data
 
 from orchdsl import model as m
+
+
+def compiled_json(org: m.Organisation) -> str:
+    """The compiled model as canonical JSON text (sorted keys, stable): ``model.json``."""
+    return json.dumps(to_data(to_contract(org)), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def to_contract(org: m.Organisation) -> c.CompiledModel:

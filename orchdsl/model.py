@@ -1,9 +1,9 @@
 """The model: a resolved organisation, and the compiled model's format.
 
 ``lower`` builds an ``Organisation`` from the syntax tree; ``checks`` examine
-it; ``generate`` writes files from it; ``Organisation.to_json`` is the
+it; ``generate`` writes files from it; ``emit.compiled_json`` writes the
 compiled model, the only thing the runtime loads, in the format the runtime's
-contract declares (``orchdsl_runtime.contract.model``, built by ``emit``).
+contract declares (``orchdsl_runtime.contract.model``).
 
 Units in the compiled model: time in seconds, tokens as counts, percents and
 shares as fractions (0.75 for 75 %). Actors are strings: a role id
@@ -443,14 +443,3 @@ class Organisation(_Node):
             if g.name == name:
                 return g
         return None
-
-    def to_json(self) -> str:
-        """The compiled model as canonical JSON text (sorted keys, stable)."""
-        import json
-
-        from orchdsl_runtime.contract.codec import to_data
-
-        from orchdsl.emit import to_contract
-
-        data = to_data(to_contract(self))
-        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -29,6 +29,7 @@ from orchdsl import ast
 from orchdsl.cli import main
 from orchdsl.codes import Severity
 from orchdsl.diagnostics import Diagnostics, Span
+from orchdsl.emit import compiled_json
 from orchdsl.parser import parse_text
 from orchdsl.pipeline import check_files
 
@@ -167,7 +168,7 @@ def test_parse_golden() -> None:
 def test_lower_golden(spec: str) -> None:
     result = check_files([Path("specs") / f"{spec}.orch"])
     assert result.model is not None and result.ok
-    text = result.model.to_json()
+    text = compiled_json(result.model)
     json.loads(text)
     assert_golden(f"lower/{spec}.model.json", text if text.endswith("\n") else text + "\n")
 

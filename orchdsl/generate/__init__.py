@@ -16,6 +16,7 @@ import copy
 import functools
 import json
 
+from orchdsl.emit import compiled_json
 from orchdsl.model import Organisation
 
 
@@ -67,7 +68,7 @@ def build_files(org: Organisation) -> dict[str, str]:
 
     schemas = agent_file_schemas(org)
     files: dict[str, str] = {
-        "model.json": org.to_json(),
+        "model.json": compiled_json(org),
         "schemas/compiled-model.schema.json": _model_schema_text(),
     }
     for name, schema in schemas.items():

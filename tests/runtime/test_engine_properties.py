@@ -34,6 +34,7 @@ from hypothesis.stateful import (
 from orchdsl_runtime import HUMAN, Engine, MemoryStore, Model, Refused, VirtualClock, load_model
 from strategies import valid_specs
 
+from orchdsl.emit import compiled_json
 from orchdsl.pipeline import check_files, check_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +49,7 @@ def compile_spec(text: str | None = None) -> dict[str, Any]:
     """The compiled model of a spec text, or of the V2 spec."""
     result = check_files([ROOT / "specs" / "orchestration_v2.orch"]) if text is None else check_text(text)
     assert result.model is not None and result.ok, [d.message for d in result.diagnostics]
-    data: dict[str, Any] = json.loads(result.model.to_json())
+    data: dict[str, Any] = json.loads(compiled_json(result.model))
     return data
 
 
