@@ -150,6 +150,13 @@ class Engine:
         with self.ctx.batch():
             yield
 
+    def advance_to(self, time: float) -> list[Event]:
+        """Move a virtual clock forward to ``time`` (seconds since the epoch) and fire what fell due."""
+        now = self.ctx.clock.now()
+        if time < now:
+            raise ValueError("a clock cannot go backwards")
+        return self.advance(time - now)
+
     def advance(self, seconds: float) -> list[Event]:
         """Move a virtual clock forward and fire what fell due."""
         clock = self.ctx.clock

@@ -124,8 +124,10 @@ class Protocols:
         self.ctx.commit(build)
         return out[0]
 
-    def tick_handoff(self, as_: str, handoff: str, item: str) -> list[Event]:
-        """The upstream side (the task's domain lead or assignee) completes a checklist item."""
+    def tick_handoff(self, as_: str, handoff: str, items: str | Sequence[str]) -> list[Event]:
+        """The upstream side (the task's domain lead or assignee) completes checklist items,
+        all or none: one refused item refuses them all."""
+        ticks = [items] if isinstance(items, str) else list(items)
 
         def build(now: float) -> list[Draft]:
             agent = self.ctx.agent(as_)
@@ -135,11 +137,14 @@ class Protocols:
                 raise Refused(
                     "RUN004", f"{q(as_)} may not tick handoff {q(h.id)}: the upstream lead or the assignee does"
                 )
-            if item not in h.checklist:
-                raise Refused("RUN013", f"{q(item)} is not on the checklist of {q(h.id)}: {names(h.checklist)}")
-            if item in h.ticked:
-                raise Refused("RUN021", f"{q(item)} of {q(h.id)} is ticked already")
-            return [("handoff_ticked", now, as_, {"handoff": h.id, "task": h.task, "item": item})]
+            if not ticks:
+                raise Refused("RUN013", "name the checklist items to tick")
+            for i, item in enumerate(ticks):
+                if item not in h.checklist:
+                    raise Refused("RUN013", f"{q(item)} is not on the checklist of {q(h.id)}: {names(h.checklist)}")
+                if item in h.ticked or item in ticks[:i]:
+                    raise Refused("RUN021", f"{q(item)} of {q(h.id)} is ticked already")
+            return [("handoff_ticked", now, as_, {"handoff": h.id, "task": h.task, "item": item}) for item in ticks]
 
         return self.ctx.commit(build)
 
@@ -249,8 +254,8 @@ class Protocols:
         self.ctx.commit(build)
         return out[0]
 
-    def acknowledge(self, as_: str, delegation: str, accepted: bool = True, notes: str = "") -> list[Event]:
-        """The recipient acknowledges a delegation, once: accepted or declined."""
+    def acknowledge(self, as_: str, delegation: str, decline: bool = False, notes: str = "") -> list[Event]:
+        """The recipient acknowledges a delegation, once: accepts it, or declines it."""
 
         def build(now: float) -> list[Draft]:
             self.ctx.agent(as_)
@@ -261,7 +266,7 @@ class Protocols:
                 raise Refused("RUN004", f"only the recipient {q(dl.to)} acknowledges {q(dl.id)}")
             if dl.status != "pending":
                 raise Refused("RUN021", f"delegation {q(dl.id)} is {dl.status} already")
-            data = {"delegation": dl.id, "accepted": bool(accepted), "notes": notes, "late": bool(dl.escalated)}
+            data = {"delegation": dl.id, "accepted": not decline, "notes": notes, "late": bool(dl.escalated)}
             return [("delegation_acknowledged", now, as_, data)]
 
         return self.ctx.commit(build)

@@ -18,6 +18,7 @@ from .engine import Engine
 from .model import Model
 from .records import Task, resolve
 from .state import OrgState
+from .text import table
 from .timefmt import iso as _iso
 
 
@@ -149,8 +150,6 @@ def build_report(engine: Engine) -> dict[str, Any]:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    from .cli import table
-
     return table(headers, rows, "  ")
 
 

@@ -35,7 +35,7 @@ class Standups:
             if as_ != HUMAN and self.ctx.agent(as_).kind != "staff":
                 raise Refused("RUN004", f"{q(as_)} may not schedule standups: staff roles do")
             declared = list(self.ctx.model.standups)
-            names = list(standups) if standups is not None else declared
+            names = list(standups) if standups else declared
             unknown = [n for n in names if n not in declared]
             if unknown:
                 raise Refused("RUN002", f"unknown standup(s) {', '.join(map(q, unknown))}")

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import networkx as nx
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # import package -> its folder in the checkout (pyproject.toml's package-dir)
@@ -113,6 +112,5 @@ def test_no_import_cycles_in_the_compiler() -> None:
     assert cycles("orchdsl") == []
 
 
-@pytest.mark.xfail(strict=False, reason="runtime restructuring")
 def test_no_import_cycles_in_the_runtime() -> None:
     assert cycles("orchdsl_runtime") == []

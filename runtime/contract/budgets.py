@@ -59,6 +59,8 @@ def parse_budget(text: str) -> tuple[Dimension, float]:
 
 def parse_duration(text: str) -> float:
     """``30m``, ``4h``, ``1.5d``, ``2w`` -> seconds."""
+    if not _LITERAL.fullmatch(text.strip()):
+        raise BudgetError(f"bad duration `{text}`; write a number and a unit, e.g. 30m, 4h, 1.5d or 2w")
     dim, value = parse_budget(text)
     if dim != "time":
         raise BudgetError(f"`{text}` is a token amount; give a duration such as 30m, 4h or 1.5d")
@@ -191,3 +193,14 @@ def count_text(n: float) -> str:
 
 def _plain(x: float) -> str:
     return f"{x:.4f}".rstrip("0").rstrip(".")
+
+
+def effort_text(hours: float | None, tokens: float | None) -> str:
+    """A task's estimate as a literal (``6h``, ``50K``, ``1.2M``); hours win when both are given."""
+    if hours is not None:
+        return f"{_plain(hours)}h"
+    if tokens is not None:
+        if tokens >= 1e6 and re.fullmatch(r"\d+(\.\d+)?", _plain(tokens / 1e6)):
+            return f"{_plain(tokens / 1e6)}M"
+        return f"{_plain(tokens / 1e3)}K"
+    return "0h"

@@ -134,7 +134,7 @@ def test_delegation_along_the_chain_and_acknowledgement(engine: Engine) -> None:
     assert any("on it" in m.text for m in engine.inbox(em))
 
     engine.advance(H)
-    engine.acknowledge(DEV2, d3, accepted=False, notes="busy")
+    engine.acknowledge(DEV2, d3, decline=True, notes="busy")
     assert engine.advance(H - 1) == []
     fired = engine.advance(1)
     assert [(e.type, e.at, e.data["delegation"], e.data["to"]) for e in fired] == [

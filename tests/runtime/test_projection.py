@@ -15,15 +15,24 @@ import jsonschema
 import pytest
 import yaml
 from orchdsl_runtime import projection
-from orchdsl_runtime.cli import Run, create_task, parse_time
+from orchdsl_runtime.contract.commands import BY_NAME
+from orchdsl_runtime.invoke import invoke
 from orchdsl_runtime.projection import MANIFEST
+from orchdsl_runtime.rundir import Run
 from orchdsl_runtime.scenario import play_file
 
 from orchdsl.generate.schemas import NOTICE_TYPES, agent_file_schemas
 from orchdsl.pipeline import check_files
 
 ROOT = Path(__file__).resolve().parents[2]
-START = parse_time("2025-01-06T09:00:00Z")
+START = 1736154000.0  # 2025-01-06T09:00:00Z
+
+
+def create_task(run: Run, as_: str, **values: Any) -> str | None:
+    """A task created through the command table, as the command line and scenarios create them."""
+    if "criteria" in values:
+        values["acceptance_criteria"] = values.pop("criteria")
+    return invoke(run.engine, BY_NAME["task_create"], as_, values).created
 
 
 
