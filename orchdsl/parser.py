@@ -21,6 +21,7 @@ from typing import Any
 
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from orchdsl_runtime.contract.budgets import parse_budget
 
 from orchdsl import ast
 from orchdsl.diagnostics import Diagnostics, Span
@@ -33,8 +34,6 @@ VALUE_TOKENS = frozenset(
     }
 )
 
-_SECONDS = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-_TOKEN_SCALE = {"K": 1_000.0, "M": 1_000_000.0}
 
 
 def token_span(file: str, tok: Token) -> Span:
@@ -46,14 +45,6 @@ def _unquote(raw: str) -> str:
     if "\\" not in body:
         return body
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
-
-
-def parse_duration(text: str) -> float:
-    return float(text[:-1]) * _SECONDS[text[-1]]
-
-
-def parse_tokens(text: str) -> float:
-    return float(text[:-1]) * _TOKEN_SCALE[text[-1]]
 
 
 class AstBuilder(Transformer[Token, Any]):
@@ -140,10 +131,9 @@ class AstBuilder(Transformer[Token, Any]):
             return ast.Num(float(s), span)
         if t == "PERCENT":
             return ast.Num(float(s[:-1]) / 100.0, span, percent=True)
-        if t == "DURATION":
-            return ast.Budget("time", parse_duration(s), s, span)
-        if t == "TOKENS":
-            return ast.Budget("tokens", parse_tokens(s), s, span)
+        if t in ("DURATION", "TOKENS"):
+            dim, value = parse_budget(s)  # the grammar's units are the contract's
+            return ast.Budget(dim, value, s, span)
         if t == "MULTIPLE":
             return ast.Budget("multiple", float(s[:-1]), s, span)
         if t == "COUNT":

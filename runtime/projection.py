@@ -59,18 +59,7 @@ from .timefmt import iso as _iso
 MEMORY = layout.MEMORY
 MANIFEST = ".projection.json"
 DAY = 86400.0
-NOTICE_TYPES = (
-    "task_assigned", "assignment_escalated", "task_reassigned", "sla_warning", "sla_escalation",
-    "heartbeat_missed", "handoff_created", "handoff_accepted", "handoff_rejected", "delegation_overdue",
-    "clarification_recorded", "domain_capacity_escalated", "capacity_band",
-)
-"""The inbox messages projected as notices (the compiler's ``notice`` schema lists the same)."""
-OWN_FILES = frozenset({
-    "delegated", "delegation_acknowledged", "broadcast_sent", "standup_reported",
-    "consultation_asked", "consultation_answered", "consultation_timed_out",
-})
-"""Inbox messages whose content has a file of its own (delegation, acknowledgement,
-broadcast, standup report, consultation question and answer) instead of a notice."""
+NOTICE_TYPES, OWN_FILES = layout.NOTICE_TYPES, layout.OWN_FILES
 HEADER = "# Written by the orchdsl runtime from the event log; do not edit: it is rewritten after every command.\n"
 
 

@@ -63,6 +63,19 @@ REVIEWS = "{instruction_id}/reviews/"
 REVIEW_FILE = "{instruction_id}/reviews/{gate}_{task_id}_{YYYYMMDD_HHMMSS}.yaml"
 TASK_ESCALATION_FILE = "{instruction_id}/escalations/E{seq}_{task_id}.yaml"
 
+NOTICE_TYPES = (
+    "task_assigned", "assignment_escalated", "task_reassigned", "sla_warning", "sla_escalation",
+    "heartbeat_missed", "handoff_created", "handoff_accepted", "handoff_rejected", "delegation_overdue",
+    "clarification_recorded", "domain_capacity_escalated", "capacity_band",
+)
+"""the inbox messages written as notices (``NOTICE_FILE``): what happened to an agent's work"""
+OWN_FILES = frozenset({
+    "delegated", "delegation_acknowledged", "broadcast_sent", "standup_reported",
+    "consultation_asked", "consultation_answered", "consultation_timed_out",
+})
+"""inbox messages whose content has a file of its own (delegation, acknowledgement,
+broadcast, standup report, consultation question and answer) instead of a notice"""
+
 _TIME_PARTS = {"YYYYMMDD_HHMMSS": "%Y%m%d_%H%M%S", "YYYYMMDD": "%Y%m%d"}
 _NUMBER_PARTS = {"seq": "{:d}", "NN": "{:02d}"}
 

@@ -9,6 +9,8 @@ the compiled communication protocols
 
 from __future__ import annotations
 
+from orchdsl_runtime.contract import layout
+
 from orchdsl.generate.common import WEEK
 from orchdsl.generate.schemas.base import (
     BOOL,
@@ -39,13 +41,8 @@ DECISION_MAKING = ["autonomous", "review_required", "consult_required"]
 ACK_STATUS = ["pending", "accepted", "declined"]
 BLOCKER_TYPES = ["missing_dependency", "technical_uncertainty", "external_dependency", "scope_ambiguity"]
 PROGRESS_STATUS = ["on_track", "at_risk", "blocked"]
-NOTICE_TYPES = [
-    "task_assigned", "assignment_escalated", "task_reassigned", "sla_warning", "sla_escalation",
-    "heartbeat_missed", "handoff_created", "handoff_accepted", "handoff_rejected", "delegation_overdue",
-    "clarification_recorded", "domain_capacity_escalated", "capacity_band",
-]
-"""What the runtime notifies an agent of in its inbox (docs/runtime.md, "Projection").
-Delegations, acknowledgements, broadcasts and standup reports have files of their own."""
+NOTICE_TYPES = list(layout.NOTICE_TYPES)
+"""What the runtime notifies an agent of in its inbox (the runtime's layout declares them)."""
 
 
 def delegation(org: Organisation, e: Enums) -> Schema:
