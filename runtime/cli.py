@@ -205,3 +205,33 @@ def _run(run: Run, command: Command, values: dict[str, Any], as_: str | None) ->
         if run.store.last_seq() != before or command.name.startswith("clock_"):
             run.save_clock()
             run.project()
+
+
+def commands_markdown() -> str:
+    """The table of commands of ``docs/run.md``: each command's usage and what it does."""
+    p = parser()
+    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+    rows = [("command", "what it does")]
+    for name in ("init", "scenario"):
+        s = sub.choices[name]
+        rows.append((f"`{_usage_line(s)}`", _help_of(sub, name)))
+    for cmd in COMMANDS:
+        s = sub.choices[cmd.words[0]]
+        if len(cmd.words) > 1:
+            inner = next(a for a in s._actions if isinstance(a, argparse._SubParsersAction))
+            s = inner.choices[cmd.words[1]]
+        details = "; ".join(f"`{(p.metavar or p.name.upper()) if p.positional else p.option}` {p.help}"
+                            for p in cmd.params)
+        rows.append((f"`{_usage_line(s)}`", cmd.summary + (f": {details}" if details else "")))
+    lines = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    lines.insert(1, "|---|---|")
+    return "\n".join(lines) + "\n"
+
+
+def _usage_line(s: argparse.ArgumentParser) -> str:
+    usage = " ".join(s.format_usage().split())
+    return usage.removeprefix("usage: ").replace(" [--dir DIR] [--json]", "").replace(" [-h]", "")
+
+
+def _help_of(sub: Any, name: str) -> str:
+    return next((a.help for a in sub._choices_actions if a.dest == name), "") or ""
