@@ -220,7 +220,9 @@ class Measures:
         if since is None or not ledger.domain_over_limit(domain):
             return []
         action = self.ctx.model.capacity.domain_action if self.ctx.model.capacity else None
-        target = (action.target if action else None) or "tech-lead"
+        # without a declared target, the one above the domain's lead
+        lead = self.ctx.model.domain_lead_role.get(domain, "")
+        target = (action.target if action else None) or next(iter(self.ctx.model.role_ancestors.get(lead, ())), lead)
         to = list(self.ctx.model.agents_for(str(target), domain))
         data = {
             "domain": domain, "since": since, "utilisation": ledger.domain_utilisation(domain),

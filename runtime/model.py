@@ -213,6 +213,11 @@ class Model:
     blocked_states: frozenset[str] = frozenset()
     """where a task waits: states with an automatic transition out, and the targets of
     automatic transitions (a task the clock moves was stuck)"""
+    escalated_states: frozenset[str] = frozenset()
+    """where the clock moves stuck work: the non-terminal targets of automatic transitions"""
+    ready_states: frozenset[str] = frozenset()
+    """where assigned work waits to be started: the ``@assignee`` states that assignment leads to
+    (from a state not owned by ``@assignee``), other than the work states"""
 
     @property
     def delegation(self) -> c.Delegation | None:
@@ -443,6 +448,12 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         tier_specs={t.number: t for t in spec.tiers},
         flows=tier_flows(spec),
         work_states=_work_states(states),
+        escalated_states=frozenset(a.target for st in states.values() for a in st.automatic
+                                   if states[a.target].terminal is None),
+        ready_states=frozenset(
+            r.target for st in states.values() if st.owner != "@assignee" and st.terminal is None
+            for r in st.out.values() if states[r.target].owner == "@assignee"
+        ) - _work_states(states),
         blocked_states=frozenset(
             name for st in states.values() if st.terminal is None
             for name in (st.name, *(a.target for a in st.automatic))

@@ -4,8 +4,10 @@ On demand (``generate``) and on each standup's cadence once scheduled
 (``schedule``), counted from when it was scheduled; the clock fires the
 cadence (``firing.py``). A report has the sections the spec lists, computed
 for its sender: an IC reports its own tasks, a lead its domain, staff the
-whole organisation. Blocked work is work in the model's waiting states
-(``Model.blocked_states``).
+whole organisation. The states a section looks for are the ones the model
+derives: blocked work is in a waiting state (``Model.blocked_states``), help
+is needed where the clock escalated work (``escalated_states``), and work not
+started yet waits in a state assignment leads to (``ready_states``).
 """
 
 from __future__ import annotations
@@ -94,12 +96,12 @@ class Standups:
         if section == "blockers":
             return brief(t for t in scope if t.state in self.ctx.model.blocked_states)
         if section == "help_needed":
-            return brief(t for t in scope if t.state == "ESCALATED" or "escalate" in t.fired)
+            return brief(t for t in scope if t.state in self.ctx.model.escalated_states or "escalate" in t.fired)
         if section == "accomplishments":
             return brief(t for t in tasks if t.assignee == agent.id and states[t.state].terminal == "success"
                          and t.entered_at >= since)
         if section == "next_up":
-            return brief(t for t in mine if t.state == "ASSIGNED")
+            return brief(t for t in mine if t.state in self.ctx.model.ready_states)
         if section == "team_summary":
             counts: dict[str, int] = {}
             for t in team:
