@@ -12,6 +12,11 @@ days): 12 h over a 2-day window of 8 h days is 0.75. Shares are rounded to
 applies from its ``at`` value inclusive: 0.75 is ``caution`` when caution is
 ``at 0.75``; the IC and domain limits are exceeded only strictly above.
 The ledger holds no clock; callers pass ``now`` where due dates matter.
+
+Committed hours per agent and per domain are running totals, updated as
+commitments change (``ExactSum``), so a commit costs the same however many
+tasks an agent or a domain holds; each total is exactly the ``math.fsum`` of
+the values it stands for, whatever the order of the changes.
 """
 
 from __future__ import annotations
@@ -53,8 +58,40 @@ def bands_from_model(capacity: Capacity | None) -> list[Band]:
     return [Band(b.at, b.name, b.action) for b in capacity.bands]
 
 
+class ExactSum:
+    """A sum that values join and leave, equal to ``math.fsum`` of the values present.
+
+    It keeps Shewchuk's non-overlapping partials (the method of ``math.fsum``):
+    their exact sum is the exact sum of the values added, so removing a value
+    (adding its negation) cancels it exactly and ``value()`` rounds the same
+    exact sum as a fresh ``fsum`` of the values would. Adding costs a pass over
+    the partials, a handful for any mix of hours."""
+
+    __slots__ = ("_partials",)
+
+    def __init__(self) -> None:
+        self._partials: list[float] = []
+
+    def add(self, x: float) -> None:
+        partials = self._partials
+        i = 0
+        for y in partials:
+            if abs(x) < abs(y):
+                x, y = y, x
+            hi = x + y
+            lo = y - (hi - x)
+            if lo:
+                partials[i] = lo
+                i += 1
+            x = hi
+        partials[i:] = [x]
+
+    def value(self) -> float:
+        return math.fsum(self._partials)
+
+
 class Ledger:
-    """Committed hours per agent, kept per task so every total is a fresh sum."""
+    """Committed hours per agent, kept per task, with running totals per agent and per domain."""
 
     def __init__(
         self,
@@ -77,6 +114,15 @@ class Ledger:
         self._tasks: dict[str, Allocation] = {}
         self._by_agent: dict[str, dict[str, Allocation]] = {}
         self._seq = 0
+        self._members: dict[str | None, list[str]] = {}
+        for a in sorted(self.hours_per_day):
+            self._members.setdefault(self.domain_of.get(a), []).append(a)
+        self._capacity = {d: math.fsum(self.capacity_hours(a) for a in agents) for d, agents in self._members.items()}
+        self._agent_sum: dict[str, ExactSum] = {}
+        self._agent_total: dict[str, float] = {}
+        """agent -> committed hours (``fsum`` of its allocations' remaining hours)"""
+        self._domain_sum: dict[str | None, ExactSum] = {}
+        """domain -> the sum of its agents' committed hours"""
 
     @classmethod
     def from_model(
@@ -113,13 +159,16 @@ class Ledger:
             raise KeyError(agent)
         self.release(task)
         self._seq += 1
-        alloc = Allocation(task, agent, float(hours), due, self._seq)
+        alloc = Allocation(task, agent, float(hours) + 0.0, due, self._seq)
         self._tasks[task] = alloc
         self._by_agent.setdefault(agent, {})[task] = alloc
+        self._change(agent, 0.0, alloc.remaining)
 
     def update_remaining(self, task: str, hours: float) -> None:
         _check_hours(hours)
-        self._tasks[task].remaining = float(hours)
+        alloc = self._tasks[task]
+        before, alloc.remaining = alloc.remaining, float(hours) + 0.0
+        self._change(alloc.agent, before, alloc.remaining)
 
     def release(self, task: str) -> bool:
         """Forget a task (closed, cancelled or reassigned); False if unknown."""
@@ -127,7 +176,26 @@ class Ledger:
         if alloc is None:
             return False
         del self._by_agent[alloc.agent][task]
+        self._change(alloc.agent, alloc.remaining, 0.0)
         return True
+
+    def _change(self, agent: str, before: float, after: float) -> None:
+        """Move the agent's total, and its domain's, from ``before`` to ``after`` hours."""
+        total = self._agent_sum.get(agent)
+        if total is None:
+            total = self._agent_sum[agent] = ExactSum()
+        if before:
+            total.add(-before)
+        if after:
+            total.add(after)
+        old = self._agent_total.get(agent, 0.0)
+        new = self._agent_total[agent] = total.value()
+        if new != old:
+            domain = self._domain_sum.get(self.domain_of.get(agent))
+            if domain is None:
+                domain = self._domain_sum[self.domain_of.get(agent)] = ExactSum()
+            domain.add(-old)
+            domain.add(new)
 
     # -- queries ------------------------------------------------------------------
 
@@ -140,16 +208,21 @@ class Ledger:
         alloc = self._tasks.get(task)
         return alloc.agent if alloc else None
 
+    def remaining_of(self, task: str) -> float | None:
+        """The remaining hours committed to a task, or None when it holds none."""
+        alloc = self._tasks.get(task)
+        return alloc.remaining if alloc else None
+
     def agents_in(self, domain: str) -> list[str]:
         """The agents with capacity (hours per day) in a domain."""
-        return sorted(a for a in self.hours_per_day if self.domain_of.get(a) == domain)
+        return list(self._members.get(domain, ()))
 
     def committed(self, agent: str, now: float | None = None) -> float:
         """Remaining hours of the agent's tasks; with ``now``, only those due
         within the horizon (no due date counts as within)."""
-        allocs = self._by_agent.get(agent, {}).values()
         if now is None:
-            return math.fsum(a.remaining for a in allocs)
+            return self._agent_total.get(agent, 0.0)
+        allocs = self._by_agent.get(agent, {}).values()
         end = now + self.horizon_days * DAY
         return math.fsum(a.remaining for a in allocs if a.due is None or a.due <= end)
 
@@ -162,11 +235,13 @@ class Ledger:
 
     def domain_utilisation(self, domain: str, now: float | None = None) -> float:
         """Committed over available hours of the domain's agents; 0 without agents."""
-        agents = self.agents_in(domain)
-        total = math.fsum(self.capacity_hours(a) for a in agents)
+        total = self._capacity.get(domain, 0.0)
         if total == 0:
             return 0.0
-        return _ratio(math.fsum(self.committed(a, now) for a in agents), total)
+        if now is None:
+            committed = self._domain_sum.get(domain)
+            return _ratio(committed.value() if committed is not None else 0.0, total)
+        return _ratio(math.fsum(self.committed(a, now) for a in self.agents_in(domain)), total)
 
     def forecast(self, key: str, days: int, now: float | None = None) -> list[float]:
         """Per-day utilisation of an agent (or a domain, all its agents) for

@@ -14,7 +14,6 @@ when it fires, so a timer of a visit the task has left is simply dropped.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +64,8 @@ class OrgState:
         self.tasks: dict[str, Task] = {}
         self.kind_counts: dict[tuple[str, str | None], int] = {}
         """(kind, parent) -> how many tasks of that kind and parent exist (for default ids)"""
+        self.kind_totals: dict[str, int] = {}
+        """kind -> how many tasks of that kind exist (derived from ``kind_counts``)"""
         self.instructions: dict[str, Instruction] = {}
         self.inboxes: dict[str, list[Message]] = {}
         self.escalations: list[dict[str, Any]] = []
@@ -99,11 +100,6 @@ class OrgState:
         """standup -> when its cadence was started (``standups_scheduled``)"""
         self.standup_last: dict[str, float] = {}
         self.standups: list[dict[str, Any]] = []
-        self._domain_hours = {
-            d: math.fsum(self.ledger.capacity_hours(a) for a in self.ledger.agents_in(d)) for d in model.domains
-        }
-        self._committed: dict[str, dict[str, float]] = {}
-        """domain -> agent -> committed hours, updated as commitments change"""
         period = model.capacity.domain_period if model.capacity else None
         self._domain_period = period.value if period is not None and period.kind == "time" else None
         self._standup_every = {
@@ -182,6 +178,7 @@ class OrgState:
         self.tasks[task.id] = task
         key = (task.kind, task.parent or None)
         self.kind_counts[key] = self.kind_counts.get(key, 0) + 1
+        self.kind_totals[task.kind] = self.kind_totals.get(task.kind, 0) + 1
         ins = self.instructions[task.instruction]
         ins.tasks.append(task.id)
         flow = self.flows.get(ins.tier)
@@ -202,7 +199,7 @@ class OrgState:
         self.assignment_count += 1
         self._stage(self.instructions[task.instruction], "execution")
         self._notify(e, [d["agent"]], task.id, f"you are assigned `{task.id}` ({task.title})")
-        self._capacity_changed(task.domain, e, (d["agent"], previous))
+        self._capacity_changed(task.domain, e)
 
     def _assignment_escalated(self, e: Event) -> None:
         d = e.data
@@ -228,7 +225,7 @@ class OrgState:
         if task.handoff is not None:
             self._withdraw(task, e)
         if self._terminal[target] is not None and self.ledger.release(task.id):
-            self._capacity_changed(task.domain, e, (task.assignee,))
+            self._capacity_changed(task.domain, e)
         # _enter(task, at), inline: this is the fold's most frequent event
         beat = self._beat[target]
         task.hb_due = at + beat if beat is not None else None
@@ -247,7 +244,7 @@ class OrgState:
         remaining = d.get("remaining_hours")
         if remaining is not None and task.assignee is not None and self.ledger.agent_of(task.id) is not None:
             self.ledger.update_remaining(task.id, float(remaining))
-            self._capacity_changed(task.domain, e, (task.assignee,))
+            self._capacity_changed(task.domain, e)
         actual = d.get("actual_hours")
         if actual is not None:
             task.actual_hours = float(actual)
@@ -391,17 +388,16 @@ class OrgState:
         d = e.data
         task = self.tasks[d["task"]]
         ledger = self.ledger
-        old = ledger.agent_of(task.id)
-        remaining = float(task.estimate_hours or 0.0)
-        if old is not None:
-            remaining = next(a.remaining for a in ledger.allocations(old) if a.task == task.id)
+        remaining = ledger.remaining_of(task.id)
+        if remaining is None:
+            remaining = float(task.estimate_hours or 0.0)
         ledger.commit(d["to"], task.id, remaining, None)
         task.assignee = d["to"]
         task.reassignments += 1
         self.reassignment_count += 1
         self._notify(e, [d["to"]], task.id, f"you are assigned `{task.id}` ({task.title}), reassigned from `{d['from']}`")
         self._notify(e, [d["from"]], task.id, f"`{task.id}` is reassigned to `{d['to']}`")
-        self._capacity_changed(task.domain, e, (old, d["to"]))
+        self._capacity_changed(task.domain, e)
 
     def _clarification_recorded(self, e: Event) -> None:
         task = self.tasks[e.data["task"]]
@@ -442,18 +438,13 @@ class OrgState:
         if flow is not None and stage in flow.stages and stage not in ins.stages:
             ins.stages.append(stage)
 
-    def _capacity_changed(self, domain: str, e: Event, agents: tuple[str | None, ...]) -> None:
-        """Re-band a domain whose commitments changed (those of ``agents``): a
-        message per entry into a band with an action; the start or end of an
-        episode above the domain limit."""
+    def _capacity_changed(self, domain: str, e: Event) -> None:
+        """Re-band a domain whose commitments changed: a message per entry into
+        a band with an action; the start or end of an episode above the domain limit."""
         ledger = self.ledger
-        cache = self._committed.setdefault(domain, {})
-        for a in agents:
-            if a is not None:
-                cache[a] = ledger.committed(a)
         if not ledger.bands and ledger.domain_limit is None:
             return
-        util = self.domain_utilisation(domain)
+        util = ledger.domain_utilisation(domain)
         band = ledger.band(util)
         if band is not None:
             before = self.domain_band.get(domain)
@@ -487,12 +478,8 @@ class OrgState:
                 self._dirty_protocol.add(("domain", domain))
 
     def domain_utilisation(self, domain: str) -> float:
-        """The ledger's domain utilisation (the same sum, exactly), from the
-        committed hours per agent kept as commitments change."""
-        total = self._domain_hours.get(domain, 0.0)
-        if not total:
-            return 0.0
-        return round(math.fsum(self._committed.get(domain, {}).values()) / total, 12)
+        """The ledger's domain utilisation (a running total kept as commitments change)."""
+        return self.ledger.domain_utilisation(domain)
 
     def protocol_due(self, key: tuple[str, ...]) -> tuple[float, int] | None:
         """The due time and kind of a protocol timer, or None when it is not open."""

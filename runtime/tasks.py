@@ -55,7 +55,7 @@ def next_task_id(state: OrgState, kind: str, parent: str | None) -> str:
     the number of the parent strategic task (0 without one) and ``n`` counts its children."""
     tasks, counts = state.tasks, state.kind_counts
     if kind == "strategic":
-        n = 1 + sum(c for (k, _), c in counts.items() if k == "strategic")
+        n = 1 + state.kind_totals.get("strategic", 0)
         while f"ST{n}" in tasks:
             n += 1
         return f"ST{n}"

@@ -7,10 +7,10 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from orchdsl_runtime.capacity import DAY, Band, Ledger, bands_from_model
+from orchdsl_runtime.capacity import DAY, Band, ExactSum, Ledger, bands_from_model
 from orchdsl_runtime.contract import model as contract
 from orchdsl_runtime.contract.codec import from_data
 
@@ -221,9 +221,35 @@ class LedgerMachine(RuleBasedStateMachine):
             assert got == expected
             assert got >= 0
             assert self.ledger.utilisation(agent) == round(got / (HOURS[agent] * 3.0), 12)
-        for task, (agent, _) in self.live.items():
+        for domain in ("backend", "frontend"):
+            agents = [a for a in AGENTS if DOMAINS[a] == domain]
+            committed = math.fsum(math.fsum(h for a, h in self.live.values() if a == agent) for agent in agents)
+            capacity = math.fsum(HOURS[a] * 3.0 for a in agents)
+            assert self.ledger.domain_utilisation(domain) == round(committed / capacity, 12)
+        for task, (agent, h) in self.live.items():
             assert self.ledger.agent_of(task) == agent
+            assert self.ledger.remaining_of(task) == h
 
 
 LedgerMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
 TestLedger = LedgerMachine.TestCase
+
+awkward = st.one_of(st.floats(-1e300, 1e300, allow_nan=False, allow_infinity=False),
+                    st.sampled_from([0.1, 0.2, 0.3, 1e16, 1.0, 1e-300, 2.0**-1074]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(awkward, max_size=30), data=st.data())
+def test_a_running_sum_is_the_fsum_of_the_values_present(values: list[float], data: st.DataObject) -> None:
+    """Values join in one order and leave in another; at every step the running
+    sum equals a fresh ``math.fsum`` of the values still present."""
+    total = ExactSum()
+    for v in values:
+        total.add(v)
+    assert total.value() == math.fsum(values)
+    present = list(values)
+    for v in data.draw(st.permutations(values)):
+        total.add(-v)
+        present.remove(v)
+        assert total.value() == math.fsum(present)
+    assert total.value() == 0.0
