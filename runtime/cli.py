@@ -25,7 +25,6 @@ from .contract.commands import COMMANDS, Command, Param
 from .errors import Refused
 from .invoke import ArgumentError, arguments, convert, invoke
 from .rundir import DEFAULT_DIR, DEFAULT_START, BrokenLog, Run, UsageError, run_dir
-from .scenario import main_scenario
 from .timefmt import iso
 from .views import VIEWS, Out, clock_out, command_out
 
@@ -160,6 +159,8 @@ def _dispatch(a: argparse.Namespace) -> int:
             run.close()
         return EXIT_OK
     if a.cmd == "scenario":
+        from .scenario import main_scenario  # YAML and JSON Schema, only to play a scenario
+
         return main_scenario(Path(a.model), Path(a.scenario), a.dir, a.json, a.quiet)
     command: Command | None = getattr(a, "command", None)
     if command is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .candidates import score_task
 from .context import Context, q
 from .contract.events import Draft, Event
 from .errors import Refused
@@ -59,6 +58,8 @@ class Measures:
             current = t.assignee
             if current is None:
                 raise Refused("RUN018", f"task {q(t.id)} has no assignee; assign it instead", task=t.id)
+            from .candidates import score_task  # numpy, only for commands that score
+
             scored = [s for s in score_task(self.ctx, t) if s.agent != current]
             if to is not None:
                 info = self.ctx.agent(to)

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .assignment import Candidate, candidate_from_member
 from .contract import model as c
 from .contract.codec import ContractError, from_data
 from .contract.guards import Guard, compile_guard
 from .contract.model import COMPLEXITIES, DEFAULT_PRIORITIES, FORMAT_VERSION, KINDS, RELATIONS, Budget
 from .errors import ModelError
+from .profiles import Candidate, candidate_from_member
 
 __all__ = [
     "COMPLEXITIES", "DEFAULT_PRIORITIES", "FORMAT_VERSION", "KINDS", "RELATIONS", "ActorCheck", "AgentInfo",

@@ -14,8 +14,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .assignment import Scored
-from .candidates import score_task
 from .context import HUMAN, MAX_ATTEMPTS, Context, contention, names, q
 from .contract.events import Draft, Event
 from .contract.model import COMPLEXITIES, KINDS
@@ -26,6 +24,7 @@ from .flows import Flows
 from .gates import check_thresholds, pick_outcome
 from .model import AgentInfo, TransitionRec
 from .permissions import Permissions
+from .profiles import Scored
 from .records import Message, Task
 from .state import OrgState
 
@@ -230,6 +229,8 @@ class Tasks:
         candidate by the model's assignment scoring; when nobody qualifies the
         task is escalated to the declared fallback (an ``assignment_escalated``
         event, the task stays where it is)."""
+        from .candidates import score_task  # numpy, only for commands that score
+
         ctx, perms = self.ctx, self.perms
 
         def build(now: float) -> list[Draft]:
