@@ -41,21 +41,23 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .contract import layout
 from .contract.codec import to_data
 from .contract.events import Event
 from .contract.model import Action, Budget
 from .model import Model
-from .records import Consultation, Task
+from .records import Consultation, Delegation, Handoff, Message, Task
 from .standups import WEEK
 from .state import OrgState
 from .timefmt import iso as _iso
 
+K = TypeVar("K")
 MEMORY = layout.MEMORY
 MANIFEST = ".projection.json"
 DAY = 86400.0
@@ -121,7 +123,7 @@ def _criteria(t: Task) -> list[str]:
 
 def _strategic(model: Model, state: OrgState, t: Task) -> dict[str, Any]:
     st_deps = [d for d in t.dependencies if re.fullmatch(r"ST\d+", d)]
-    blocks = sorted(o.id for o in state.tasks.values() if o.kind == "strategic" and t.id in o.dependencies)
+    blocks = sorted(set(state.strategic_dependents.get(t.id, ())))
     domains = [t.domain] + ([t.handoff_to] if t.handoff_to else [])
     return {
         "id": t.id,
@@ -152,7 +154,7 @@ def _tactical(model: Model, t: Task, assigned: dict[str, Any] | None) -> dict[st
         "assigned_to": t.assignee,
     }
     if assigned is not None and assigned.get("score") is not None:
-        factors = {k: round(float(v), 4) for k, v in (assigned.get("factors") or {}).items()}
+        factors = {k: round(float(v), 4) for k, v in sorted((assigned.get("factors") or {}).items())}
         summary = f"{assigned['mode']} assignment, score {assigned['score']:.3f}"
         out["assignment_rationale"] = {"score": round(float(assigned["score"]), 4), "factors": factors,
                                        "summary": summary}
@@ -169,7 +171,7 @@ def _tactical(model: Model, t: Task, assigned: dict[str, Any] | None) -> dict[st
     return out
 
 
-def _handoff(model: Model, state: OrgState, h: Any, tickers: dict[tuple[str, str], str]) -> dict[str, Any]:
+def _handoff(model: Model, state: OrgState, h: Handoff) -> dict[str, Any]:
     """A handoff in the form of facts §2 (``_communication/handoffs/``)."""
     t = state.tasks[h.task]
     accepted = h.status == "accepted"
@@ -193,7 +195,7 @@ def _handoff(model: Model, state: OrgState, h: Any, tickers: dict[tuple[str, str
         "instruction_id": t.instruction,
         "handoff_summary": h.summary,
         "handoff_checklist": [{"item": i, "status": "complete" if i in h.ticked else "incomplete",
-                               "verified_by": tickers.get((h.id, i))} for i in h.checklist],
+                               "verified_by": h.ticked_by.get(i)} for i in h.checklist],
         "acceptance": acceptance,
     }
 
@@ -214,9 +216,9 @@ def _consultation(c: Consultation, kind: str, sender: str, to: str, at: float) -
     return data
 
 
-def _unique(files: dict[str, Any], path: str) -> str:
+def _unique(files: Collection[str], path: str) -> str:
     """``path``, or ``path`` with ``_2``, ``_3``, ... before ``.yaml`` when two files of
-    the same second would share a name (the earlier event keeps the plain name)."""
+    the same second would share a name."""
     if path not in files:
         return path
     stem = path.removesuffix(".yaml")
@@ -226,7 +228,19 @@ def _unique(files: dict[str, Any], path: str) -> str:
     return f"{stem}_{n}.yaml"
 
 
-def _delegation(state: OrgState, dl: Any) -> dict[str, Any]:
+def _named(items: Iterable[tuple[tuple[int, int], str, K]]) -> dict[K, str]:
+    """Paths for files that may share a name, given as (order, path, key): in the order of
+    the events that made them, the first keeps the plain name and the next get ``_2``,
+    ``_3``... A file's name never changes as later ones come."""
+    taken: set[str] = set()
+    out: dict[K, str] = {}
+    for _, path, key in sorted(items, key=itemgetter(0)):
+        out[key] = name = _unique(taken, path)
+        taken.add(name)
+    return out
+
+
+def _delegation(state: OrgState, dl: Delegation) -> dict[str, Any]:
     """A delegation in the form of facts §2, with what the engine knows of it."""
     t = state.tasks.get(dl.task or "")
     body: dict[str, Any] = {}
@@ -328,7 +342,9 @@ def _standup(report: dict[str, Any], weekly: bool, order: list[str],
     return out
 
 
-def _capacity(model: Model, state: OrgState, now: float) -> dict[str, Any]:
+def _capacity(model: Model, state: OrgState, now: float, domains: Collection[str] | None = None) -> dict[str, Any]:
+    """The capacity files: each domain's team file (those of ``domains``, default all) and
+    the system-wide one."""
     ledger = state.ledger
     cap = model.capacity
     horizon = cap.horizon_days if cap else model.horizon_days
@@ -357,6 +373,14 @@ def _capacity(model: Model, state: OrgState, now: float) -> dict[str, Any]:
     grand = used = 0.0
     for domain in model.domains:
         agents = [a for a in model.domain_members.get(domain, ()) if a in ledger.hours_per_day]
+        total = sum(ledger.hours_per_day[a] for a in agents)
+        util = ledger.domain_utilisation(domain)
+        summary.append({"domain": domain, "ics": len(agents), "total": _num(total), "utilized": _num(util * total),
+                        "utilization": _num(util * 100), "file": layout.path(layout.CAPACITY_TEAM, domain=domain)})
+        grand += total
+        used += util * total
+        if domains is not None and domain not in domains:
+            continue
         team = []
         for a in agents:
             allocs = ledger.allocations(a)
@@ -369,8 +393,6 @@ def _capacity(model: Model, state: OrgState, now: float) -> dict[str, Any]:
                 "total_committed": _num(ledger.committed(a)),
                 "capacity_used": _num(ledger.utilisation(a) * 100),
             })
-        total = sum(ledger.hours_per_day[a] for a in agents)
-        util = ledger.domain_utilisation(domain)
         forecast = ledger.forecast(domain, window) if agents else []
         by_date = {datetime.fromtimestamp(now + i * DAY, UTC).strftime("%Y-%m-%d"): _num(v * 100)
                    for i, v in enumerate(forecast)}
@@ -382,10 +404,6 @@ def _capacity(model: Model, state: OrgState, now: float) -> dict[str, Any]:
             "thresholds": thresholds,
             "forecast": {"window_days": _num(horizon), "by_date": by_date},
         }
-        summary.append({"domain": domain, "ics": len(agents), "total": _num(total), "utilized": _num(util * total),
-                        "utilization": _num(util * 100), "file": layout.path(layout.CAPACITY_TEAM, domain=domain)})
-        grand += total
-        used += util * total
     files[layout.SYSTEM_WIDE] = {
         "hours_per_day": _num(model.hours_per_day),
         "horizon_days": _num(horizon),
@@ -398,104 +416,173 @@ def _capacity(model: Model, state: OrgState, now: float) -> dict[str, Any]:
     return files
 
 
-def project(model: Model, state: OrgState, events: Sequence[Event], now: float) -> dict[str, tuple[str, Any]]:
-    """Every projected file: path under Agent_Memory -> (schema name, data).
+# -- the files of each record -------------------------------------------------------------
 
-    ``events`` is the log the state was folded from: assignment rationales,
-    senders and gate decisions are read from it (the fold keeps them only in part)."""
-    files: dict[str, tuple[str, Any]] = {}
-    assigned: dict[str, dict[str, Any]] = {}
-    senders: dict[int, str] = {}
-    decisions: list[dict[str, Any]] = []
-    tickers: dict[tuple[str, str], str] = {}
-    for e in events:
-        if e.actor:
-            senders[e.seq] = e.actor
-        if e.type == "handoff_ticked" and e.actor:
-            tickers[(e.data["handoff"], e.data["item"])] = e.actor
-        if e.type == "task_assigned":
-            assigned[e.data["task"]] = e.data
-        elif e.type == "gate_decided":
-            d = e.data
-            decisions.append({
-                "task_id": d["task"], "instruction_id": state.tasks[d["task"]].instruction, "gate": d["gate"],
-                "outcome": d["outcome"], "effect": d["effect"], "reviewer": e.actor, "timestamp": _iso(e.at),
-                "seq": e.seq, "state": d["state"], "visit": d["visit"], "scores": d.get("scores"),
-                "total": d.get("total"), "measures": d.get("measures"),
-            })
-    for t in state.tasks.values():
-        if t.kind == "strategic":
-            files[task_path(t)] = ("strategic-task", _strategic(model, state, t))
-        else:
-            files[task_path(t)] = ("tactical-task", _tactical(model, t, assigned.get(t.id)))
-    for agent, msgs in state.inboxes.items():
-        for m in msgs:
-            if m.type in OWN_FILES:
-                continue
-            ins = state.tasks[m.task].instruction if m.task in state.tasks else None
-            name = layout.path(layout.NOTICE_FILE, recipient=agent, type=m.type, YYYYMMDD_HHMMSS=m.at, seq=m.seq)
-            files[name] = ("notice", {
-                "type": m.type, "from": senders.get(m.seq, "system"), "to": agent, "timestamp": _iso(m.at),
-                "seq": m.seq, "instruction_id": ins, "task_id": m.task, "message": m.text,
-            })
-    for esc in [*state.escalations, *state.protocol_escalations]:
-        et = state.tasks.get(esc.get("task") or "")
-        data = {
-            "id": f"E{esc['seq']}", "kind": esc.get("kind", "task"), "task_id": et.id if et else None,
-            "instruction_id": et.instruction if et else None, "delegation_id": esc.get("delegation"),
-            "domain": esc.get("domain") or (et.domain if et else None),
-            "timestamp": _iso(esc["at"]), "to": list(esc["to"]), "reason": esc["reason"],
-            "task_status": et.state if et else None,
-        }
-        path = (layout.path(layout.TASK_ESCALATION_FILE, instruction_id=et.instruction, seq=esc["seq"], task_id=et.id)
-                if et else layout.path(layout.PROTOCOL_ESCALATION_FILE, seq=esc["seq"]))
-        files[path] = ("escalation", data)
-    delegation_files: dict[str, str] = {}
-    for dl in state.delegations.values():
-        path = _unique(files, layout.path(layout.DELEGATION_FILE, recipient=dl.to, YYYYMMDD_HHMMSS=dl.at))
-        delegation_files[dl.id] = path.rsplit("/", 1)[1]
-        files[path] = ("delegation", _delegation(state, dl))
-    for dl in state.delegations.values():
-        if dl.acknowledged_at is not None:
-            path = _unique(files, layout.path(layout.ACK_FILE, delegator=dl.sender, YYYYMMDD_HHMMSS=dl.acknowledged_at))
-            files[path] = ("acknowledgement", {
+File = tuple[str, str, Any]
+"""(path under Agent_Memory, schema name, data)"""
+
+
+def task_file(model: Model, state: OrgState, t: Task) -> File:
+    if t.kind == "strategic":
+        return task_path(t), "strategic-task", _strategic(model, state, t)
+    return task_path(t), "tactical-task", _tactical(model, t, t.assignment)
+
+
+def notice_file(state: OrgState, agent: str, m: Message, sender: str | None) -> File | None:
+    """The notice of an inbox message (None for a message with a file of its own)."""
+    if m.type in OWN_FILES:
+        return None
+    mt = state.tasks.get(m.task) if m.task is not None else None
+    return layout.path(layout.NOTICE_FILE, recipient=agent, type=m.type, YYYYMMDD_HHMMSS=m.at, seq=m.seq), "notice", {
+        "type": m.type, "from": sender or "system", "to": agent, "timestamp": _iso(m.at), "seq": m.seq,
+        "instruction_id": mt.instruction if mt is not None else None, "task_id": m.task, "message": m.text,
+    }
+
+
+def escalation_file(state: OrgState, esc: dict[str, Any]) -> File:
+    """An escalation of a task (with the task's state now) or of a protocol."""
+    et = state.tasks.get(esc.get("task") or "")
+    data = {
+        "id": f"E{esc['seq']}", "kind": esc.get("kind", "task"), "task_id": et.id if et else None,
+        "instruction_id": et.instruction if et else None, "delegation_id": esc.get("delegation"),
+        "domain": esc.get("domain") or (et.domain if et else None),
+        "timestamp": _iso(esc["at"]), "to": list(esc["to"]), "reason": esc["reason"],
+        "task_status": et.state if et else None,
+    }
+    path = (layout.path(layout.TASK_ESCALATION_FILE, instruction_id=et.instruction, seq=esc["seq"], task_id=et.id)
+            if et else layout.path(layout.PROTOCOL_ESCALATION_FILE, seq=esc["seq"]))
+    return path, "escalation", data
+
+
+def delegation_names(state: OrgState) -> dict[str, str]:
+    """delegation id -> the path of its file"""
+    return _named(((dl.seq, 0), layout.path(layout.DELEGATION_FILE, recipient=dl.to, YYYYMMDD_HHMMSS=dl.at), dl.id)
+                  for dl in state.delegations.values())
+
+
+def delegation_files(state: OrgState, which: Collection[str] | None = None) -> list[File]:
+    """The files of the delegations ``which`` (default all) and of their acknowledgements."""
+    names = delegation_names(state)
+    acks = _named(((dl.acknowledged_seq, 0), layout.path(layout.ACK_FILE, delegator=dl.sender,
+                                                          YYYYMMDD_HHMMSS=dl.acknowledged_at), dl.id)
+                  for dl in state.delegations.values()
+                  if dl.acknowledged_at is not None and dl.acknowledged_seq is not None)
+    out: list[File] = []
+    for did in names if which is None else which:
+        dl = state.delegations[did]
+        out.append((names[did], "delegation", _delegation(state, dl)))
+        if did in acks and dl.acknowledged_at is not None:
+            out.append((acks[did], "acknowledgement", {
                 "type": "acknowledgement", "from": dl.to, "to": dl.sender, "timestamp": _iso(dl.acknowledged_at),
-                "delegation_ref": delegation_files[dl.id], "accepted": dl.status == "accepted", "notes": dl.notes,
-            })
+                "delegation_ref": names[did].rsplit("/", 1)[1], "accepted": dl.status == "accepted",
+                "notes": dl.notes,
+            }))
+    return out
+
+
+def consultation_files(model: Model, state: OrgState, which: Collection[str] | None = None) -> list[File]:
+    """The question (to each agent asked) and answer files of the consultations ``which`` (default all)."""
+    items: list[tuple[tuple[int, int], str, tuple[str, int]]] = []
     for c in state.consultations.values():
-        for agent in c.to:
-            path = _unique(files, layout.path(layout.CONSULTATION_FILE, recipient=agent, YYYYMMDD_HHMMSS=c.at))
-            files[path] = ("consultation", _consultation(c, "question", c.asker, agent, c.at))
-        if c.answered_at is not None:
+        for i, agent in enumerate(c.to):
+            items.append(((c.seq, i), layout.path(layout.CONSULTATION_FILE, recipient=agent, YYYYMMDD_HHMMSS=c.at),
+                          (c.id, i)))
+        if c.answered_at is not None and c.answered_seq is not None:
+            items.append(((c.answered_seq, 0), layout.path(layout.CONSULTATION_FILE, recipient=c.asker,
+                                                            YYYYMMDD_HHMMSS=c.answered_at), (c.id, -1)))
+    names = _named(items)
+    out: list[File] = []
+    for cid in state.consultations if which is None else which:
+        c = state.consultations[cid]
+        for i, agent in enumerate(c.to):
+            out.append((names[(cid, i)], "consultation", _consultation(c, "question", c.asker, agent, c.at)))
+        if (cid, -1) in names and c.answered_at is not None:
             spec_c = model.consultations.get(c.name)
             declared = spec_c.to if spec_c else ""
             by = c.answered_by or (declared if declared in model.agents or declared in model.agents_by_role
                                    else c.to[0])
-            path = _unique(files, layout.path(layout.CONSULTATION_FILE, recipient=c.asker,
-                                              YYYYMMDD_HHMMSS=c.answered_at))
-            files[path] = ("consultation", _consultation(c, "answer", by, c.asker, c.answered_at))
-    for b in state.broadcasts:
-        path = _unique(files, layout.path(layout.BROADCAST_FILE, channel=b["channel"], YYYYMMDD_HHMMSS=b["at"]))
-        files[path] = ("broadcast", {
-            "type": "broadcast", "from": b["from"], "to": b["channel"], "timestamp": _iso(b["at"]),
-            "announcement_type": b["kind"], "priority": b["priority"], "subject": b["subject"],
-            "message": b["message"] or b["subject"],
-        })
+            out.append((names[(cid, -1)], "consultation", _consultation(c, "answer", by, c.asker, c.answered_at)))
+    return out
+
+
+def broadcast_files(state: OrgState, which: Collection[int] | None = None) -> list[File]:
+    """The announcement files of the broadcasts (those recorded by the events ``which``, default all)."""
+    names = _named(((b["seq"], 0), layout.path(layout.BROADCAST_FILE, channel=b["channel"], YYYYMMDD_HHMMSS=b["at"]),
+                    b["seq"]) for b in state.broadcasts)
+    return [(names[b["seq"]], "broadcast", {
+        "type": "broadcast", "from": b["from"], "to": b["channel"], "timestamp": _iso(b["at"]),
+        "announcement_type": b["kind"], "priority": b["priority"], "subject": b["subject"],
+        "message": b["message"] or b["subject"],
+    }) for b in state.broadcasts if which is None or b["seq"] in which]
+
+
+def standup_files(model: Model, report: dict[str, Any]) -> list[File]:
+    """One file per recipient of a standup report; a later report of the day (or week) takes its place."""
+    name = str(report["standup"])
+    spec = model.standups.get(name)
+    weekly = spec is not None and spec.every.kind == "time" and spec.every.value >= WEEK
+    return [(path, f"standup-{name}", data)
+            for path, data in _standup(report, weekly, list(spec.sections) if spec else [], model.blocked_states)]
+
+
+def handoff_files(model: Model, state: OrgState, which: Collection[str] | None = None) -> list[File]:
+    """The files of the handoffs ``which`` (default all); of two handoffs with one path, the later one's."""
+    owner = {layout.path(layout.HANDOFF_FILE, from_domain=h.from_domain, to_domain=h.to_domain,
+                         YYYYMMDD_HHMMSS=h.at): h.id for h in state.handoffs.values()}
+    wanted = owner.values() if which is None else [hid for hid in owner.values() if hid in which]
+    paths = {hid: path for path, hid in owner.items()}
+    return [(paths[hid], "handoff", _handoff(model, state, state.handoffs[hid])) for hid in wanted]
+
+
+def _sorted(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A mapping of an event's data in the order the log keeps it (sorted keys)."""
+    return dict(sorted(data.items())) if data else data
+
+
+def decision_file(state: OrgState, e: Event) -> File:
+    """The record of a gate decision."""
+    d = e.data
+    data = {
+        "task_id": d["task"], "instruction_id": state.tasks[d["task"]].instruction, "gate": d["gate"],
+        "outcome": d["outcome"], "effect": d["effect"], "reviewer": e.actor, "timestamp": _iso(e.at),
+        "seq": e.seq, "state": d["state"], "visit": d["visit"], "scores": _sorted(d.get("scores")),
+        "total": d.get("total"), "measures": _sorted(d.get("measures")),
+    }
+    path = layout.path(layout.DECISION_FILE, instruction_id=data["instruction_id"], task_id=d["task"],
+                       gate=d["gate"], seq=e.seq)
+    return path, "gate-decision", data
+
+
+def capacity_files(model: Model, state: OrgState, now: float, domains: Collection[str] | None = None) -> list[File]:
+    """The team files of ``domains`` (default all) and the system-wide capacity file."""
+    return [(path, "capacity-system-wide" if path == layout.SYSTEM_WIDE else "capacity-team", data)
+            for path, data in _capacity(model, state, now, domains).items()]
+
+
+def project(model: Model, state: OrgState, events: Sequence[Event], now: float) -> dict[str, tuple[str, Any]]:
+    """Every projected file: path under Agent_Memory -> (schema name, data).
+
+    ``events`` is the log the state was folded from: the senders of notices and the
+    gate decisions are read from it (the fold does not keep them)."""
+    files: dict[str, tuple[str, Any]] = {}
+
+    def add(items: Iterable[File | None]) -> None:
+        for item in items:
+            if item is not None:
+                files[item[0]] = (item[1], item[2])
+
+    senders = {e.seq: e.actor for e in events if e.actor}
+    add(task_file(model, state, t) for t in state.tasks.values())
+    add(notice_file(state, agent, m, senders.get(m.seq)) for agent, msgs in state.inboxes.items() for m in msgs)
+    add(escalation_file(state, esc) for esc in [*state.escalations, *state.protocol_escalations])
+    add(delegation_files(state))
+    add(consultation_files(model, state))
+    add(broadcast_files(state))
     for report in state.standups:
-        name = str(report["standup"])
-        spec = model.standups.get(name)
-        weekly = spec is not None and spec.every.kind == "time" and spec.every.value >= WEEK
-        for path, data in _standup(report, weekly, list(spec.sections) if spec else [], model.blocked_states):
-            files[path] = (f"standup-{name}", data)
-    for h in state.handoffs.values():
-        files[layout.path(layout.HANDOFF_FILE, from_domain=h.from_domain, to_domain=h.to_domain,
-                          YYYYMMDD_HHMMSS=h.at)] = (
-            "handoff", _handoff(model, state, h, tickers))
-    for d in decisions:
-        files[layout.path(layout.DECISION_FILE, instruction_id=d["instruction_id"], task_id=d["task_id"],
-                          gate=d["gate"], seq=d["seq"])] = ("gate-decision", d)
-    for path, data in _capacity(model, state, now).items():
-        files[path] = ("capacity-system-wide" if path.endswith("system_wide.yaml") else "capacity-team", data)
+        add(standup_files(model, report))
+    add(handoff_files(model, state))
+    add(decision_file(state, e) for e in events if e.type == "gate_decided")
+    add(capacity_files(model, state, now))
     return files
 
 
@@ -509,6 +596,21 @@ def _texts(model: Model, state: OrgState, events: Sequence[Event], now: float) -
 def write_projection(run_dir: Path, model: Model, state: OrgState, events: Sequence[Event], now: float) -> list[str]:
     """Write the projection under ``run_dir/Agent_Memory``; returns the paths that changed."""
     texts = _texts(model, state, events, now)
+    changed = write_texts(run_dir, texts)
+    manifest = run_dir / MANIFEST
+    try:
+        before = set(json.loads(manifest.read_text(encoding="utf-8")))
+    except (FileNotFoundError, ValueError):
+        before = set()
+    for rel in sorted(before - set(texts)):
+        (run_dir / rel).unlink(missing_ok=True)
+        changed.append(rel)
+    _atomic(manifest, json.dumps(sorted(texts), indent=0) + "\n")
+    return changed
+
+
+def write_texts(run_dir: Path, texts: dict[str, str]) -> list[str]:
+    """Write the files (paths relative to ``run_dir``) whose content differs; returns their paths."""
     changed = []
     for rel, text in sorted(texts.items()):
         path = run_dir / rel
@@ -519,15 +621,6 @@ def write_projection(run_dir: Path, model: Model, state: OrgState, events: Seque
         if not same:
             _atomic(path, text)
             changed.append(rel)
-    manifest = run_dir / MANIFEST
-    try:
-        before = set(json.loads(manifest.read_text(encoding="utf-8")))
-    except (FileNotFoundError, ValueError):
-        before = set()
-    for rel in sorted(before - set(texts)):
-        (run_dir / rel).unlink(missing_ok=True)
-        changed.append(rel)
-    _atomic(manifest, json.dumps(sorted(texts), indent=0) + "\n")
     return changed
 
 

@@ -4,12 +4,18 @@ Instructions, tasks, handoffs, delegations, consultations and inbox
 messages, each a mutable record owned by ``OrgState`` (``state.py``); the
 fold is the only code that changes them. ``resolve`` turns a state's budget
 into the amounts that apply to one task.
+
+The state keeps records of one kind in a ``Table``: a dict whose values may
+still be encoded, as a snapshot stores them (``snapshot.py``), and are decoded
+the first time they are used, so opening a large state costs little more than
+reading it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, ItemsView, Iterable, ValuesView
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from .contract.model import Budget
 from .model import StateRec
@@ -59,6 +65,8 @@ class Handoff:
     on_accept: str
     on_reject: str | None
     ticked: list[str] = field(default_factory=list)
+    ticked_by: dict[str, str] = field(default_factory=dict)
+    """checklist item -> the agent who ticked it last"""
     status: str = "open"
     """``open``, ``accepted``, ``rejected`` or ``withdrawn`` (the task left the handoff state otherwise)"""
     decided_by: str | None = None
@@ -70,7 +78,8 @@ class Handoff:
             "id": self.id, "task": self.task, "from_domain": self.from_domain, "to_domain": self.to_domain,
             "by": self.by, "at": self.at, "summary": self.summary, "artifacts": list(self.artifacts),
             "checklist": list(self.checklist), "accepted_by": self.accepted_by, "on_accept": self.on_accept,
-            "on_reject": self.on_reject, "ticked": list(self.ticked), "status": self.status,
+            "on_reject": self.on_reject, "ticked": list(self.ticked), "ticked_by": dict(self.ticked_by),
+            "status": self.status,
             "decided_by": self.decided_by, "decided_at": self.decided_at, "reason": self.reason,
         }
 
@@ -94,13 +103,17 @@ class Delegation:
     acknowledged_at: float | None = None
     notes: str = ""
     escalated: bool = False
+    seq: int = 0
+    """the event that delegated"""
+    acknowledged_seq: int | None = None
+    """the event that acknowledged"""
 
     def dump(self) -> dict[str, Any]:
         return {
             "id": self.id, "from": self.sender, "to": self.to, "subject": self.subject, "message": self.message,
             "priority": self.priority, "instruction": self.instruction, "task": self.task, "at": self.at,
             "due": self.due, "status": self.status, "acknowledged_at": self.acknowledged_at, "notes": self.notes,
-            "escalated": self.escalated,
+            "escalated": self.escalated, "seq": self.seq, "acknowledged_seq": self.acknowledged_seq,
         }
 
 
@@ -127,6 +140,10 @@ class Consultation:
     answer: str | None = None
     answered_by: str | None = None
     answered_at: float | None = None
+    seq: int = 0
+    """the event that asked"""
+    answered_seq: int | None = None
+    """the event that answered, or gave the default"""
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -134,7 +151,7 @@ class Consultation:
             "question": self.question, "instruction": self.instruction, "task": self.task,
             "blocking": self.blocking, "at": self.at, "due": self.due, "default": self.default,
             "status": self.status, "answer": self.answer, "answered_by": self.answered_by,
-            "answered_at": self.answered_at,
+            "answered_at": self.answered_at, "seq": self.seq, "answered_seq": self.answered_seq,
         }
 
     @property
@@ -187,6 +204,8 @@ class Task:
     """hours worked as last reported with a heartbeat"""
     description: str = ""
     acceptance_criteria: tuple[str, ...] = ()
+    assignment: dict[str, Any] | None = None
+    """the mode, agent, score and factors of the task's latest ``task_assigned``"""
 
     @property
     def cross_domain(self) -> bool:
@@ -207,6 +226,7 @@ class Task:
             "handoff": self.handoff, "clarifications": self.clarifications, "defects": self.defects,
             "reassignments": self.reassignments, "actual_hours": self.actual_hours,
             "description": self.description, "acceptance_criteria": list(self.acceptance_criteria),
+            "assignment": self.assignment,
         }
 
 
@@ -243,3 +263,127 @@ def resolve(budget: Budget, state: StateRec, task: Task) -> list[tuple[str, floa
     if target is None or target.kind == "multiple":
         return []
     return [(dim, amount * budget.value) for dim, amount in resolve(target, state, task)]
+
+
+V = TypeVar("V")
+T = TypeVar("T")
+
+
+class Encoded:
+    """A record still in its snapshot form, with the items appended to it since (list records)."""
+
+    __slots__ = ("text", "tail")
+
+    def __init__(self, text: str, tail: list[Any]) -> None:
+        self.text = text
+        self.tail = tail
+
+
+class Table(dict[str, V]):
+    """Records by id, in the order they were added; a value may still be encoded
+    (a ``str``, or ``Encoded`` with items appended since), and is decoded by
+    ``decode(key, text)`` when first read. Keys, ``len`` and ``in`` never decode;
+    ``values()`` and ``items()`` decode every record first."""
+
+    __slots__ = ("decode",)
+
+    def __init__(self, decode: Callable[[str, str], V] | None = None) -> None:
+        super().__init__()
+        self.decode = decode
+
+    def _decoded(self, key: str, value: Any) -> V:
+        if self.decode is None:
+            raise TypeError(f"record `{key}` is encoded and the table has no decoder")
+        if type(value) is Encoded:
+            record: Any = self.decode(key, value.text)
+            record.extend(value.tail)
+        else:
+            record = self.decode(key, value)
+        dict.__setitem__(self, key, record)  # the key keeps its place
+        return record  # type: ignore[no-any-return]
+
+    def __getitem__(self, key: str) -> V:
+        value = dict.__getitem__(self, key)
+        if type(value) is str or type(value) is Encoded:
+            return self._decoded(key, value)
+        return value
+
+    @overload
+    def get(self, key: str, default: None = None, /) -> V | None: ...
+
+    @overload
+    def get(self, key: str, default: V | T, /) -> V | T: ...
+
+    def get(self, key: str, default: Any = None, /) -> Any:
+        value = dict.get(self, key, _ABSENT)
+        if value is _ABSENT:
+            return default
+        if type(value) is str or type(value) is Encoded:
+            return self._decoded(key, value)
+        return value
+
+    def setdefault(self, key: str, default: Any = None) -> V:
+        if key in self:
+            return self[key]
+        dict.__setitem__(self, key, default)
+        return default  # type: ignore[no-any-return]
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            value = self[key]
+            dict.__delitem__(self, key)
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def values(self) -> ValuesView[V]:  # type: ignore[override]
+        self.decode_all()
+        return dict.values(self)
+
+    def items(self) -> ItemsView[str, V]:  # type: ignore[override]
+        self.decode_all()
+        return dict.items(self)
+
+    def decode_all(self) -> None:
+        for key, value in list(dict.items(self)):
+            if type(value) is str or type(value) is Encoded:
+                self._decoded(key, value)
+
+    def append(self, key: str, item: Any) -> None:
+        """Append to the list recorded under ``key`` (a new one if none), without
+        decoding it: an encoded list keeps the item until it is read."""
+        value: Any = dict.get(self, key, _ABSENT)
+        store: Any = dict.__setitem__
+        if value is _ABSENT:
+            store(self, key, [item])
+        elif type(value) is str:
+            store(self, key, Encoded(value, [item]))
+        elif type(value) is Encoded:
+            value.tail.append(item)
+        else:
+            value.append(item)
+
+    def raw(self, key: str) -> Any:
+        """The value as stored: a record, or its encoded form."""
+        return dict.__getitem__(self, key)
+
+    def load(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Add encoded records, in order."""
+        update: Any = dict.update
+        update(self, entries)
+
+    def __eq__(self, other: object) -> bool:
+        self.decode_all()
+        if isinstance(other, Table):
+            other.decode_all()
+        return dict.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        self.decode_all()
+        return dict.__repr__(self)
+
+
+_ABSENT = object()

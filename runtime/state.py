@@ -5,16 +5,23 @@ replays a store from the start reaches exactly the state of the engine that
 wrote it. ``dump()`` gives a canonical, JSON-ready picture of the state (for
 comparing a replayed state with a live one).
 
-Besides the recorded facts the state keeps two derived structures, rebuilt by
-the fold itself: the capacity ledger (committed hours per agent) and the
-timer heap (SLA thresholds, missed heartbeats and automatic transitions of
-each task's current state visit). A timer key is checked against the task
+Besides the recorded facts the state keeps derived structures, rebuilt by
+the fold itself: the capacity ledger (committed hours per agent), the timer
+heap (SLA thresholds, missed heartbeats and automatic transitions of each
+task's current state visit) and two indexes (the strategic tasks that depend
+on a task, the escalations of a task). A timer key is checked against the task
 when it fires, so a timer of a visit the task has left is simply dropped.
+
+When ``changes`` is set, the fold also notes what each event touched (tasks,
+protocol records, capacity, appended messages and entries): the projection
+rewrites only those files. Records are kept in ``Table``s, which a snapshot
+fills with encoded records that are decoded when first used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .capacity import Ledger
@@ -29,6 +36,7 @@ from .records import (
     Instruction,
     Message,
     Plan,
+    Table,
     Task,
     resolve,
 )
@@ -55,20 +63,47 @@ class UnknownEvent(ValueError):
     """An event of a type the fold has no handler for: the log is not this runtime's."""
 
 
+@dataclass(slots=True)
+class Changes:
+    """What the events after ``since`` touched, as the projection needs it."""
+
+    since: int
+    tasks: set[str] = field(default_factory=set)
+    messages: list[tuple[str, Message, str | None]] = field(default_factory=list)
+    """(recipient, message, the acting agent of its event)"""
+    escalations: list[dict[str, Any]] = field(default_factory=list)
+    """new entries of ``escalations`` and ``protocol_escalations``"""
+    handoffs: set[str] = field(default_factory=set)
+    delegations: set[str] = field(default_factory=set)
+    acknowledgements: set[str] = field(default_factory=set)
+    consultations: set[str] = field(default_factory=set)
+    broadcasts: list[dict[str, Any]] = field(default_factory=list)
+    standups: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[Event] = field(default_factory=list)
+    domains: set[str] = field(default_factory=set)
+    """domains whose commitments changed"""
+
+
 class OrgState:
     """Tasks, instructions, inboxes, escalations, capacity and timers."""
 
     def __init__(self, model: Model) -> None:
         self.model = model
         self.last_seq = 0
-        self.tasks: dict[str, Task] = {}
+        self.tasks: Table[Task] = Table()
         self.kind_counts: dict[tuple[str, str | None], int] = {}
         """(kind, parent) -> how many tasks of that kind and parent exist (for default ids)"""
         self.kind_totals: dict[str, int] = {}
         """kind -> how many tasks of that kind exist (derived from ``kind_counts``)"""
-        self.instructions: dict[str, Instruction] = {}
-        self.inboxes: dict[str, list[Message]] = {}
+        self.instructions: Table[Instruction] = Table()
+        self.inboxes: Table[list[Message]] = Table()
         self.escalations: list[dict[str, Any]] = []
+        self.escalations_by_task: dict[str, list[dict[str, Any]]] = {}
+        """derived: task -> its entries of ``escalations``"""
+        self.strategic_dependents: dict[str, list[str]] = {}
+        """derived: task -> the strategic tasks that depend on it"""
+        self.changes: Changes | None = None
+        """what the events since ``changes.since`` touched, when the projection asks for it"""
         self.ledger = Ledger.from_model(
             model.capacity,
             {a: c.hours_per_day for a, c in model.candidates.items()},
@@ -80,9 +115,9 @@ class OrgState:
         self._dirty: set[str] = set()
         self._dirty_protocol: set[tuple[str, str]] = set()
         self.flows = model.flows
-        self.handoffs: dict[str, Handoff] = {}
-        self.delegations: dict[str, Delegation] = {}
-        self.consultations: dict[str, Consultation] = {}
+        self.handoffs: Table[Handoff] = Table()
+        self.delegations: Table[Delegation] = Table()
+        self.consultations: Table[Consultation] = Table()
         self.waiting: dict[tuple[str, str], str] = {}
         """(asker, task or instruction id) -> the open blocking consultation that holds it up"""
         self.broadcasts: list[dict[str, Any]] = []
@@ -179,6 +214,12 @@ class OrgState:
         key = (task.kind, task.parent or None)
         self.kind_counts[key] = self.kind_counts.get(key, 0) + 1
         self.kind_totals[task.kind] = self.kind_totals.get(task.kind, 0) + 1
+        ch = self.changes
+        if task.kind == "strategic":
+            for dep in task.dependencies:
+                self.strategic_dependents.setdefault(dep, []).append(task.id)
+                if ch is not None:
+                    ch.tasks.add(dep)
         ins = self.instructions[task.instruction]
         ins.tasks.append(task.id)
         flow = self.flows.get(ins.tier)
@@ -195,6 +236,7 @@ class OrgState:
         if previous is not None:
             self.ledger.release(task.id)
         task.assignee = d["agent"]
+        task.assignment = {"mode": d["mode"], "agent": d["agent"], "score": d.get("score"), "factors": d.get("factors")}
         self.ledger.commit(d["agent"], task.id, float(task.estimate_hours or 0.0), None)
         self.assignment_count += 1
         self._stage(self.instructions[task.instruction], "execution")
@@ -203,7 +245,7 @@ class OrgState:
 
     def _assignment_escalated(self, e: Event) -> None:
         d = e.data
-        self.escalations.append({"seq": e.seq, "at": e.at, "task": d["task"], "to": d["to"], "reason": d["reason"]})
+        self._escalate({"seq": e.seq, "at": e.at, "task": d["task"], "to": d["to"], "reason": d["reason"]})
         self._notify(e, d["to"], d["task"], d["reason"])
 
     def _task_moved(self, e: Event) -> None:
@@ -233,6 +275,9 @@ class OrgState:
             task.skipped = frozenset()
         task.plan = None
         self._dirty.add(task.id)
+        ch = self.changes
+        if ch is not None:
+            ch.tasks.add(task.id)
 
     def _heartbeat(self, e: Event) -> None:
         d = e.data
@@ -252,10 +297,15 @@ class OrgState:
         if beat is not None and beat.kind == "time":
             task.hb_due = e.at + beat.value
             self._dirty.add(task.id)
+        self._touched(task.id)
 
     def _gate_decided(self, e: Event) -> None:
         d = e.data
         self.tasks[d["task"]].decisions[d["gate"]] = d["outcome"]
+        ch = self.changes
+        if ch is not None:
+            ch.tasks.add(d["task"])
+            ch.decisions.append(e)
 
     def _sla_notice(self, e: Event) -> None:
         d = e.data
@@ -265,9 +315,10 @@ class OrgState:
         verb = "is late" if kind == "warn" else "is escalated"
         text = f"`{task.id}` {verb}: {d['measured_text']} in `{d['state']}` (threshold {d['threshold']})"
         if kind == "escalate":
-            self.escalations.append({"seq": e.seq, "at": e.at, "task": task.id, "to": d["to"], "reason": text})
+            self._escalate({"seq": e.seq, "at": e.at, "task": task.id, "to": d["to"], "reason": text})
         self._notify(e, d["to"], task.id, text)
         self._dirty.add(task.id)
+        self._touched(task.id)
 
     def _heartbeat_missed(self, e: Event) -> None:
         d = e.data
@@ -276,6 +327,7 @@ class OrgState:
         if beat is not None:
             task.hb_due = float(d["due"]) + beat.value
         self._dirty.add(task.id)
+        self._touched(task.id)
         self._notify(e, d["to"], task.id, f"`{task.id}`: no heartbeat since {iso(d['since'])} (due {iso(d['due'])})")
 
     # -- protocols --------------------------------------------------------------
@@ -289,10 +341,15 @@ class OrgState:
         )
         self.handoffs[h.id] = h
         self.tasks[h.task].handoff = h.id
+        self._touched(h.task, handoff=h.id)
         self._notify(e, d["to"], h.task, f"handoff `{h.id}` of `{h.task}` from `{h.from_domain}`: {h.summary}")
 
     def _handoff_ticked(self, e: Event) -> None:
-        self.handoffs[e.data["handoff"]].ticked.append(e.data["item"])
+        h = self.handoffs[e.data["handoff"]]
+        h.ticked.append(e.data["item"])
+        if e.actor:
+            h.ticked_by[e.data["item"]] = e.actor
+        self._touched(None, handoff=h.id)
 
     def _handoff_decided(self, e: Event) -> None:
         d = e.data
@@ -300,6 +357,7 @@ class OrgState:
         h.status = "accepted" if e.type == "handoff_accepted" else "rejected"
         h.decided_by, h.decided_at, h.reason = e.actor, e.at, d.get("reason")
         self.tasks[h.task].handoff = None
+        self._touched(h.task, handoff=h.id)
         text = f"handoff `{h.id}` of `{h.task}` {h.status} by `{e.actor}`" + (f": {h.reason}" if h.reason else "")
         self._notify(e, d["to"], h.task, text)
 
@@ -307,14 +365,18 @@ class OrgState:
         h = self.handoffs[task.handoff or ""]
         h.status, h.decided_by, h.decided_at = "withdrawn", e.actor, e.at
         task.handoff = None
+        self._touched(None, handoff=h.id)
 
     def _delegated(self, e: Event) -> None:
         d = e.data
         dl = Delegation(
             id=d["delegation"], sender=d["from"], to=d["to"], subject=d["subject"], message=d["message"],
             priority=d["priority"], instruction=d.get("instruction"), task=d.get("task"), at=e.at, due=d.get("due"),
+            seq=e.seq,
         )
         self.delegations[dl.id] = dl
+        if self.changes is not None:
+            self.changes.delegations.add(dl.id)
         by = f" (acknowledge by {iso(dl.due)})" if dl.due is not None else ""
         self._notify(e, [dl.to], dl.task, f"[{dl.priority}] `{dl.id}` from `{dl.sender}`: {dl.subject}{by}")
         self._dirty_protocol.add(("ack", dl.id))
@@ -323,7 +385,10 @@ class OrgState:
         d = e.data
         dl = self.delegations[d["delegation"]]
         dl.status = "accepted" if d["accepted"] else "declined"
-        dl.acknowledged_at, dl.notes = e.at, d.get("notes") or ""
+        dl.acknowledged_at, dl.notes, dl.acknowledged_seq = e.at, d.get("notes") or "", e.seq
+        if self.changes is not None:
+            self.changes.delegations.add(dl.id)
+            self.changes.acknowledgements.add(dl.id)
         self._notify(e, [dl.sender], dl.task, f"`{dl.id}` {dl.status} by `{dl.to}`" + (f": {dl.notes}" if dl.notes else ""))
         self._dirty_protocol.add(("ack", dl.id))
 
@@ -331,8 +396,10 @@ class OrgState:
         d = e.data
         dl = self.delegations[d["delegation"]]
         dl.escalated = True
+        if self.changes is not None:
+            self.changes.delegations.add(dl.id)
         text = f"`{dl.id}` ({dl.subject}) sent to `{dl.to}` is not acknowledged (due {iso(dl.due) if dl.due is not None else 'unknown'})"
-        self.protocol_escalations.append(
+        self._escalate_protocol(
             {"seq": e.seq, "at": e.at, "kind": "acknowledgement", "delegation": dl.id, "to": d["to"], "reason": text}
         )
         self._notify(e, d["to"], dl.task, text)
@@ -342,9 +409,11 @@ class OrgState:
         c = Consultation(
             id=d["id"], name=d["consultation"], asker=d["from"], to=tuple(d["to"]), question=d["question"],
             instruction=d.get("instruction"), task=d.get("task"), blocking=bool(d["blocking"]), at=e.at,
-            due=d.get("due"), default=d.get("default"),
+            due=d.get("due"), default=d.get("default"), seq=e.seq,
         )
         self.consultations[c.id] = c
+        if self.changes is not None:
+            self.changes.consultations.add(c.id)
         if c.blocking and c.subject is not None:
             self.waiting[(c.asker, c.subject)] = c.id
         by = f" (answer by {iso(c.due)})" if c.due is not None else ""
@@ -356,7 +425,9 @@ class OrgState:
         c = self.consultations[d["id"]]
         answered = e.type == "consultation_answered"
         c.status = "answered" if answered else "timed_out"
-        c.answer, c.answered_by, c.answered_at = d.get("answer"), e.actor, e.at
+        c.answer, c.answered_by, c.answered_at, c.answered_seq = d.get("answer"), e.actor, e.at, e.seq
+        if self.changes is not None:
+            self.changes.consultations.add(c.id)
         if c.subject is not None and self.waiting.get((c.asker, c.subject)) == c.id:
             del self.waiting[(c.asker, c.subject)]
         if answered:
@@ -370,7 +441,10 @@ class OrgState:
 
     def _broadcast_sent(self, e: Event) -> None:
         d = e.data
-        self.broadcasts.append({"seq": e.seq, "at": e.at, "from": e.actor, **d})
+        entry = {"seq": e.seq, "at": e.at, "from": e.actor, **d}
+        self.broadcasts.append(entry)
+        if self.changes is not None:
+            self.changes.broadcasts.append(entry)
         self._notify(e, d["to"], None, f"[{d['channel']}/{d['kind']}/{d['priority']}] {d['subject']}: {d['message']}")
 
     def _stage_ran(self, e: Event) -> None:
@@ -395,6 +469,7 @@ class OrgState:
         task.assignee = d["to"]
         task.reassignments += 1
         self.reassignment_count += 1
+        self._touched(task.id)
         self._notify(e, [d["to"]], task.id, f"you are assigned `{task.id}` ({task.title}), reassigned from `{d['from']}`")
         self._notify(e, [d["from"]], task.id, f"`{task.id}` is reassigned to `{d['to']}`")
         self._capacity_changed(task.domain, e)
@@ -402,17 +477,19 @@ class OrgState:
     def _clarification_recorded(self, e: Event) -> None:
         task = self.tasks[e.data["task"]]
         task.clarifications += 1
+        self._touched(task.id)
         self._notify(e, e.data["to"], task.id, f"clarification asked on `{task.id}`: {e.data.get('note') or ''}".rstrip(": "))
 
     def _defect_recorded(self, e: Event) -> None:
         self.tasks[e.data["task"]].defects += 1
+        self._touched(e.data["task"])
 
     def _domain_capacity_escalated(self, e: Event) -> None:
         d = e.data
         self.domain_escalated.add(d["domain"])
         text = (f"domain `{d['domain']}` is at {d['utilisation']:.0%} of capacity, above {d['limit']:.0%} "
                 f"since {iso(d['since'])}")
-        self.protocol_escalations.append(
+        self._escalate_protocol(
             {"seq": e.seq, "at": e.at, "kind": "domain_capacity", "domain": d["domain"], "to": d["to"], "reason": text}
         )
         self._notify(e, d["to"], None, text)
@@ -424,7 +501,10 @@ class OrgState:
             name = d["standup"]
             self.standup_last[name] = max(float(due), self.standup_last.get(name, float(due)))
             self._dirty_protocol.add(("standup", name))
-        self.standups.append({"seq": e.seq, "at": e.at, **d})
+        entry = {"seq": e.seq, "at": e.at, **d}
+        self.standups.append(entry)
+        if self.changes is not None:
+            self.changes.standups.append(entry)
         self._notify(e, d["to"], None, f"standup `{d['standup']}` from `{d['from']}`")
 
     def _standups_scheduled(self, e: Event) -> None:
@@ -442,6 +522,8 @@ class OrgState:
         """Re-band a domain whose commitments changed: a message per entry into
         a band with an action; the start or end of an episode above the domain limit."""
         ledger = self.ledger
+        if self.changes is not None:
+            self.changes.domains.add(domain)
         if not ledger.bands and ledger.domain_limit is None:
             return
         util = ledger.domain_utilisation(domain)
@@ -466,7 +548,7 @@ class OrgState:
                     verb = "escalated" if action.kind == "escalate" else "notice"
                     text = f"capacity {verb}: domain `{domain}` entered band `{band.name}` at {util:.0%}"
                     for agent in to:
-                        self.inboxes.setdefault(agent, []).append(Message(e.seq, e.at, "capacity_band", None, text))
+                        self._deliver(agent, Message(e.seq, e.at, "capacity_band", None, text), e.actor)
         if ledger.domain_limit is not None:
             above = util > ledger.domain_limit
             if above and domain not in self.domain_above:
@@ -511,7 +593,35 @@ class OrgState:
 
     def _notify(self, e: Event, agents: list[str], task: str | None, text: str) -> None:
         for agent in agents:
-            self.inboxes.setdefault(agent, []).append(Message(e.seq, e.at, e.type, task, text))
+            self._deliver(agent, Message(e.seq, e.at, e.type, task, text), e.actor)
+
+    def _deliver(self, agent: str, message: Message, actor: str | None) -> None:
+        self.inboxes.append(agent, message)
+        if self.changes is not None:
+            self.changes.messages.append((agent, message, actor))
+
+    def _escalate(self, entry: dict[str, Any]) -> None:
+        """Record the escalation of a task."""
+        self.escalations.append(entry)
+        self.escalations_by_task.setdefault(entry["task"], []).append(entry)
+        if self.changes is not None:
+            self.changes.escalations.append(entry)
+            self.changes.tasks.add(entry["task"])
+
+    def _escalate_protocol(self, entry: dict[str, Any]) -> None:
+        """Record an escalation that is not about one task."""
+        self.protocol_escalations.append(entry)
+        if self.changes is not None:
+            self.changes.escalations.append(entry)
+
+    def _touched(self, task: str | None, handoff: str | None = None) -> None:
+        """Note a task (and a handoff) the event changed."""
+        ch = self.changes
+        if ch is not None:
+            if task is not None:
+                ch.tasks.add(task)
+            if handoff is not None:
+                ch.handoffs.add(handoff)
 
     def _enter(self, task: Task, at: float) -> None:
         """Start a state visit. Its deadlines are planned lazily, when the clock
@@ -522,6 +632,7 @@ class OrgState:
             task.skipped = frozenset()
         task.plan = None
         self._dirty.add(task.id)
+        self._touched(task.id)
 
     def flush(self) -> None:
         """Schedule the tasks whose deadlines changed since the last flush."""

@@ -15,26 +15,15 @@ import jsonschema
 import pytest
 import yaml
 from orchdsl_runtime import projection
-from orchdsl_runtime.contract.commands import BY_NAME
-from orchdsl_runtime.invoke import invoke
 from orchdsl_runtime.projection import MANIFEST
 from orchdsl_runtime.rundir import Run
 from orchdsl_runtime.scenario import play_file
+from runtime_helpers import START, drive, projected
 
 from orchdsl.generate.schemas import NOTICE_TYPES, agent_file_schemas
 from orchdsl.pipeline import check_files
 
 ROOT = Path(__file__).resolve().parents[2]
-START = 1736154000.0  # 2025-01-06T09:00:00Z
-
-
-def create_task(run: Run, as_: str, **values: Any) -> str | None:
-    """A task created through the command table, as the command line and scenarios create them."""
-    if "criteria" in values:
-        values["acceptance_criteria"] = values.pop("criteria")
-    return invoke(run.engine, BY_NAME["task_create"], as_, values).created
-
-
 
 
 def schema_for(rel: str, data: Any) -> str:
@@ -72,67 +61,10 @@ def schema_for(rel: str, data: Any) -> str:
     raise AssertionError(f"unexpected projected file {rel}")
 
 
-def drive(run: Run) -> None:
-    """A tier-3 instruction: a strategic task, a cross-domain tactical task that goes
-    through every review and the handoff, one left waiting until it escalates, and
-    one that nobody can take."""
-    e = run.engine
-    e.submit_instruction("human", "saved searches", 3, id="I1")
-    st = create_task(run, "planner", instruction="I1", kind="strategic", domain="backend", title="Saved searches",
-                     estimate=["2d"], handoff_to="frontend")
-    e.move("planner", st, "IN_PLANNING")
-    tt = create_task(run, "backend-lead", instruction="I1", kind="tactical", domain="backend", parent=st,
-                     title="API", skills=["python"], nice=["redis"], estimate=["6h"], handoff_to="frontend",
-                     description="CRUD and rerun endpoints", criteria=["OpenAPI documented", "p95 under 200 ms"])
-    wait = create_task(run, "frontend-lead", instruction="I1", kind="tactical", domain="frontend", parent=st,
-                       title="Sidebar", skills=["react"], estimate=["5h"], depends=[tt])
-    tokens = create_task(run, "backend-lead", instruction="I1", kind="tactical", domain="backend", parent=st,
-                         title="Token-budgeted spike", skills=["python"], estimate=["50K"])
-    assert (st, tt, wait, tokens) == ("ST1", "TT1.1", "TT1.2", "TT1.3")
-    e.submit_instruction("human", "fix the typo", 2, id="I2")  # tier 2: no strategic planning
-    assert create_task(run, "backend-lead", instruction="I2", kind="tactical", domain="backend",
-                       title="Typo") == "TT0.1"
-    e.consult("planner", "plan-architecture", "one service or two?", instruction="I1")
-    e.assign("backend-lead", tt, "backend-developer-1")
-    e.assign("frontend-lead", wait)
-    e.move("backend-developer-1", tt, "IN_PROGRESS")
-    e.answer_consultation("architect", "C1", "one service")
-    e.advance(5 * 3600)  # a missed heartbeat, an SLA warning on the waiting task
-    e.heartbeat("backend-developer-1", tt, tokens=30_000, note="done", remaining_hours=0.5)
-    e.move("backend-developer-1", tt, "UNDER_REVIEW", attest=["basic_quality_check"])
-    e.decide_gate("backend-developer-2", tt, "peer_review", "approved")
-    e.move("backend-developer-2", tt, "DOMAIN_REVIEW")
-    e.decide_gate("backend-lead", tt, "domain_review", "approved")
-    e.decide_gate("architect", tt, "architecture", "approved")
-    e.decide_gate("validator", tt, "validation", "PASS", measures={"test_coverage": 0.95, "tests_pass": 1})
-    e.move("backend-lead", tt, "READY_FOR_HANDOFF", attest=["documentation_complete", "staging_deployed",
-                                                            "handoff_checklist_prepared", "downstream_domain_notified"])
-    hid = e.create_handoff("backend-lead", tt, summary="API on staging", artifacts=["openapi.yaml"])
-    for item in e.state.handoffs[hid].checklist[:2]:
-        e.tick_handoff("backend-developer-1", hid, item)
-    run.project()
-    handoff = run.dir / "Agent_Memory" / "_communication" / "handoffs" / "backend_to_frontend_20250106_140000.yaml"
-    assert yaml.safe_load(handoff.read_text())["acceptance"]["acknowledged"] is False
-    for item in e.state.handoffs[hid].checklist[2:]:
-        e.tick_handoff("backend-lead", hid, item)
-    e.accept_handoff("frontend-lead", hid, attest=["all_acceptance_criteria_met"])
-    e.consult("router", "tier-check", "is the typo tier 1?", instruction="I2")  # times out: the default
-    e.record_defect("backend-lead", tt, "missing index")
-    did = e.delegate("engineering-manager", "tech-lead", "own the saved-search rollout", instruction="I1")
-    e.broadcast("tech-lead", "all", "milestone", "normal", "saved searches API is live")
-    e.broadcast("tech-lead", "all", "celebration", "info", "and on time")  # the same second: a second file
-    e.delegate("tech-lead", "frontend-lead", "wire the sidebar", task=wait)
-    e.advance(30 * 3600)  # TT1.2 waited in ASSIGNED past its escalation threshold; D1 is overdue
-    e.acknowledge("tech-lead", did, notes="late, sorry")
-    e.generate_standups()
-    run.save_clock()
-    run.project()
-
-
 def validate_all(run_dir: Path) -> dict[str, int]:
     schemas = {p.name.removesuffix(".schema.json"): json.loads(p.read_text())
                for p in (run_dir / "schemas").glob("*.schema.json")}
-    files = json.loads((run_dir / MANIFEST).read_text())
+    files = projected(run_dir)
     counts: dict[str, int] = {}
     for rel in files:
         data = yaml.safe_load((run_dir / rel).read_text(encoding="utf-8"))
