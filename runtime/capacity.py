@@ -204,6 +204,31 @@ class Ledger:
         then in order of commitment."""
         return sorted(self._by_agent.get(agent, {}).values(), key=_work_order)
 
+    def restore(self, allocations: Iterable[tuple[str, str, float, float | None]]) -> None:
+        """Commit (task, agent, hours, due) of an empty ledger at once, in order."""
+        if self._tasks:
+            raise ValueError("only an empty ledger is restored")
+        for task, agent, hours, due in allocations:
+            _check_hours(hours)
+            if agent not in self.hours_per_day:
+                raise KeyError(agent)
+            if task in self._tasks:
+                raise ValueError(f"task `{task}` is committed twice")
+            self._seq += 1
+            alloc = self._tasks[task] = Allocation(task, agent, float(hours) + 0.0, due, self._seq)
+            self._by_agent.setdefault(agent, {})[task] = alloc
+        for agent, allocs in self._by_agent.items():
+            total = self._agent_sum[agent] = ExactSum()
+            for a in allocs.values():
+                total.add(a.remaining)
+            value = self._agent_total[agent] = total.value()
+            domain = self._domain_sum.setdefault(self.domain_of.get(agent), ExactSum())
+            domain.add(value)
+
+    def in_commit_order(self) -> list[Allocation]:
+        """Every allocation, in the order the tasks were committed."""
+        return sorted(self._tasks.values(), key=lambda a: a.seq)
+
     def agent_of(self, task: str) -> str | None:
         alloc = self._tasks.get(task)
         return alloc.agent if alloc else None

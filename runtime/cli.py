@@ -25,6 +25,7 @@ from .contract.commands import COMMANDS, Command, Param
 from .errors import Refused
 from .invoke import ArgumentError, arguments, convert, invoke
 from .rundir import DEFAULT_DIR, DEFAULT_START, BrokenLog, Run, UsageError, run_dir
+from .snapshot import SnapshotError
 from .timefmt import iso
 from .views import VIEWS, Out, clock_out, command_out
 
@@ -178,7 +179,12 @@ def _dispatch(a: argparse.Namespace) -> int:
                                             sort_keys=True) + "\n")
             sys.stderr.write(f"refused: {r.code} {r.name}: {r.reason}\n")
             return EXIT_FAILED
+        except SnapshotError as exc:
+            run.store.drop_snapshots()
+            raise BrokenLog(f"the snapshot of `{directory}` is damaged ({exc}); it is dropped: "
+                            "run the command again (it will replay the whole log)") from exc
         _emit(out, a.json)
+        run.checkpoint()
         return out.code
     finally:
         run.close()

@@ -7,6 +7,11 @@ refreshes the state from the store, runs the build, appends its events with
 the last sequence number it saw, applies them, and retries on a conflict with
 another writer. A refused command raises ``Refused`` and appends nothing.
 
+The state starts from the store's snapshot when it keeps one (``snapshot.py``),
+and ``checkpoint`` keeps a new one once enough events were folded since; with
+``changes_after``, the fold notes what the events after that sequence number
+touch (``state.changes``), for the projection.
+
 ``Context`` also holds the lookups that refuse (unknown agent, task,
 instruction) and the message helpers every part uses.
 """
@@ -23,13 +28,18 @@ from .contract.events import Draft, Event
 from .errors import Conflict, Refused
 from .model import AgentInfo, Model
 from .records import Instruction, Task
-from .state import OrgState
+from .snapshot import SnapshotStore
+from .snapshot import load as load_snapshot
+from .snapshot import save as save_snapshot
+from .state import Changes, OrgState
 from .store import BatchBuffer, EventStore
 
 MAX_ATTEMPTS = 50
 """how many times a command is validated again after other writers got there first"""
 BULK = 1000
 """a refresh of at least this many events runs with the garbage collector paused"""
+SNAPSHOT_EVERY = 256
+"""events folded since the last snapshot before ``checkpoint`` keeps a new one"""
 HUMAN = "human"
 """The one actor that is not an agent: whoever submits instructions from outside."""
 
@@ -51,16 +61,30 @@ def contention() -> Refused:
 class Context:
     """The engine's shared plumbing; the parts hold one and never each other's state."""
 
-    def __init__(self, model: Model, store: EventStore, clock: Clock) -> None:
+    def __init__(self, model: Model, store: EventStore, clock: Clock, changes_after: int | None = None) -> None:
         self.model = model
         self.store = store
         self.clock = clock
         self.store.claim(model.digest)
-        self.state = OrgState(model)
+        self.snapshot_seq = 0
+        """the sequence number of the latest snapshot this process loaded or kept"""
+        self.changes_after = changes_after
+        """note what the events after this sequence number touch (None: do not)"""
+        self.state = self._start()
         self.on_reload: list[Callable[[], None]] = []
         """called after the state was rebuilt from the store (parts that cache state-bound data)"""
 
     # -- the state and the store ---------------------------------------------------------
+
+    def _start(self) -> OrgState:
+        """A state to fold the log into: the snapshot's (one no later than the events whose
+        changes are noted), else an empty one."""
+        state = load_snapshot(self.store, self.model, self.changes_after)
+        self.snapshot_seq = state.last_seq if state is not None else 0
+        state = state or OrgState(self.model)
+        if self.changes_after is not None and state.last_seq == self.changes_after:
+            state.changes = Changes(state.last_seq)
+        return state
 
     def refresh(self) -> int:
         """Apply the events other writers appended; returns how many."""
@@ -68,18 +92,45 @@ class Context:
         last = store.last_seq()
         if last == state.last_seq:
             return 0
+        first = state.last_seq
         with collector_paused() if last - state.last_seq >= BULK else nullcontext():
             events = store.read(after=state.last_seq)
+            after = self.changes_after
+            if after is not None and state.changes is None and state.last_seq < after:
+                # fold up to `after` without noting changes, then note the rest
+                head, events = events[: after - state.last_seq], events[after - state.last_seq:]
+                for e in head:
+                    state.apply(e)
+                if state.last_seq == after:
+                    state.changes = Changes(after)
             for e in events:
                 state.apply(e)
-        return len(events)
+        return state.last_seq - first
+
+    def track_changes(self) -> None:
+        """Note, from now on, what the events touch (after the projection caught up)."""
+        self.changes_after = self.state.last_seq
+        self.state.changes = Changes(self.state.last_seq)
 
     def reload(self) -> None:
         """Rebuild the state from the store (after a failure left it ahead of the store)."""
-        self.state = OrgState(self.model)
+        if self.state.changes is not None:
+            self.changes_after = self.state.changes.since
+        self.state = self._start()
         for hook in self.on_reload:
             hook()
         self.refresh()
+
+    def checkpoint(self, every: int | None = None) -> bool:
+        """Keep a snapshot of the state in the store when ``every`` (default ``SNAPSHOT_EVERY``)
+        events or more were folded since the latest one; True when one was kept."""
+        store, state = self.store, self.state
+        every = SNAPSHOT_EVERY if every is None else every
+        if not isinstance(store, SnapshotStore) or state.last_seq - self.snapshot_seq < every:
+            return False
+        save_snapshot(store, state)
+        self.snapshot_seq = state.last_seq
+        return True
 
     def commit(self, build: Callable[..., list[Draft]], *args: Any) -> list[Event]:
         """Validate-build-append, retried on conflict with a fresh state:

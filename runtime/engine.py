@@ -1,7 +1,7 @@
 """The engine: commands in, validated events out.
 
-``Engine(model, store, clock)`` replays the store on open and runs one
-organisation. It is a facade over parts that share one ``Context`` (the model,
+``Engine(model, store, clock)`` replays the store on open (from its snapshot,
+when it keeps one) and runs one organisation. It is a facade over parts that share one ``Context`` (the model,
 the store, the clock and the state, with the commit loop):
 
 - ``Tasks`` (``tasks.py``): instructions and tasks: submit, create, move,
@@ -57,10 +57,12 @@ class Engine:
         model: Model | str | Path | Mapping[str, Any],
         store: EventStore | None = None,
         clock: Clock | None = None,
+        *,
+        changes_after: int | None = None,
     ) -> None:
         model = model if isinstance(model, Model) else load_model(model)
         ctx = self.ctx = Context(model, store if store is not None else MemoryStore(),
-                                 clock if clock is not None else WallClock())
+                                 clock if clock is not None else WallClock(), changes_after)
         guards = Guards(ctx)
         perms = self.permissions = Permissions(ctx, guards)
         protocols = Protocols(ctx, perms)

@@ -4,9 +4,9 @@
 ``model.json`` (the compiled model), ``events.sqlite`` (the event log),
 ``clock.json`` (the wall clock, or a virtual clock and its time), ``schemas/``
 (the compiler's JSON Schemas) and ``Agent_Memory/`` (the projection of the log,
-rewritten after every command that writes). ``Run.open`` opens one and replays
-its log into an engine; ``Run.init`` starts one for a compiled model;
-``verify`` replays the whole log afresh and compares.
+rewritten after every command that writes). ``Run.open`` opens one and folds its log into an engine,
+from the store's snapshot when there is one; ``Run.init`` starts one for a
+compiled model; ``verify`` replays the whole log afresh and compares.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from .engine import Engine
 from .errors import ModelError, StoreError
 from .model import Model, load_model
 from .projection import stale_files, write_projection
+from .snapshot import SnapshotError
+from .snapshot import load as load_snapshot
 from .state import OrgState
 from .store import SQLiteStore
 
@@ -74,7 +76,11 @@ class Run:
         clock: Clock = VirtualClock(float(clock_data.get("now", 0.0))) if virtual else WallClock()
         try:
             store = SQLiteStore(directory / STORE_FILE)
-            engine = Engine(model, store, clock)
+            try:
+                engine = Engine(model, store, clock)
+            except SnapshotError:  # a record of the snapshot does not decode: replay the log instead
+                store.drop_snapshots()
+                engine = Engine(model, store, clock)
         except StoreError as exc:
             raise UsageError(f"cannot open the event log of `{directory}`: {exc}") from exc
         except (ValueError, KeyError, TypeError) as exc:
@@ -127,6 +133,11 @@ class Run:
         """Rewrite the Agent_Memory projection; returns the files that changed."""
         return write_projection(self.dir, self.model, self.engine.state, self.store.read(0), self.now)
 
+    def checkpoint(self) -> bool:
+        """Keep a snapshot of the state once enough events were folded since the last one;
+        True when one was kept."""
+        return self.engine.ctx.checkpoint()
+
     def close(self) -> None:
         self.store.close()
 
@@ -139,6 +150,12 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except ValueError as exc:
         raise UsageError(f"`{path}` is not valid JSON: {exc}") from exc
     return data if isinstance(data, dict) else None
+
+
+def _compare(kept: dict[str, Any], replayed: dict[str, Any], what: str, problems: list[str]) -> None:
+    if kept != replayed:
+        keys = sorted(k for k in kept if kept[k] != replayed.get(k))
+        problems.append(f"the replayed state differs from {what} in {', '.join(keys)}")
 
 
 def verify(run: Run) -> dict[str, Any]:
@@ -159,18 +176,24 @@ def verify(run: Run) -> dict[str, Any]:
             if len(problems) >= 10:
                 break
     fresh = OrgState(run.model)
+    snap = load_snapshot(run.store, run.model)
     try:
         for e in events:
             fresh.apply(e)
+            if snap is not None and fresh.last_seq == snap.last_seq:
+                try:
+                    _compare(snap.dump(), fresh.dump(), f"the snapshot at event {snap.last_seq}", problems)
+                except SnapshotError as exc:
+                    problems.append(f"the snapshot at event {snap.last_seq} does not decode: {exc}")
     except Exception as exc:  # a broken log cannot be folded: report, do not crash
         problems.append(f"replay failed at event {fresh.last_seq + 1}: {type(exc).__name__}: {exc}")
-    else:
+        return {"ok": False, "events": len(events), "problems": problems}
+    try:
         run.engine.refresh()
-        live, replayed = run.engine.state.dump(), fresh.dump()
-        if live != replayed:
-            keys = sorted(k for k in live if live[k] != replayed.get(k))
-            problems.append(f"the replayed state differs from the engine's in {', '.join(keys)}")
-    stale = stale_files(run.dir, run.model, run.engine.state, events, run.now)
+        _compare(run.engine.state.dump(), fresh.dump(), "the engine's state", problems)
+    except SnapshotError as exc:
+        problems.append(f"the engine's state does not decode: {exc}")
+    stale = stale_files(run.dir, run.model, fresh, events, run.now)  # against what the log gives
     if stale:
         problems.append(f"{len(stale)} projected file(s) differ from the log: {', '.join(stale[:5])}")
     return {"ok": not problems, "events": len(events), "problems": problems}

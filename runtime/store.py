@@ -159,6 +159,18 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+_SNAPSHOTS = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    format INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    checksum TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (format, digest)
+)
+"""
+
+
 class SQLiteStore:
     """Events in one SQLite file; safe to share between engines and processes."""
 
@@ -228,6 +240,47 @@ class SQLiteStore:
         _check_seqs(events, expected_last_seq)
         with self._lock:
             return self._append(events, expected_last_seq)
+
+    # -- snapshots of the folded state (``snapshot.py``) -----------------------------------
+
+    def read_snapshot(self, format: int, digest: str) -> tuple[int, bytes, str] | None:
+        """The snapshot kept for a format and model: (last seq, data, SHA-256), or None."""
+        with self._lock:
+            try:
+                row = self._db.execute(
+                    "SELECT seq, data, checksum FROM snapshots WHERE format = ? AND digest = ?", (format, digest)
+                ).fetchone()
+            except sqlite3.OperationalError:  # no snapshot was ever kept
+                return None
+        if row is None or not isinstance(row[1], bytes):
+            return None
+        return int(row[0]), row[1], str(row[2])
+
+    def write_snapshot(self, format: int, digest: str, seq: int, data: bytes, checksum: str) -> None:
+        """Keep a snapshot (replacing any other) unless the one kept is as recent."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(_SNAPSHOTS)
+                row = self._db.execute(
+                    "SELECT seq FROM snapshots WHERE format = ? AND digest = ?", (format, digest)
+                ).fetchone()
+                if row is None or int(row[0]) < seq:
+                    self._db.execute("DELETE FROM snapshots")
+                    self._db.execute(
+                        "INSERT INTO snapshots (format, digest, seq, checksum, data) VALUES (?, ?, ?, ?, ?)",
+                        (format, digest, seq, checksum, data),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def drop_snapshots(self) -> None:
+        """Forget every snapshot: the next process replays the whole log."""
+        with self._lock:
+            self._db.execute(_SNAPSHOTS)
+            self._db.execute("DELETE FROM snapshots")
 
     def _append(self, events: list[Event], expected_last_seq: int) -> int:
         self._db.execute("BEGIN IMMEDIATE")

@@ -7,7 +7,8 @@ against the raw compiled model (not the engine's indexes):
 2. every `task_moved` is declared at the task's tier and made by a permitted actor;
 3. terminal states absorb;
 4. a refused command changes nothing;
-5. a replay of the log reaches the same state;
+5. a replay of the log reaches the same state, and so does a snapshot (taken now, or earlier
+   with the later events folded on top);
 6. every crossed SLA threshold fires exactly once per visit, and no other;
 7. the capacity ledger equals the remaining estimates of the assigned open tasks;
 8. no task is lost or duplicated.
@@ -31,7 +32,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from orchdsl_runtime import HUMAN, Engine, MemoryStore, Model, Refused, VirtualClock, load_model
+from orchdsl_runtime import HUMAN, Engine, MemoryStore, Model, Refused, VirtualClock, load_model, snapshot
 from strategies import valid_specs
 
 from orchdsl.emit import compiled_json
@@ -164,6 +165,8 @@ class Properties(RuleBasedStateMachine):
         self.engine = Engine(self.model, MemoryStore(), VirtualClock(0.0))
         self.created: list[str] = []
         self.instructions: dict[int, str] = {}
+        self.kept: tuple[int, str] | None = None
+        """an earlier snapshot: (its last seq, its text)"""
 
     # ------------------------------------------------------------ helpers
 
@@ -506,6 +509,15 @@ class Properties(RuleBasedStateMachine):
         copy.claim(self.model.digest)
         copy.append(self.engine.events(), 0)
         assert Engine(self.model, copy, VirtualClock(now)).state.dump() == state.dump()
+        text = snapshot.encode(state)
+        assert snapshot.decode(self.model, text).dump() == state.dump()
+        if self.kept is not None:
+            later = snapshot.decode(self.model, self.kept[1])
+            for e in self.engine.events(self.kept[0]):
+                later.apply(e)
+            assert later.dump() == state.dump()
+        if self.kept is None or state.last_seq - self.kept[0] >= 10:
+            self.kept = (state.last_seq, text)
 
     def shadow_of(self, task: str) -> Shadow:
         return self.fold()[task]
