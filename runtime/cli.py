@@ -195,6 +195,7 @@ def _run(run: Run, command: Command, values: dict[str, Any], as_: str | None) ->
     if command.view:
         return VIEWS[command.method](run, **arguments(command, values))
     engine, before = run.engine, run.store.last_seq()
+    done = False
     try:
         if not run.virtual:
             engine.process_clock()  # a wall clock: fire what fell due since the last command
@@ -206,10 +207,14 @@ def _run(run: Run, command: Command, values: dict[str, Any], as_: str | None) ->
                 raise UsageError(f"`{values['time']}` is in the past; the clock is at {iso(run.now)}")
         if command.name.startswith("clock_"):
             invoke(engine, command, as_, values)
+            done = True
             return clock_out(run, before)
-        return command_out(command, values, invoke(engine, command, as_, values))
+        result = invoke(engine, command, as_, values)
+        done = True
+        return command_out(command, values, result)
     finally:
-        if run.store.last_seq() != before or command.name.startswith("clock_"):
+        # what was recorded is projected (a refused command records and projects nothing)
+        if run.store.last_seq() != before or (done and command.name.startswith("clock_")):
             run.save_clock()
             run.project()
 

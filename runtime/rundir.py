@@ -4,7 +4,8 @@
 ``model.json`` (the compiled model), ``events.sqlite`` (the event log),
 ``clock.json`` (the wall clock, or a virtual clock and its time), ``schemas/``
 (the compiler's JSON Schemas) and ``Agent_Memory/`` (the projection of the log,
-rewritten after every command that writes). ``Run.open`` opens one and folds its log into an engine,
+brought up to date after every command that writes: only the files its events
+touch, ``delta.py``). ``Run.open`` opens one and folds its log into an engine,
 from the store's snapshot when there is one; ``Run.init`` starts one for a
 compiled model; ``verify`` replays the whole log afresh and compares.
 """
@@ -21,10 +22,11 @@ from typing import Any
 from .clock import Clock, VirtualClock, WallClock
 from .contract.events import check_event
 from .contract.layout import MEMORY, write_text
+from .delta import forget_progress, projection_lock, read_progress, update_projection
 from .engine import Engine
 from .errors import ModelError, StoreError
 from .model import Model, load_model
-from .projection import stale_files, write_projection
+from .projection import stale_files
 from .snapshot import SnapshotError
 from .snapshot import load as load_snapshot
 from .state import OrgState
@@ -74,13 +76,15 @@ class Run:
         clock_data = _read_json(directory / CLOCK_FILE) or {"mode": "wall"}
         virtual = clock_data.get("mode") == "virtual"
         clock: Clock = VirtualClock(float(clock_data.get("now", 0.0))) if virtual else WallClock()
+        progress = read_progress(directory)
+        after = progress.seq if progress is not None and progress.model == model.digest else None
         try:
             store = SQLiteStore(directory / STORE_FILE)
             try:
-                engine = Engine(model, store, clock)
+                engine = Engine(model, store, clock, changes_after=after)
             except SnapshotError:  # a record of the snapshot does not decode: replay the log instead
                 store.drop_snapshots()
-                engine = Engine(model, store, clock)
+                engine = Engine(model, store, clock, changes_after=after)
         except StoreError as exc:
             raise UsageError(f"cannot open the event log of `{directory}`: {exc}") from exc
         except (ValueError, KeyError, TypeError) as exc:
@@ -108,6 +112,7 @@ class Run:
             for sub in (MEMORY, "schemas"):
                 shutil.rmtree(directory / sub, ignore_errors=True)
             (directory / MANIFEST).unlink(missing_ok=True)
+            forget_progress(directory)
         directory.mkdir(parents=True, exist_ok=True)
         write_text(directory / MODEL_FILE, model_text)
         clock = {"mode": "virtual", "now": start} if start is not None else {"mode": "wall"}
@@ -130,12 +135,25 @@ class Run:
             write_text(self.dir / CLOCK_FILE, json.dumps(data, sort_keys=True) + "\n")
 
     def project(self) -> list[str]:
-        """Rewrite the Agent_Memory projection; returns the files that changed."""
-        return write_projection(self.dir, self.model, self.engine.state, self.store.read(0), self.now)
+        """Bring the Agent_Memory projection up to the log: the files the events since the
+        last projection touch (all of them when that is not known); returns the files written."""
+        with projection_lock(self.dir):
+            self.engine.refresh()
+            changed = update_projection(self.dir, self.model, self.engine.state, self.store.read, self.now)
+            self.engine.ctx.track_changes()
+        return changed
+
+    def rebuild(self) -> list[str]:
+        """Rewrite the whole projection from the log (repair); returns the files that changed."""
+        forget_progress(self.dir)
+        return self.project()
 
     def checkpoint(self) -> bool:
-        """Keep a snapshot of the state once enough events were folded since the last one;
-        True when one was kept."""
+        """Keep a snapshot of the state once enough events were folded since the last one,
+        and only when the projection has caught up with them; True when one was kept."""
+        progress = read_progress(self.dir)
+        if progress is None or progress.seq < self.engine.state.last_seq:
+            return False
         return self.engine.ctx.checkpoint()
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from orchdsl_runtime.cli import main
+from orchdsl_runtime.rundir import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 V2 = ROOT / "specs" / "orchestration_v2.orch"
@@ -199,7 +200,16 @@ def test_log_verify_catches_a_changed_projection_and_log(cli: Cli) -> None:
     code, out, _ = cli("log", "--verify")
     assert code == 1 and "projected file" in out and f"{task}.yaml" in out
     cli.ok("status")  # reading does not repair
-    cli.ok("clock", "process")  # a writing command rewrites the projection
+    cli.ok("clock", "process")  # nor does a command whose events do not touch the file
+    assert cli("log", "--verify")[0] == 1
+    cli.ok("move", task, "IN_PROGRESS", "--as", cli.json("show", task)["assignee"])  # this one does
+    assert cli("log", "--verify")[0] == 0
+    path.write_text("tampered\n")
+    run = Run.open(cli.dir)
+    try:
+        assert run.rebuild() == [str(path.relative_to(cli.dir))]  # a full rebuild repairs the rest
+    finally:
+        run.close()
     assert cli("log", "--verify")[0] == 0
     db = sqlite3.connect(cli.dir / "events.sqlite")
     db.execute("UPDATE events SET data = replace(data, '\"title\":\"work\"', '\"title\":\"other\"') WHERE seq = 2")

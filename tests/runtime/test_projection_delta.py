@@ -1,0 +1,193 @@
+"""The incremental projection: after every command the files on disk are exactly those of a full
+projection of the log, though only the files the command's events touch were written; a
+projection cut short is completed by the next command; a refused command writes nothing; a new
+day rewrites the dated capacity forecasts."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from orchdsl_runtime import projection
+from orchdsl_runtime.cli import main
+from orchdsl_runtime.delta import PROGRESS
+from orchdsl_runtime.rundir import Run
+from orchdsl_runtime.scenario import play_file
+from runtime_helpers import START, drive, projected
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV1, LEAD = "backend-developer-1", "backend-lead"
+
+
+def same_as_full(run: Run) -> None:
+    """The runtime's files on disk are those of a full projection of the log, byte for byte."""
+    full = {f"Agent_Memory/{path}": projection.dump(data) for path, (_, data) in
+            projection.project(run.model, run.engine.state, run.store.read(0), run.now).items()}
+    on_disk = {rel: (run.dir / rel).read_text(encoding="utf-8") for rel in projected(run.dir)}
+    assert sorted(on_disk) == sorted(full)
+    assert on_disk == full
+    progress = json.loads((run.dir / PROGRESS).read_text())
+    assert progress["seq"] == run.store.last_seq()
+
+
+class Checked:
+    """An engine whose every command is followed by a projection, checked against a full one."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        self.written: list[list[str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._run.engine, name)
+        if not callable(value) or name in ("events", "task", "inbox", "status", "instruction", "measure"):
+            return value
+
+        def command(*args: Any, **kwargs: Any) -> Any:
+            out = value(*args, **kwargs)
+            self.written.append(self._run.project())
+            same_as_full(self._run)
+            return out
+
+        return command
+
+
+class CheckedRun:
+    """A run whose engine is ``Checked``."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        self.engine = Checked(run)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._run, name)
+
+
+def test_every_command_of_a_tier3_instruction(compiled_dir: Path, tmp_path: Path) -> None:
+    run = Run.init(tmp_path / "run", compiled_dir / "model.json", START)
+    try:
+        checked = CheckedRun(run)
+        drive(checked)  # type: ignore[arg-type]
+        written = checked.engine.written
+    finally:
+        run.close()
+    assert len(written) > 30
+    # a command writes the few files it touches, not the whole tree
+    assert max(len(w) for w in written) < len(projected(run.dir)) / 2
+
+
+@pytest.mark.parametrize("scenario", sorted(p.stem for p in (ROOT / "examples" / "scenarios").glob("*.yaml")))
+def test_every_step_of_the_example_scenarios(compiled_dir: Path, tmp_path: Path, scenario: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Callable[[Run], list[str]] = Run.project
+    steps = []
+
+    def project_and_check(self: Run) -> list[str]:
+        changed = project(self)
+        same_as_full(self)
+        steps.append(changed)
+        return changed
+
+    monkeypatch.setattr(Run, "project", project_and_check)
+    run, failures, _ = play_file(compiled_dir / "model.json", ROOT / "examples" / "scenarios" / f"{scenario}.yaml",
+                                 tmp_path / "run", io.StringIO(), quiet=True)
+    run.close()
+    assert failures == [] and len(steps) > 5
+
+
+def cli(directory: Path, *args: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([*args, "--dir", str(directory)])
+    return code, out.getvalue() + err.getvalue()
+
+
+@pytest.fixture
+def started(compiled_dir: Path, tmp_path: Path) -> tuple[Path, str]:
+    """A run directory with one tier-2 task assigned to DEV1."""
+    directory = tmp_path / "run"
+    run = Run.init(directory, compiled_dir / "model.json", START)
+    try:
+        run.engine.submit_instruction("human", "fix the typo", 2, id="I1")
+        task = run.engine.create_task(LEAD, "I1", "tactical", "backend", "Typo", required_skills=["python"],
+                                      estimate_hours=2.0)
+        run.engine.assign(LEAD, task, DEV1)
+        run.project()
+    finally:
+        run.close()
+    return directory, task
+
+
+def test_a_move_writes_its_task_file_only(started: tuple[Path, str]) -> None:
+    directory, task = started
+    run = Run.open(directory)
+    try:
+        run.engine.move(DEV1, task, "IN_PROGRESS")
+        assert run.project() == [f"Agent_Memory/I1/tasks/tactical/backend/{task}.yaml"]
+        run.engine.move(DEV1, task, "BLOCKED")
+        run.engine.move(DEV1, task, "IN_PROGRESS")
+        assert run.project() == []  # the file was rendered again, and found the same
+        assert run.project() == []
+        same_as_full(run)
+    finally:
+        run.close()
+
+
+def test_a_projection_cut_short_is_completed_by_the_next_command(started: tuple[Path, str]) -> None:
+    directory, task = started
+    run = Run.open(directory)
+    try:  # commands recorded by a process that stops before it projects them
+        run.engine.move(DEV1, task, "IN_PROGRESS")
+        run.engine.heartbeat(DEV1, task, tokens=10, remaining_hours=1.0)
+    finally:
+        run.close()
+    code, out = cli(directory, "log", "--verify")
+    assert code == 1 and f"{task}.yaml" in out
+    assert cli(directory, "move", task, "BLOCKED", "--as", DEV1)[0] == 0
+    assert cli(directory, "log", "--verify")[0] == 0
+    run = Run.open(directory)
+    try:
+        same_as_full(run)
+    finally:
+        run.close()
+
+
+def files_of(directory: Path) -> dict[str, tuple[int, int]]:
+    """Every file of the run directory but the event log, with its size and modification time."""
+    return {str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in directory.rglob("*") if p.is_file() and not p.name.startswith("events.sqlite")}
+
+
+def test_a_refused_command_writes_and_projects_nothing(started: tuple[Path, str]) -> None:
+    directory, task = started
+    before, events = files_of(directory), cli(directory, "log", "--json")[1]
+    assert cli(directory, "move", task, "COMPLETED", "--as", DEV1)[0] == 1
+    assert cli(directory, "move", task, "IN_PROGRESS", "--as", LEAD)[0] == 1
+    assert cli(directory, "clock", "advance", "-1h")[0] == 2
+    assert cli(directory, "status")[0] == 0
+    assert files_of(directory) == before and cli(directory, "log", "--json")[1] == events
+
+
+def test_a_new_day_rewrites_the_capacity_forecasts(started: tuple[Path, str]) -> None:
+    directory, _ = started
+    team = directory / "Agent_Memory" / "_system" / "capacity" / "backend" / "team.yaml"
+    assert "2025-01-06" in team.read_text()
+    assert cli(directory, "clock", "advance", "15h")[0] == 0  # past midnight
+    assert "2025-01-06" not in team.read_text() and "2025-01-07" in team.read_text()
+    assert cli(directory, "log", "--verify")[0] == 0
+
+
+def test_without_its_record_the_projection_is_rebuilt_whole(started: tuple[Path, str]) -> None:
+    directory, task = started
+    path = directory / "Agent_Memory" / "I1" / "tasks" / "tactical" / "backend" / f"{task}.yaml"
+    path.write_text("tampered\n")
+    assert cli(directory, "clock", "process")[0] == 0  # nothing touched the file
+    assert path.read_text() == "tampered\n"
+    (directory / PROGRESS).unlink()
+    assert cli(directory, "clock", "process")[0] == 0
+    assert path.read_text().startswith(projection.HEADER)
+    assert cli(directory, "log", "--verify")[0] == 0
