@@ -65,23 +65,28 @@ def _add_param(s: argparse.ArgumentParser, p: Param) -> None:
                        required=p.required)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(first: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``orchdsl run``; with ``first``, of the commands whose first word it is
+    only (a command line names one command: building all 40 costs more than running most)."""
     p = _Parser(prog="orchdsl run", description="Run a compiled organisation on a run directory.",
                 epilog="Play a scripted scenario: orchdsl run SPEC.orch --scenario FILE.yaml [--dir DIR] [--json]. "
                        "Exit codes: 0 done, 1 refused (code and reason on stderr) or a failed check, 2 usage.")
     _common(p, top=True)
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
 
-    s = sub.add_parser("init", help="start a run for a compiled model (`orchdsl run init SPEC.orch` compiles first)")
-    _common(s)
-    s.add_argument("model", metavar="MODEL_JSON")
-    s.add_argument("--virtual-clock", nargs="?", const=DEFAULT_START, default=None, metavar="START_ISO",
-                   help=f"run on a virtual clock starting at START_ISO (default {DEFAULT_START})")
-    s.add_argument("--force", action="store_true", help="discard an existing run in DIR")
+    if first in (None, "init"):
+        s = sub.add_parser("init", help="start a run for a compiled model (`orchdsl run init SPEC.orch` compiles first)")
+        _common(s)
+        s.add_argument("model", metavar="MODEL_JSON")
+        s.add_argument("--virtual-clock", nargs="?", const=DEFAULT_START, default=None, metavar="START_ISO",
+                       help=f"run on a virtual clock starting at START_ISO (default {DEFAULT_START})")
+        s.add_argument("--force", action="store_true", help="discard an existing run in DIR")
 
     groups: dict[str, Any] = {}
     for cmd in COMMANDS:
         words = cmd.words
+        if first is not None and words[0] != first:
+            continue
         if len(words) == 1:
             s = sub.add_parser(words[0], help=cmd.summary, description=cmd.summary)
         else:
@@ -101,12 +106,29 @@ def parser() -> argparse.ArgumentParser:
         for param in cmd.params:
             _add_param(s, param)
 
-    s = sub.add_parser("scenario", help="play a scenario on a compiled model (`orchdsl run SPEC --scenario FILE`)")
-    _common(s)
-    s.add_argument("model", metavar="MODEL_JSON")
-    s.add_argument("scenario", metavar="SCENARIO_YAML")
-    s.add_argument("--quiet", action="store_true", help="print only the report")
+    if first in (None, "scenario"):
+        s = sub.add_parser("scenario", help="play a scenario on a compiled model (`orchdsl run SPEC --scenario FILE`)")
+        _common(s)
+        s.add_argument("model", metavar="MODEL_JSON")
+        s.add_argument("scenario", metavar="SCENARIO_YAML")
+        s.add_argument("--quiet", action="store_true", help="print only the report")
     return p
+
+
+FIRST_WORDS = frozenset({"init", "scenario", *(c.words[0] for c in COMMANDS)})
+
+
+def _first_word(argv: Sequence[str]) -> str | None:
+    """The first word of the command an argument list names, when it names a known one."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--dir":
+            skip = True
+        elif not token.startswith("-"):
+            return token if token in FIRST_WORDS else None
+    return None
 
 
 def _emit(out: Out, as_json: bool) -> None:
@@ -125,7 +147,7 @@ def _usage(message: str, as_json: bool) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    p = parser()
+    p = parser(_first_word(argv))
     as_json = "--json" in argv
     if not argv or argv[0] in ("-h", "--help"):
         sys.stdout.write(p.format_help())

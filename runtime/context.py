@@ -38,6 +38,8 @@ MAX_ATTEMPTS = 50
 """how many times a command is validated again after other writers got there first"""
 BULK = 1000
 """a refresh of at least this many events runs with the garbage collector paused"""
+PAGE = 20_000
+"""events read from the store at a time when folding a long log"""
 SNAPSHOT_EVERY = 256
 """events folded since the last snapshot before ``checkpoint`` keeps a new one"""
 HUMAN = "human"
@@ -93,19 +95,26 @@ class Context:
         if last == state.last_seq:
             return 0
         first = state.last_seq
-        with collector_paused() if last - state.last_seq >= BULK else nullcontext():
-            events = store.read(after=state.last_seq)
-            after = self.changes_after
-            if after is not None and state.changes is None and state.last_seq < after:
-                # fold up to `after` without noting changes, then note the rest
-                head, events = events[: after - state.last_seq], events[after - state.last_seq:]
-                for e in head:
-                    state.apply(e)
-                if state.last_seq == after:
-                    state.changes = Changes(after)
-            for e in events:
-                state.apply(e)
+        with collector_paused() if last - first >= BULK else nullcontext():
+            page = getattr(store, "read_page", None)
+            if page is None:
+                self._fold(store.read(after=first))
+            else:  # a long log a page at a time: the events of one page are garbage once folded
+                while events := page(state.last_seq, PAGE):
+                    self._fold(events)
         return state.last_seq - first
+
+    def _fold(self, events: list[Event]) -> None:
+        state, after = self.state, self.changes_after
+        if after is not None and state.changes is None and state.last_seq < after:
+            # fold up to `after` without noting changes, then note the rest
+            head, events = events[: after - state.last_seq], events[after - state.last_seq:]
+            for e in head:
+                state.apply(e)
+            if state.last_seq == after:
+                state.changes = Changes(after)
+        for e in events:
+            state.apply(e)
 
     def track_changes(self) -> None:
         """Note, from now on, what the events touch (after the projection caught up)."""
@@ -128,6 +137,7 @@ class Context:
         every = SNAPSHOT_EVERY if every is None else every
         if not isinstance(store, SnapshotStore) or state.last_seq - self.snapshot_seq < every:
             return False
+        state.flush()  # deadlines planned now, rather than by every process that loads the snapshot
         save_snapshot(store, state)
         self.snapshot_seq = state.last_seq
         return True

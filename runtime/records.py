@@ -13,7 +13,7 @@ reading it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, ItemsView, Iterable, ValuesView
+from collections.abc import Callable, ItemsView, Iterable, Iterator, ValuesView
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
@@ -285,11 +285,13 @@ class Table(dict[str, V]):
     ``decode(key, text)`` when first read. Keys, ``len`` and ``in`` never decode;
     ``values()`` and ``items()`` decode every record first."""
 
-    __slots__ = ("decode",)
+    __slots__ = ("decode", "tag")
 
-    def __init__(self, decode: Callable[[str, str], V] | None = None) -> None:
+    def __init__(self, decode: Callable[[str, str], V] | None = None, tag: str = "") -> None:
         super().__init__()
         self.decode = decode
+        self.tag = tag
+        """the field an encoded record keeps in front (``tag TAB rest``), readable without decoding it"""
 
     def _decoded(self, key: str, value: Any) -> V:
         if self.decode is None:
@@ -344,6 +346,16 @@ class Table(dict[str, V]):
     def items(self) -> ItemsView[str, V]:  # type: ignore[override]
         self.decode_all()
         return dict.items(self)
+
+    def tags(self) -> Iterator[tuple[str, str]]:
+        """(key, the ``tag`` field) of every record, in order, decoding none."""
+        attr = self.tag
+        value: Any
+        for key, value in dict.items(self):
+            if type(value) is str:
+                yield key, value[:value.find("\t")]
+            else:
+                yield key, getattr(value, attr)
 
     def decode_all(self) -> None:
         for key, value in list(dict.items(self)):

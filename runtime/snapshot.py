@@ -7,15 +7,16 @@ ready for the events after its sequence number.
 A snapshot is data only, in JSON: a header line (the format, the model's
 digest, the sequence number, the size of each table and every small part of
 the state), then one line per record of the large tables (tasks,
-instructions, inboxes, handoffs, delegations, consultations), ``id TAB json``;
-a task's line is ``id TAB state TAB json``, so its state is read without
-decoding it. The lines go into the state's tables still encoded, and a record
+instructions, inboxes, handoffs, delegations, consultations): for each, a
+line of the ids (tab-separated), then one line per record in that order; the
+line of a task is ``state TAB json`` (of a handoff, delegation or consultation
+``status TAB json``), so views find open work without decoding the rest. The lines go into the state's tables still encoded, and a record
 is decoded, every field checked, the first time the engine uses it: opening a
 state of 100,000 tasks reads and splits the text, then decodes only what the
 command touches. Nothing is unpickled: records are built through their
 constructors from checked values.
 
-The store keeps the text with its SHA-256; a snapshot whose checksum, format,
+The store keeps the text with its checksum; a snapshot whose checksum, format,
 model or sequence number does not match, or whose header does not decode, is
 ignored and the log replayed from the start (``load`` returns None). A record
 that does not decode when it is used raises ``SnapshotError``: the command line
@@ -27,11 +28,12 @@ task from their list.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from .bulk import collector_paused
 from .model import Model
 from .records import Consultation, Delegation, Encoded, Handoff, Instruction, Message, Table, Task
 from .state import PROTOCOL_TIMERS, OrgState
@@ -186,19 +188,19 @@ INSTRUCTION = (
 HANDOFF = (
     ("task", _str), ("from_domain", _str), ("to_domain", _str), ("by", _str), ("at", _num), ("summary", _str),
     ("artifacts", _str_list), ("checklist", _str_list), ("accepted_by", _str), ("on_accept", _str),
-    ("on_reject", _opt_str), ("ticked", _str_list), ("ticked_by", _str_map), ("status", _str),
+    ("on_reject", _opt_str), ("ticked", _str_list), ("ticked_by", _str_map),
     ("decided_by", _opt_str), ("decided_at", _opt_num), ("reason", _opt_str),
 )
 DELEGATION = (
     ("sender", _str), ("to", _str), ("subject", _str), ("message", _str), ("priority", _str),
-    ("instruction", _opt_str), ("task", _opt_str), ("at", _num), ("due", _opt_num), ("status", _str),
+    ("instruction", _opt_str), ("task", _opt_str), ("at", _num), ("due", _opt_num),
     ("acknowledged_at", _opt_num), ("notes", _str), ("escalated", _bool), ("seq", _int),
     ("acknowledged_seq", lambda v: None if v is None else _int(v)),
 )
 CONSULTATION = (
     ("name", _str), ("asker", _str), ("to", _strs), ("question", _str), ("instruction", _opt_str),
     ("task", _opt_str), ("blocking", _bool), ("at", _num), ("due", _opt_num), ("default", _opt_str),
-    ("status", _str), ("answer", _opt_str), ("answered_by", _opt_str), ("answered_at", _opt_num), ("seq", _int),
+    ("answer", _opt_str), ("answered_by", _opt_str), ("answered_at", _opt_num), ("seq", _int),
     ("answered_seq", lambda v: None if v is None else _int(v)),
 )
 Fields = tuple[tuple[str, Callable[[Any], Any]], ...]
@@ -236,20 +238,22 @@ def _decoder(cls: Callable[..., Any], fields: Fields) -> Callable[[str, str], An
     return decode
 
 
-def _decode_task(key: str, text: str) -> Task:
-    state, sep, rest = text.partition("\t")
-    if not sep:
-        raise SnapshotError(f"task `{key}` of the snapshot has no state")
-    task: Task = _decode_plain_task(key, rest)
-    task.state = state
-    return task
+def _tagged(decode: Callable[[str, str], Any], attr: str) -> Callable[[str, str], Any]:
+    """A decoder of ``tag TAB json`` lines: the record from the json, its ``attr`` from the tag."""
+
+    def decode_tagged(key: str, text: str) -> Any:
+        tag, sep, rest = text.partition("\t")
+        if not sep:
+            raise SnapshotError(f"record `{key}` of the snapshot has no {attr}")
+        record = decode(key, rest)
+        setattr(record, attr, tag)
+        return record
+
+    return decode_tagged
 
 
-def _task_with_placeholder_state(key: str, **fields: Any) -> Task:
-    return Task(key, state="", **fields)
-
-
-_decode_plain_task = _decoder(_task_with_placeholder_state, TASK)
+def _task(key: str, **fields: Any) -> Task:
+    return Task(key, state="", **fields)  # the state comes from the tag
 
 
 def _decode_messages(key: str, text: str) -> list[Message]:
@@ -267,30 +271,29 @@ def _encode_messages(messages: list[Message]) -> str:
     return _json([[m.seq, m.at, m.type, m.task, m.text] for m in messages])
 
 
+FIELDS: dict[str, Fields] = {"tasks": TASK, "instructions": INSTRUCTION, "handoffs": HANDOFF,
+                             "delegations": DELEGATION, "consultations": CONSULTATION}
 DECODERS: dict[str, Callable[[str, str], Any]] = {
-    "tasks": _decode_task,
+    "tasks": _tagged(_decoder(_task, TASK), "state"),
     "instructions": _decoder(Instruction, INSTRUCTION),
     "inboxes": _decode_messages,
-    "handoffs": _decoder(Handoff, HANDOFF),
-    "delegations": _decoder(Delegation, DELEGATION),
-    "consultations": _decoder(Consultation, CONSULTATION),
+    "handoffs": _tagged(_decoder(Handoff, HANDOFF), "status"),
+    "delegations": _tagged(_decoder(Delegation, DELEGATION), "status"),
+    "consultations": _tagged(_decoder(Consultation, CONSULTATION), "status"),
 }
 
 
-def _encode_value(table: str, value: Any) -> str:
-    """A table's value as its line after the key: re-using what is still encoded."""
+def _encode_value(table: Table[Any], name: str, value: Any) -> str:
+    """A table's value as its line: re-using what is still encoded; a table's tag first."""
     if type(value) is str:
         return value
     if type(value) is Encoded:
         tail = _encode_messages(value.tail)
         return tail if value.text == "[]" else f"{value.text[:-1]},{tail[1:]}"
-    if table == "tasks":
-        return f"{value.state}\t{_encode_record(value, TASK)}"
-    if table == "inboxes":
+    if name == "inboxes":
         return _encode_messages(value)
-    fields = {"instructions": INSTRUCTION, "handoffs": HANDOFF, "delegations": DELEGATION,
-              "consultations": CONSULTATION}[table]
-    return _encode_record(value, fields)
+    text = _encode_record(value, FIELDS[name])
+    return f"{getattr(value, table.tag)}\t{text}" if table.tag else text
 
 
 # -- the state ---------------------------------------------------------------------------------
@@ -333,7 +336,9 @@ def encode(state: OrgState) -> str:
     lines = [_json(header)]
     for name in TABLES:
         table: Table[Any] = getattr(state, name)
-        lines += [f"{key}\t{_encode_value(name, table.raw(key))}" for key in table]
+        if table:
+            lines.append("\t".join(table))
+            lines += [_encode_value(table, name, table.raw(key)) for key in table]
     return "\n".join(lines)
 
 
@@ -364,19 +369,19 @@ def _restore(model: Model, h: dict[str, Any], lines: list[str]) -> OrgState:
         raise SnapshotError("the snapshot's tables are not this format's")
     start = 1
     for name in TABLES:
-        n = _int(sizes[name])
-        chunk = lines[start:start + n]
-        if len(chunk) != n:
-            raise SnapshotError("the snapshot is cut short")
-        pairs = [line.split("\t", 1) for line in chunk]
-        if any(len(p) != 2 for p in pairs):
-            raise SnapshotError(f"a line of the snapshot's {name} has no id")
         table: Table[Any] = getattr(state, name)
         table.decode = DECODERS[name]
-        table.load(pairs)  # type: ignore[arg-type]
+        n = _int(sizes[name])
+        if not n:
+            continue
+        keys = lines[start].split("\t") if start < len(lines) else []
+        values = lines[start + 1:start + 1 + n]
+        if len(keys) != n or len(values) != n:
+            raise SnapshotError("the snapshot is cut short")
+        table.load(zip(keys, values, strict=True))
         if len(table) != n:
             raise SnapshotError(f"the snapshot's {name} repeat an id")
-        start += n
+        start += 1 + n
     if start != len(lines):
         raise SnapshotError("the snapshot has lines past its tables")
     for k, parent, n in h["kind_counts"]:
@@ -431,10 +436,16 @@ def _restore(model: Model, h: dict[str, Any], lines: list[str]) -> OrgState:
 # -- the store ---------------------------------------------------------------------------------
 
 
+def checksum(data: bytes) -> str:
+    """What the store keeps beside a snapshot to tell a damaged one (a CRC-32: damage, not
+    forgery, is what it detects; whoever can rewrite the store can rewrite the log)."""
+    return f"crc32:{zlib.crc32(data):08x}"
+
+
 def save(store: SnapshotStore, state: OrgState) -> int:
     """Keep a snapshot of ``state`` in the store; returns its size in bytes."""
     data = encode(state).encode("utf-8")
-    store.write_snapshot(FORMAT, state.model.digest, state.last_seq, data, hashlib.sha256(data).hexdigest())
+    store.write_snapshot(FORMAT, state.model.digest, state.last_seq, data, checksum(data))
     return len(data)
 
 
@@ -446,13 +457,14 @@ def load(store: object, model: Model, upto: int | None = None) -> OrgState | Non
     found = store.read_snapshot(FORMAT, model.digest)
     if found is None:
         return None
-    seq, data, checksum = found
+    seq, data, kept_checksum = found
     if seq > store.last_seq() or (upto is not None and seq > upto):
         return None
-    if hashlib.sha256(data).hexdigest() != checksum:
+    if checksum(data) != kept_checksum:
         return None
     try:
-        state = decode(model, data.decode("utf-8"))
+        with collector_paused():  # many small objects at once: no collection should scan them
+            state = decode(model, data.decode("utf-8"))
     except (SnapshotError, UnicodeDecodeError):
         return None
     return state if state.last_seq == seq else None

@@ -90,7 +90,7 @@ class OrgState:
     def __init__(self, model: Model) -> None:
         self.model = model
         self.last_seq = 0
-        self.tasks: Table[Task] = Table()
+        self.tasks: Table[Task] = Table(tag="state")
         self.kind_counts: dict[tuple[str, str | None], int] = {}
         """(kind, parent) -> how many tasks of that kind and parent exist (for default ids)"""
         self.kind_totals: dict[str, int] = {}
@@ -115,9 +115,9 @@ class OrgState:
         self._dirty: set[str] = set()
         self._dirty_protocol: set[tuple[str, str]] = set()
         self.flows = model.flows
-        self.handoffs: Table[Handoff] = Table()
-        self.delegations: Table[Delegation] = Table()
-        self.consultations: Table[Consultation] = Table()
+        self.handoffs: Table[Handoff] = Table(tag="status")
+        self.delegations: Table[Delegation] = Table(tag="status")
+        self.consultations: Table[Consultation] = Table(tag="status")
         self.waiting: dict[tuple[str, str], str] = {}
         """(asker, task or instruction id) -> the open blocking consultation that holds it up"""
         self.broadcasts: list[dict[str, Any]] = []

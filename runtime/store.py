@@ -241,10 +241,18 @@ class SQLiteStore:
         with self._lock:
             return self._append(events, expected_last_seq)
 
+    def read_page(self, after: int, limit: int) -> list[Event]:
+        """At most ``limit`` events with ``seq > after``, in order (a long log a page at a time)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, type, at, actor, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+            ).fetchall()
+        return [Event(seq, typ, at, actor, json.loads(data)) for seq, typ, at, actor, data in rows]
+
     # -- snapshots of the folded state (``snapshot.py``) -----------------------------------
 
     def read_snapshot(self, format: int, digest: str) -> tuple[int, bytes, str] | None:
-        """The snapshot kept for a format and model: (last seq, data, SHA-256), or None."""
+        """The snapshot kept for a format and model: (last seq, data, checksum), or None."""
         with self._lock:
             try:
                 row = self._db.execute(

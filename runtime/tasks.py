@@ -428,8 +428,8 @@ class Tasks:
         ctx.refresh()
         state = ctx.state
         by_state: dict[str, list[str]] = {}
-        for t in state.tasks.values():
-            by_state.setdefault(t.state, []).append(t.id)
+        for tid, st in state.tasks.tags():  # the states, without decoding the tasks
+            by_state.setdefault(st, []).append(tid)
         ledger = state.ledger
         return {
             "now": ctx.clock.now(),

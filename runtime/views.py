@@ -73,10 +73,14 @@ def _sla_text(sla: dict[str, Any]) -> str:
 
 
 def status_data(run: Run) -> dict[str, Any]:
+    """The open work: every task not in a terminal state (those in one are counted by state),
+    escalations, open handoffs, delegations and consultations, utilisation."""
     engine, model = run.engine, run.model
     base = engine.status()
     state, ledger, now = engine.state, engine.state.ledger, run.now
-    tasks = [task_row(model, t, now) for t in sorted(state.tasks.values(), key=_task_key)]
+    finished = {name for name, st in model.states.items() if st.terminal is not None}
+    open_ids = sorted((tid for tid, st in state.tasks.tags() if st not in finished), key=_id_key)
+    tasks = [task_row(model, state.tasks[tid], now) for tid in open_ids]
     domains = {}
     for d in model.domains:
         agents = ledger.agents_in(d)
@@ -96,15 +100,16 @@ def status_data(run: Run) -> dict[str, Any]:
         "tasks_by_state": base["tasks"],
         "tasks": tasks,
         "escalations": [dict(e) for e in [*state.escalations, *state.protocol_escalations]],
-        "handoffs": [h.dump() for h in state.handoffs.values() if h.status == "open"],
-        "delegations": [d.dump() for d in state.delegations.values() if d.status == "pending"],
-        "consultations": [c.dump() for c in state.consultations.values() if c.status == "open"],
+        "handoffs": [state.handoffs[k].dump() for k, status in state.handoffs.tags() if status == "open"],
+        "delegations": [state.delegations[k].dump() for k, status in state.delegations.tags() if status == "pending"],
+        "consultations": [state.consultations[k].dump() for k, status in state.consultations.tags()
+                          if status == "open"],
         "utilisation": {"agents": base["utilisation"], "domains": domains},
     }
 
 
-def _task_key(t: Task) -> tuple[Any, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", t.id))
+def _id_key(tid: str) -> tuple[Any, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", tid))
 
 
 def render_status(data: dict[str, Any]) -> str:
@@ -114,8 +119,11 @@ def render_status(data: dict[str, Any]) -> str:
         rows = [(t["id"], t["state"], t["domain"], t["assignee"] or "-", _sla_text(t["sla"]), t["title"])
                 for t in data["tasks"]]
         out += [table(("TASK", "STATE", "DOMAIN", "ASSIGNEE", "SLA (in state/target)", "TITLE"), rows), ""]
+    if data["tasks_by_state"]:
         counts = ", ".join(f"{s} {len(ids)}" for s, ids in data["tasks_by_state"].items())
-        out += [f"tasks by state: {counts}", ""]
+        listed = "" if len(data["tasks"]) == sum(map(len, data["tasks_by_state"].values())) else (
+            " (tasks in a terminal state are not listed; `orchdsl run show TASK` shows one)")
+        out += [f"tasks by state: {counts}{listed}", ""]
     else:
         out += ["no tasks yet", ""]
     esc = data["escalations"]
