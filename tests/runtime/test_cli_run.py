@@ -131,6 +131,13 @@ def test_lifecycle_through_the_cli_with_every_refusal(cli: Cli) -> None:
     assert shown["state"] == "COMPLETED" and shown["assignee"] == dev
     assert [h[3] for h in shown["history"]] == ["ASSIGNED", "IN_PROGRESS", "UNDER_REVIEW", "DOMAIN_REVIEW",
                                                  "COMPLETED"]
+    # status is the open work: a finished task is counted, not listed
+    other = cli.json("task", "create", "--as", "planner", "--instruction", "I1", "--domain", "backend",
+                     "--title", "next", "--skills", "python")["task"]
+    status = cli.json("status")
+    assert [t["id"] for t in status["tasks"]] == [other]
+    assert status["tasks_by_state"] == {"COMPLETED": [task], "PENDING": [other]}
+    assert "COMPLETED 1, PENDING 1 (tasks in a terminal state are not listed" in cli.ok("status")
     code, out, err = cli("log", "--verify")
     assert code == 0, out + err
 
