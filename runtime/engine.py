@@ -63,7 +63,7 @@ class Engine:
                                  clock if clock is not None else WallClock())
         guards = Guards(ctx)
         perms = self.permissions = Permissions(ctx, guards)
-        protocols = Protocols(ctx, perms)
+        protocols = self.protocols = Protocols(ctx, perms)
         flows = Flows(ctx)
         measures = Measures(ctx, perms)
         standups = Standups(ctx)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import tokens
 from .clock import Clock, VirtualClock, WallClock
 from .contract.events import check_event
 from .contract.layout import MEMORY, write_text
@@ -112,6 +113,7 @@ class Run:
                 shutil.copytree(src, directory / name, dirs_exist_ok=True)
         run = cls.open(directory)
         run.project()
+        tokens.issue(directory, run.model.agents)
         return run
 
     @property
