@@ -109,6 +109,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--poll", type=float, default=0.5, metavar="SECONDS",
                    help="how often to look for what other writers recorded (default 0.5)")
     s.add_argument("--quiet", action="store_true", help="do not print what the clock fires")
+    _dispatch_options(s, "--dispatch", required=False)
+
+    s = sub.add_parser("dispatch", help="start agents when work waits for them (see docs/agents.md)")
+    _common(s)
+    _dispatch_options(s, "--agent-cmd", required=True)
+    s.add_argument("--poll", type=float, default=0.5, metavar="SECONDS",
+                   help="how often to look at the run (default 0.5)")
+    s.add_argument("--until-idle", action="store_true",
+                   help="stop when no agent runs and nothing waits that an agent could be started for")
+    s.add_argument("--quiet", action="store_true", help="do not print launches and exits")
 
     s = sub.add_parser("mcp", help="serve one agent over MCP on standard input and output (what an agent tool "
                                    "launches)")
@@ -127,6 +137,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("scenario", metavar="SCENARIO_YAML")
     s.add_argument("--quiet", action="store_true", help="print only the report")
     return p
+
+
+def _dispatch_options(s: argparse.ArgumentParser, flag: str, required: bool) -> None:
+    s.add_argument(flag, dest="agent_cmd", required=required, metavar="COMMAND",
+                   help="the command that starts an agent for a waiting item, with placeholders {agent}, {kind}, "
+                        "{id}, {key}, {task}, {task_file}, {prompt}, {run_dir}, {item}")
+    s.add_argument("--max-agents", type=int, default=4, metavar="N", help="agents running at once (default 4)")
+    s.add_argument("--agent-timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop an agent that runs longer; its item is offered again")
 
 
 def _emit(out: Out, as_json: bool) -> None:
@@ -181,7 +200,7 @@ def _dispatch(a: argparse.Namespace) -> int:
         return EXIT_OK
     if a.cmd == "scenario":
         return main_scenario(Path(a.model), Path(a.scenario), a.dir, a.json, a.quiet)
-    if a.cmd in ("serve", "mcp", "tokens"):
+    if a.cmd in ("serve", "mcp", "tokens", "dispatch"):
         return _process(a, directory)
     command: Command | None = getattr(a, "command", None)
     if command is None:
@@ -206,20 +225,28 @@ def _dispatch(a: argparse.Namespace) -> int:
 
 
 def _process(a: argparse.Namespace, directory: Path) -> int:
-    """``serve``, ``mcp`` and ``tokens``: the run as a living process, and its agents' tokens."""
+    """``serve``, ``mcp``, ``dispatch`` and ``tokens``: the run as a living process, and its agents' tokens."""
     from . import serve, tokens
+    from .dispatch import TemplateError, parse_template
 
     if a.cmd == "mcp" and not a.as_:
         raise UsageError("`mcp` needs `--as AGENT` (or $ORCHDSL_AS): the agent it serves")
     http = _host_port(a.http) if a.cmd == "serve" and a.http else None
+    if getattr(a, "agent_cmd", None):
+        try:
+            parse_template(a.agent_cmd)
+        except TemplateError as exc:
+            raise UsageError(str(exc)) from exc
     run = Run.open(directory)
     if a.cmd == "mcp" and a.as_ not in run.model.agents:
         run.close()
         raise UsageError(f"unknown agent `{a.as_}`; the agents are listed by `orchdsl run tokens`")
     if a.cmd == "serve":
-        return serve.run_serve(run, http, a.poll, a.quiet)
+        return serve.run_serve(run, http, a.poll, a.quiet, _dispatching(a))
     if a.cmd == "mcp":
         return serve.run_mcp(run, a.as_)
+    if a.cmd == "dispatch":
+        return serve.run_dispatcher(run, _dispatching(a), a.poll, a.until_idle)
     try:
         unknown = [x for x in a.agents if x not in run.model.agents]
         if unknown:
@@ -234,6 +261,14 @@ def _process(a: argparse.Namespace, directory: Path) -> int:
         return EXIT_OK
     finally:
         run.close()
+
+
+def _dispatching(a: argparse.Namespace) -> dict[str, Any] | None:
+    if not a.agent_cmd:
+        return None
+    if a.max_agents < 1 or (a.agent_timeout is not None and not a.agent_timeout > 0):
+        raise UsageError("`--max-agents` and `--agent-timeout` must be positive")
+    return {"template": a.agent_cmd, "max_running": a.max_agents, "timeout": a.agent_timeout, "quiet": a.quiet}
 
 
 def _host_port(text: str) -> tuple[str, int]:

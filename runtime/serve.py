@@ -23,16 +23,21 @@ from typing import Any, TextIO
 
 import anyio
 
+from .dispatch import Dispatcher, run_dispatch
 from .rundir import Run
 from .service import Service
 from .timefmt import iso
 from .views import describe
 
 
-async def clock_loop(service: Service, stop: anyio.Event, poll: float, out: TextIO | None) -> None:
-    """Fire what falls due, on time, until ``stop`` is set."""
+async def clock_loop(service: Service, stop: anyio.Event, poll: float, out: TextIO | None,
+                     dispatcher: Dispatcher | None = None) -> None:
+    """Fire what falls due, on time, until ``stop`` is set; with a dispatcher, start agents for
+    what waits after each pass."""
     clock = service.run.engine.clock
     while not stop.is_set():
+        if dispatcher is not None:
+            await anyio.to_thread.run_sync(dispatcher.step)
         before = service.run.store.last_seq()
         fired = await anyio.to_thread.run_sync(service.tick)
         if fired and out is not None:
@@ -46,15 +51,17 @@ async def clock_loop(service: Service, stop: anyio.Event, poll: float, out: Text
 
 
 async def serve(run: Run, http: tuple[str, int] | None, poll: float, out: TextIO | None,
-                ready: TextIO | None = None) -> None:
+                ready: TextIO | None = None, dispatching: dict[str, Any] | None = None) -> None:
     """Serve a run until SIGTERM or SIGINT."""
     service = Service(run)
     stop = anyio.Event()
+    url = f"http://{http[0]}:{http[1]}/mcp" if http is not None else None
+    dispatcher = _dispatcher(service, dispatching, out, url)
     try:
         async with anyio.create_task_group() as tg:
             with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 tg.start_soon(_wait_for_signal, signals, stop)
-                tg.start_soon(clock_loop, service, stop, poll, out)
+                tg.start_soon(clock_loop, service, stop, poll, out, dispatcher)
                 server = None
                 if http is not None:
                     server = _http_server(service, *http)
@@ -69,7 +76,17 @@ async def serve(run: Run, http: tuple[str, int] | None, poll: float, out: TextIO
                     server.should_exit = True
                 tg.cancel_scope.deadline = anyio.current_time() + 10
     finally:
+        if dispatcher is not None:
+            dispatcher.stop()
         service.close()
+
+
+def _dispatcher(service: Service, dispatching: dict[str, Any] | None, out: TextIO | None,
+                url: str | None) -> Dispatcher | None:
+    if dispatching is None:
+        return None
+    return Dispatcher(service, dispatching["template"], dispatching["max_running"], dispatching["timeout"],
+                      None if dispatching["quiet"] else out, url)
 
 
 def _http_server(service: Service, host: str, port: int) -> Any:
@@ -93,9 +110,26 @@ async def _wait_for_signal(signals: AsyncIterator[int], stop: anyio.Event) -> No
         return
 
 
-def run_serve(run: Run, http: tuple[str, int] | None, poll: float, quiet: bool) -> int:
-    anyio.run(serve, run, http, poll, None if quiet else sys.stdout, sys.stderr)
+def run_serve(run: Run, http: tuple[str, int] | None, poll: float, quiet: bool,
+              dispatching: dict[str, Any] | None = None) -> int:
+    anyio.run(serve, run, http, poll, None if quiet else sys.stdout, sys.stderr, dispatching)
     return 0
+
+
+def run_dispatcher(run: Run, dispatching: dict[str, Any] | None, poll: float, until_idle: bool) -> int:
+    """The dispatcher on its own, polling the run until SIGTERM or SIGINT (or, with ``until_idle``,
+    until nothing is left to start)."""
+    assert dispatching is not None
+    service = Service(run)
+    stopping: list[int] = []
+    previous = {sig: signal.signal(sig, lambda n, f: stopping.append(n)) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return run_dispatch(service, dispatching["template"], dispatching["max_running"], dispatching["timeout"],
+                            poll, until_idle, None if dispatching["quiet"] else sys.stdout, lambda: bool(stopping))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        service.close()
 
 
 def run_mcp(run: Run, agent: str) -> int:

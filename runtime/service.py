@@ -99,7 +99,7 @@ class Service:
                 return _error("bad-argument", str(exc))
             finally:
                 if run.store.last_seq() != before:
-                    self._after_change()
+                    self.after_change()
 
     def tick(self) -> int:
         """Fire what is due by the clock and take in what other writers recorded; how many events
@@ -112,7 +112,7 @@ class Service:
                 run.engine.process_clock()
             new = run.engine.state.last_seq - before
             if new:
-                self._after_change()
+                self.after_change()
             return new
 
     def next_due(self) -> float | None:
@@ -122,7 +122,8 @@ class Service:
             state.flush()
             return state.timers.next_due()
 
-    def _after_change(self) -> None:
+    def after_change(self) -> None:
+        """Save the clock and bring the projection up to date (after anything was recorded)."""
         self.run.save_clock()
         self.run.project()
 

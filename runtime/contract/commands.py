@@ -300,6 +300,19 @@ COMMANDS: tuple[Command, ...] = (
     ), cli=("clock", "to"), acts=False, who=Who.OPERATOR),
     Command("clock_process", "fire what is due now", "process_clock", cli=("clock", "process"), acts=False,
             who=Who.OPERATOR, aliases=("process",)),
+    # -- the dispatcher ---------------------------------------------------------------------
+    Command("agent_launch", "record that an agent was started for a waiting item", "record_launch", (
+        Param("key", "text", "the item's key (`orchdsl run work` lists them)", required=True, positional=True),
+        _id("agent", "the agent started", required=True),
+        _id("kind", "the item's kind", required=True),
+        _id("id", "the id of the task, handoff, delegation or consultation", required=True),
+        _id("task", "the task the item is about"),
+    ), cli=("agent", "launch"), acts=False, who=Who.OPERATOR, done="launch of {agent} for {key} recorded"),
+    Command("agent_exit", "record how an agent started for an item ended", "record_exit", (
+        Param("key", "text", "the item's key", required=True, positional=True),
+        Param("code", "int", "the exit status"),
+        Param("reason", "choice", "how it ended", required=True, choices=("done", "failed", "timeout", "stopped")),
+    ), cli=("agent", "exit"), acts=False, who=Who.OPERATOR, done="exit for {key} recorded"),
     # -- views ----------------------------------------------------------------------------------
     Command("status", "tasks by state, SLA clocks, escalations, utilisation", "status", acts=False,
             writes=False, view=True),
