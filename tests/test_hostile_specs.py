@@ -364,6 +364,14 @@ def test_a_guard_at_the_contracts_limits_compiles_and_loads_one_more_is_refused(
             assert code == 1 and "ORC321" in err, out + err
 
 
+def test_every_number_the_parser_accepts_is_a_constant_the_runtime_accepts() -> None:
+    from orchdsl_runtime.contract.guards import MAX_CONST
+
+    from orchdsl.parser import MAX_DIGITS
+
+    assert 10**MAX_DIGITS <= MAX_CONST
+
+
 def test_temporary_files_a_killed_compile_left_are_removed(tmp_path: Path) -> None:
     argv = prepare(tmp_path, Case(HEAD, "compile", 0, ""))
     assert main(argv) == 0
