@@ -35,7 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from .bulk import collector_paused
 from .model import Model
-from .records import Consultation, Delegation, Encoded, Handoff, Instruction, Message, Table, Task
+from .records import Consultation, Delegation, Encoded, Handoff, Instruction, Launch, Message, Table, Task
 from .state import PROTOCOL_TIMERS, OrgState
 
 FORMAT = 1
@@ -203,6 +203,11 @@ CONSULTATION = (
     ("answer", _opt_str), ("answered_by", _opt_str), ("answered_at", _opt_num), ("seq", _int),
     ("answered_seq", lambda v: None if v is None else _int(v)),
 )
+LAUNCH = (
+    ("key", _str), ("agent", _str), ("kind", _str), ("what", _str), ("task", _opt_str), ("attempt", _int),
+    ("at", _num), ("running", _bool), ("code", lambda v: None if v is None else _int(v)), ("reason", _opt_str),
+    ("ended_at", _opt_num),
+)
 Fields = tuple[tuple[str, Callable[[Any], Any]], ...]
 
 
@@ -220,8 +225,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _json_ready(record: Any, fields: Fields = LAUNCH) -> list[Any]:
+    return [_plain(getattr(record, name)) for name, _ in fields]
+
+
 def _encode_record(record: Any, fields: Fields) -> str:
-    return _json([_plain(getattr(record, name)) for name, _ in fields])
+    return _json(_json_ready(record, fields))
 
 
 def _decoder(cls: Callable[..., Any], fields: Fields) -> Callable[[str, str], Any]:
@@ -328,6 +337,7 @@ def encode(state: OrgState) -> str:
         "reassignment_count": state.reassignment_count,
         "standup_origin": state.standup_origin,
         "standup_last": state.standup_last,
+        "launches": [_json_ready(launch) for launch in state.launches.values()],
         "allocations": [[a.task, a.agent, a.remaining, a.due] for a in state.ledger.in_commit_order()],
         "timers": [[due, *key] for due, key in state.timers.items()],
         "to_plan": sorted(state._dirty),
@@ -406,6 +416,10 @@ def _restore(model: Model, h: dict[str, Any], lines: list[str]) -> OrgState:
     state.reassignment_count = _int(h["reassignment_count"])
     state.standup_origin = _num_map(h["standup_origin"])
     state.standup_last = _num_map(h["standup_last"])
+    for row in h["launches"]:
+        fields: list[Any] = [check(v) for (_, check), v in zip(LAUNCH, _row(row, len(LAUNCH)), strict=True)]
+        launch = Launch(*fields)
+        state.launches[launch.key] = launch
     allocations = []
     for task, agent, remaining, due in h["allocations"]:
         if _str(task) not in state.tasks:
