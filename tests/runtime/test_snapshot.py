@@ -44,6 +44,17 @@ def test_a_snapshot_loads_back_equal_and_decodes_only_what_is_used(compiled_dir:
     assert snapshot.encode(loaded) == text  # and what was decoded encodes to the same text
 
 
+def test_the_dispatchers_launches_are_kept(v2: Model) -> None:
+    engine = Engine(v2, clock=VirtualClock(START))
+    task = in_progress(engine)
+    engine.record_launch(f"task:{task}:1", DEV1, "task", task, task)
+    engine.record_launch("delegation:D1", "tech-lead", "delegation", "D1")
+    engine.record_exit(f"task:{task}:1", 0, "done")
+    loaded = snapshot.decode(v2, snapshot.encode(engine.state))
+    assert loaded.launches[f"task:{task}:1"].running is False and loaded.launches["delegation:D1"].running
+    assert loaded.dump() == engine.state.dump()
+
+
 def scenario(engine: Engine) -> list[str]:
     """Open deadlines of every kind: SLA thresholds, a heartbeat, an automatic move out of
     BLOCKED, an acknowledgement, a consultation timeout, a domain over capacity, standups."""
