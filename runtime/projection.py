@@ -425,7 +425,7 @@ File = tuple[str, str, Any]
 def task_file(model: Model, state: OrgState, t: Task) -> File:
     if t.kind == "strategic":
         return task_path(t), "strategic-task", _strategic(model, state, t)
-    return task_path(t), "tactical-task", _tactical(model, t, t.assignment)
+    return task_path(t), "tactical-task", _tactical(model, t, t.rationale())
 
 
 def notice_file(state: OrgState, agent: str, m: Message, sender: str | None) -> File | None:

@@ -22,6 +22,19 @@ from .model import StateRec
 
 Plan = tuple[tuple[float, int, str], ...]
 """time offsets from entering a state: (offset, kind, target), in firing order"""
+Rationale = tuple[str, str, float | None, tuple[str, ...] | None, tuple[float, ...]]
+"""an assignment as a task keeps it: mode, agent, score, factor names (one tuple shared by every
+task that has the same names: ``rationale_of``) and the factors' values"""
+_FACTOR_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def rationale_of(mode: str, agent: str, score: float | None, factors: dict[str, float] | None) -> Rationale:
+    """The compact form of an assignment's rationale (a few hundred bytes less per assigned task)."""
+    if factors is None:
+        return (mode, agent, score, None, ())
+    names = tuple(sorted(factors))
+    names = _FACTOR_NAMES.setdefault(names, names)
+    return (mode, agent, score, names, tuple(factors[n] for n in names))
 
 
 @dataclass(slots=True)
@@ -204,8 +217,8 @@ class Task:
     """hours worked as last reported with a heartbeat"""
     description: str = ""
     acceptance_criteria: tuple[str, ...] = ()
-    assignment: dict[str, Any] | None = None
-    """the mode, agent, score and factors of the task's latest ``task_assigned``"""
+    assignment: Rationale | None = None
+    """the mode, agent, score and factors of the task's latest ``task_assigned`` (``rationale()``)"""
 
     @property
     def cross_domain(self) -> bool:
@@ -226,8 +239,16 @@ class Task:
             "handoff": self.handoff, "clarifications": self.clarifications, "defects": self.defects,
             "reassignments": self.reassignments, "actual_hours": self.actual_hours,
             "description": self.description, "acceptance_criteria": list(self.acceptance_criteria),
-            "assignment": self.assignment,
+            "assignment": self.rationale(),
         }
+
+    def rationale(self) -> dict[str, Any] | None:
+        """The mode, agent, score and factors of the task's latest assignment, or None."""
+        if self.assignment is None:
+            return None
+        mode, agent, score, names, values = self.assignment
+        return {"mode": mode, "agent": agent, "score": score,
+                "factors": dict(zip(names, values, strict=True)) if names is not None else None}
 
 
 @dataclass(slots=True)

@@ -35,7 +35,19 @@ from typing import Any, Protocol, runtime_checkable
 
 from .bulk import collector_paused
 from .model import Model
-from .records import Consultation, Delegation, Encoded, Handoff, Instruction, Launch, Message, Table, Task
+from .records import (
+    Consultation,
+    Delegation,
+    Encoded,
+    Handoff,
+    Instruction,
+    Launch,
+    Message,
+    Rationale,
+    Table,
+    Task,
+    rationale_of,
+)
 from .state import PROTOCOL_TIMERS, OrgState
 
 FORMAT = 1
@@ -135,17 +147,14 @@ def _history(v: Any) -> list[tuple[int, float, str, str]]:
     return out
 
 
-def _assignment(v: Any) -> dict[str, Any] | None:
+def _assignment(v: Any) -> Rationale | None:
     if v is None:
         return None
     if type(v) is not dict or set(v) != {"mode", "agent", "score", "factors"}:
         raise _bad("an assignment", v)
-    _str(v["mode"])
-    _str(v["agent"])
-    _opt_num(v["score"])
-    if v["factors"] is not None:
-        _num_map(v["factors"])
-    return v
+    factors = v["factors"]
+    return rationale_of(_str(v["mode"]), _str(v["agent"]), _opt_num(v["score"]),
+                        None if factors is None else _num_map(factors))
 
 
 def _entries(v: Any, required: Mapping[str, Callable[[Any], Any]]) -> list[dict[str, Any]]:
@@ -203,12 +212,12 @@ CONSULTATION = (
     ("answer", _opt_str), ("answered_by", _opt_str), ("answered_at", _opt_num), ("seq", _int),
     ("answered_seq", lambda v: None if v is None else _int(v)),
 )
-LAUNCH = (
+Fields = tuple[tuple[str, Callable[[Any], Any]], ...]
+LAUNCH: Fields = (
     ("key", _str), ("agent", _str), ("kind", _str), ("what", _str), ("task", _opt_str), ("attempt", _int),
     ("at", _num), ("running", _bool), ("code", lambda v: None if v is None else _int(v)), ("reason", _opt_str),
     ("ended_at", _opt_num),
 )
-Fields = tuple[tuple[str, Callable[[Any], Any]], ...]
 
 
 def _json(value: Any) -> str:
@@ -226,7 +235,8 @@ def _plain(value: Any) -> Any:
 
 
 def _json_ready(record: Any, fields: Fields = LAUNCH) -> list[Any]:
-    return [_plain(getattr(record, name)) for name, _ in fields]
+    # a task's assignment is written as its rationale (a mapping), the form `dump()` gives
+    return [record.rationale() if name == "assignment" else _plain(getattr(record, name)) for name, _ in fields]
 
 
 def _encode_record(record: Any, fields: Fields) -> str:

@@ -39,6 +39,7 @@ from .records import (
     Plan,
     Table,
     Task,
+    rationale_of,
     resolve,
 )
 from .timefmt import iso
@@ -241,7 +242,7 @@ class OrgState:
         if previous is not None:
             self.ledger.release(task.id)
         task.assignee = d["agent"]
-        task.assignment = {"mode": d["mode"], "agent": d["agent"], "score": d.get("score"), "factors": d.get("factors")}
+        task.assignment = rationale_of(d["mode"], d["agent"], d.get("score"), d.get("factors"))
         self.ledger.commit(d["agent"], task.id, float(task.estimate_hours or 0.0), None)
         self.assignment_count += 1
         self._stage(self.instructions[task.instruction], "execution")
