@@ -12,12 +12,14 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from orchdsl.model import Organisation
+if TYPE_CHECKING:  # pydantic is not needed to write files (`orchdsl fmt` writes with this module)
+    from orchdsl.model import Organisation
 
 # Files in the output directory that compilation owns: anything else there is
 # left alone, so that a committed tree may hold a README of its own.
-OWNED_ROOTS = ("Agent_Memory", "agents", "schemas", "model.json")
+OWNED_ROOTS = ("Agent_Memory", "agents", "schemas", "docs", "model.json")
 
 
 @dataclass
@@ -51,11 +53,13 @@ def _existing(root: Path) -> set[str]:
     return found
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write then rename, so a reader never sees half a file."""
+def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write then rename, so a reader never sees half a file; ``mode`` sets its permissions."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)

@@ -121,24 +121,45 @@ def check_files(paths: list[Path]) -> Result:
         return Result(model, diags.sorted(), sources, [f.path for f in files])
 
 
-def check_text(text: str, name: str = "<input>") -> Result:
-    """Check a spec held in memory (no includes are followed)."""
+def check_text(text: str, name: str = "<input>", base: Path | None = None) -> Result:
+    """Check a spec held in memory: standard input, or an editor's unsaved buffer.
+
+    Its includes are read from disk relative to ``base``; without ``base``
+    they are not followed (and reported).
+    """
     from orchdsl.checks import run_checks
     from orchdsl.lower import lower
     from orchdsl.parser import parse_text
 
     with _collector_paused():
         diags = Diagnostics()
+        sources = {name: text}
         tree = parse_text(text, name, diags)
         model = None
+        files = [name]
         if tree is not None:
+            trees = [tree]
+            targets: list[Path] = []
             for item in tree.items:
                 if isinstance(item, ast.Clause) and item.kind == "include":
-                    diags.add("ORC003", "includes are not followed when checking text", item.span)
-            model = lower([tree], diags)
-            if model is not None:
-                run_checks(model, diags)
-        return Result(model, diags.sorted(), {name: text}, [name])
+                    if base is None:
+                        diags.add("ORC003", "includes are not followed when checking text", item.span)
+                        continue
+                    assert isinstance(item.value, ast.Text)
+                    target = base / item.value.value
+                    if not target.exists():  # `load` reports any other reason, without a place
+                        diags.add("ORC003", f"cannot read `{display_path(target)}`: no such file or directory",
+                                  item.value.span)
+                        continue
+                    targets.append(target)
+            if targets:
+                trees += load(targets, diags, sources)
+                files += [t.path for t in trees[1:]]
+            if not diags.has_errors or base is None:
+                model = lower(trees, diags)
+                if model is not None:
+                    run_checks(model, diags)
+        return Result(model, diags.sorted(), sources, files)
 
 
 __all__ = ["Result", "check_files", "check_text", "load", "Label"]

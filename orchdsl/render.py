@@ -1,5 +1,5 @@
 """Rendering diagnostics: the same data as a human view, short lines, JSON,
-or GitHub workflow annotations.
+GitHub workflow annotations or a SARIF log (``sarif``).
 
 In: diagnostics and the source texts they point into. Out: text.
 """
@@ -7,14 +7,26 @@ In: diagnostics and the source texts they point into. Out: text.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 
 from orchdsl.diagnostics import Diagnostic, Span
 
-FORMATS = ("human", "short", "json", "github")
+FORMATS = ("human", "short", "json", "github", "sarif")
 
 _COLOURS = {"error": "\033[1;31m", "warning": "\033[1;33m", "bold": "\033[1m", "blue": "\033[1;34m",
             "reset": "\033[0m"}
+
+
+def colour_enabled(choice: str, stream: object) -> bool:
+    """Whether to colour output to ``stream``: ``--color always|never``, else a terminal
+    unless ``NO_COLOR`` is set to anything (https://no-color.org)."""
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 class _Paint:
@@ -44,6 +56,10 @@ def render(diags: list[Diagnostic], sources: dict[str, str], fmt: str, colour: b
              "warnings": sum(not d.is_error for d in diags)},
             indent=2,
         ) + "\n"
+    if fmt == "sarif":
+        from orchdsl.sarif import sarif_log
+
+        return json.dumps(sarif_log(diags), indent=2, ensure_ascii=False) + "\n"
     if fmt == "short":
         return "".join(short(d) + "\n" for d in diags)
     if fmt == "github":

@@ -4,6 +4,7 @@
 - lower:   ``lower/<spec>.model.json``, the compiled model of each spec
 - check:   ``check/<name>.<format>``, ``orchdsl check`` of the bad specs in every format
 - compile: ``compile/orchestration_v2.sha256``, every file compilation writes, with its hash
+- graph:   ``graph/<spec>.<view>[.tier<N>].<mmd|dot>``, ``orchdsl graph`` of each view
 
 Set ``ORCHDSL_UPDATE_GOLDEN=1`` to rewrite the files from the current output;
 otherwise a mismatch fails with a unified diff. The bad specs in
@@ -221,6 +222,25 @@ def test_compile_golden(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         lines.append(f"{digest}  {path.relative_to(out).as_posix()}")
     assert lines
     assert_golden("compile/orchestration_v2.sha256", "\n".join(lines) + "\n")
+
+
+# ---------------------------------------------------------------- graph: Mermaid and DOT text
+
+GRAPHS = [("orchestration_v2", view, tier) for view in ("hierarchy", "lifecycle", "protocols", "flows")
+          for tier in (None,)] + [("orchestration_v2", "lifecycle", 2), ("orchestration_v2", "flows", 4),
+                                  ("startup", "hierarchy", None), ("startup", "lifecycle", None)]
+
+
+@pytest.mark.parametrize("fmt", ["mermaid", "dot"])
+@pytest.mark.parametrize("spec, view, tier", GRAPHS,
+                         ids=[f"{s}-{v}" + (f"-tier{t}" if t is not None else "") for s, v, t in GRAPHS])
+def test_graph_golden(spec: str, view: str, tier: int | None, fmt: str,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    path = f"specs/{spec}.orch" if spec.startswith("orchestration") else f"examples/{spec}.orch"
+    argv = ["graph", path, "--view", view, "--format", fmt] + (["--tier", str(tier)] if tier is not None else [])
+    assert main(argv) == 0
+    suffix = (f".tier{tier}" if tier is not None else "") + (".mmd" if fmt == "mermaid" else ".dot")
+    assert_golden(f"graph/{spec}.{view}{suffix}", capsys.readouterr().out)
 
 
 def test_goldens_hold_no_machine_paths() -> None:
