@@ -270,3 +270,9 @@ def test_help_lists_the_tools() -> None:
     for command in ("fmt", "graph"):
         assert re.search(rf"^\s+{command}\b", proc.stdout, re.M), f"{command} not in --help"
     assert "NO_COLOR" in proc.stdout and "standard input" in proc.stdout
+
+
+def test_the_command_line_offers_every_rendering() -> None:
+    from orchdsl import cli, render
+
+    assert cli.DIAGNOSTIC_FORMATS == render.FORMATS
