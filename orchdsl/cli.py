@@ -1,4 +1,4 @@
-"""The command line: ``orchdsl check``, ``compile``, ``fmt``, ``graph``,
+"""The command line: ``orchdsl check``, ``compile``, ``fmt``, ``graph``, ``lsp``,
 ``explain`` and ``run``.
 
 Exit codes: 0 clean (or warnings only), 1 errors in the spec or a refused
@@ -97,6 +97,10 @@ def _parser(machine_format: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--format", choices=("mermaid", "dot", "svg"), default="mermaid",
                    help="Mermaid or Graphviz DOT text, or SVG drawn by Graphviz's `dot` (default: mermaid)")
     g.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of standard output")
+
+    lsp = sub.add_parser("lsp", parents=[common],
+                         help="run the language server (LSP over standard input and output)")
+    lsp.add_argument("--stdio", action="store_true", help="talk over standard input and output (the default)")
 
     r = sub.add_parser("run", help="run a compiled organisation (see `orchdsl run --help`)",
                        add_help=False)
@@ -300,6 +304,13 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lsp(args: argparse.Namespace) -> int:
+    from orchdsl.lsp.server import serve
+
+    serve()
+    return EXIT_OK
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from orchdsl.codes import BY_NAME, CODES
 
@@ -340,7 +351,7 @@ def _explain_refusal(name: str) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": cmd_check, "compile": cmd_compile, "fmt": cmd_fmt, "graph": cmd_graph,
-    "explain": cmd_explain,
+    "lsp": cmd_lsp, "explain": cmd_explain,
 }
 
 

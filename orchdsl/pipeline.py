@@ -18,10 +18,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchdsl import ast
 from orchdsl.diagnostics import Diagnostic, Diagnostics, Label, Span
 from orchdsl.model import Organisation
+
+if TYPE_CHECKING:
+    from orchdsl.parser import ParseFn
 
 
 @dataclass
@@ -32,6 +36,7 @@ class Result:
     diagnostics: list[Diagnostic]
     sources: dict[str, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    trees: list[ast.File] = field(default_factory=list)  # the syntax trees, when every file parsed
 
     @property
     def ok(self) -> bool:
@@ -118,14 +123,18 @@ def check_files(paths: list[Path]) -> Result:
             model = lower(files, diags)
             if model is not None:
                 run_checks(model, diags)
-        return Result(model, diags.sorted(), sources, [f.path for f in files])
+        return Result(model, diags.sorted(), sources, [f.path for f in files], files)
 
 
-def check_text(text: str, name: str = "<input>", base: Path | None = None) -> Result:
+def check_text(text: str, name: str = "<input>", base: Path | None = None,
+               parse: ParseFn | None = None) -> Result:
     """Check a spec held in memory: standard input, or an editor's unsaved buffer.
 
     Its includes are read from disk relative to ``base``; without ``base``
-    they are not followed (and reported).
+    they are not followed (and reported). ``parse`` stands in for
+    ``parser.parse_text`` for this text (the language server's, which keeps
+    what it parsed before); an include that leads back to ``name`` is not
+    read again from disk.
     """
     from orchdsl.checks import run_checks
     from orchdsl.lower import lower
@@ -134,9 +143,10 @@ def check_text(text: str, name: str = "<input>", base: Path | None = None) -> Re
     with _collector_paused():
         diags = Diagnostics()
         sources = {name: text}
-        tree = parse_text(text, name, diags)
+        tree = (parse or parse_text)(text, name, diags)
         model = None
         files = [name]
+        trees: list[ast.File] = []
         if tree is not None:
             trees = [tree]
             targets: list[Path] = []
@@ -153,13 +163,14 @@ def check_text(text: str, name: str = "<input>", base: Path | None = None) -> Re
                         continue
                     targets.append(target)
             if targets:
-                trees += load(targets, diags, sources)
+                trees += [t for t in load(targets, diags, sources) if t.path != name]
+                sources[name] = text
                 files += [t.path for t in trees[1:]]
             if not diags.has_errors or base is None:
                 model = lower(trees, diags)
                 if model is not None:
                     run_checks(model, diags)
-        return Result(model, diags.sorted(), sources, files)
+        return Result(model, diags.sorted(), sources, files, trees)
 
 
 __all__ = ["Result", "check_files", "check_text", "load", "Label"]

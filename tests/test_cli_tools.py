@@ -267,7 +267,7 @@ def test_no_color_in_a_terminal() -> None:
 def test_help_lists_the_tools() -> None:
     proc = orchdsl("--help")
     assert proc.returncode == 0
-    for command in ("fmt", "graph"):
+    for command in ("fmt", "graph", "lsp"):
         assert re.search(rf"^\s+{command}\b", proc.stdout, re.M), f"{command} not in --help"
     assert "NO_COLOR" in proc.stdout and "standard input" in proc.stdout
 
