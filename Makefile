@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 BASE := $(VENV)/.installed
 TESTDEPS := $(VENV)/.installed-test
+# The VS Code extension's packages: its grammar is tested with the engine VS Code uses.
+NODEDEPS := editors/vscode/node_modules/.package-lock.json
 
 .PHONY: demo test bench clean
 
@@ -23,7 +25,11 @@ demo: $(BASE)
 	$(BIN)/orchdsl compile specs/orchestration_v2.orch -o out/orchestration_v2
 	$(BIN)/orchdsl run specs/orchestration_v2.orch --scenario examples/scenarios/tier4_migration.yaml
 
-test: $(TESTDEPS)
+$(NODEDEPS): editors/vscode/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix editors/vscode --silent --no-audit --no-fund; \
+	else echo "npm not found: the editor tests will be skipped"; fi
+
+test: $(TESTDEPS) $(NODEDEPS)
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check orchdsl runtime tests bench
 	$(BIN)/mypy
@@ -32,4 +38,4 @@ bench: $(TESTDEPS)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) out build *.egg-info .orchdsl-run
+	rm -rf $(VENV) out build *.egg-info .orchdsl-run editors/vscode/node_modules
