@@ -15,13 +15,17 @@ skips them, and lays the tokens out again:
 - one space between words, none before ``,`` and ``:``, none inside
   parentheses and brackets, none around ``-`` in ranges (``tier 1-2``) and
   around ``:`` in flow steps (``router:answer``);
+- a line break the author put inside a clause (a long ``flow`` or guard) is
+  kept, the rest of the clause indented four more spaces; no other break is
+  added or removed inside a clause;
 - blank lines between declarations and between clauses are kept, at most
   one in a row, none at the start or end of a body or of the file;
 - a comment stays where it was: a comment on a line of its own stays on a
   line of its own before what followed it, indented with it; a comment after
   code stays after the same code, two spaces after the end of its line. When
-  several such comments meet on one line (a clause written over several lines
-  and joined), they move above that line, in order.
+  comments meet on one line (two declarations written on one line are split,
+  a brace on its own line is joined to its keyword), they move above that
+  line, in order.
 
 A file with syntax errors is not formatted; the errors are reported as by
 ``orchdsl check``.

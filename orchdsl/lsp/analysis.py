@@ -18,6 +18,7 @@ so that syntax errors are the same as the command line's.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -34,41 +35,112 @@ _TOP_LINE = re.compile(r"^(?:" + "|".join(TOP_KEYWORDS) + r")\b", re.M)
 
 class ChunkCache:
     """Syntax trees of top-level declarations, by their text and first line (least recently
-    used dropped first)."""
+    used dropped first), with the syntax error of each that does not parse on its own."""
 
     def __init__(self, limit: int = 50_000) -> None:
         self.limit = limit
-        self._trees: OrderedDict[tuple[str, str, int], list[ast.Block | ast.Clause] | None] = OrderedDict()
+        self._pieces: OrderedDict[tuple[str, str, int], tuple[list[ast.Block | ast.Clause] | None,
+                                                              list[Diagnostic]]] = OrderedDict()
+        self._lines: dict[tuple[str, str], int] = {}  # where each piece was last seen
         self.parsed = 0  # pieces parsed (not found), for tests and benchmarks
+        self.moved = 0  # pieces found at another line and moved there
+
+    def _piece(self, name: str, text: str, line: int,
+               taken: set[tuple[str, int]]) -> tuple[list[ast.Block | ast.Clause] | None, list[Diagnostic]]:
+        key = (name, text, line)
+        found = self._pieces.get(key)
+        if found is not None:
+            self._pieces.move_to_end(key)
+            taken.add((text, line))
+            return found
+        was = self._lines.get((name, text))
+        # A piece already in this text (the same declaration written twice) stays where it is.
+        old = None
+        if was is not None and (text, was) not in taken:
+            old = self._pieces.pop((name, text, was), None)
+        if was is not None and old is not None and old[0] is not None:
+            # The same declaration, moved up or down by lines added or removed above it.
+            _shift(old[0], line - was)
+            self.moved += 1
+            self._pieces[key] = old
+            self._lines[(name, text)] = line
+            taken.add((text, line))
+            return old
+        self.parsed += 1
+        diags = Diagnostics()
+        # Blank lines in front keep every span at its place in the whole text.
+        tree = parse_text("\n" * (line - 1) + text, name, diags)
+        found = (tree.items if tree is not None else None, list(diags))
+        self._pieces[key] = found
+        self._lines[(name, text)] = line
+        taken.add((text, line))
+        if len(self._pieces) > self.limit:
+            (gone_name, gone_text, _), _ = self._pieces.popitem(last=False)
+            self._lines.pop((gone_name, gone_text), None)
+        return found
 
     def parse(self, text: str, name: str, diags: Diagnostics) -> ast.File | None:
-        """``parser.parse_text``, reusing the trees of declarations seen before."""
+        """``parser.parse_text``, reusing what was parsed of the declarations seen before.
+
+        When a declaration does not parse, the syntax errors are those ``parse_text`` gives
+        for the whole text: the first error comes from parsing on from that declaration
+        (the text before it parsed, so the parser starts there as it would have), as far as
+        it takes to find an error that is not the end of what was parsed; after it, each
+        later declaration reports its own first error, as ``parse_text`` does.
+        """
         starts = [m.start() for m in _TOP_LINE.finditer(text)]
         head = text[: starts[0]] if starts else text
         if not _only_comments(head):  # something before the first declaration: the parser judges it
             return parse_text(text, name, diags)
-        items: list[ast.Block | ast.Clause] = []
-        line = 1 + head.count("\n")
-        for i, start in enumerate(starts):
-            end = starts[i + 1] if i + 1 < len(starts) else len(text)
-            chunk = text[start:end]
-            key = (name, chunk, line)
-            if key in self._trees:
-                self._trees.move_to_end(key)
-                found = self._trees[key]
-            else:
-                self.parsed += 1
-                # Blank lines in front keep every span at its place in the whole text.
-                tree = parse_text("\n" * (line - 1) + chunk, name, Diagnostics())
-                found = tree.items if tree is not None else None
-                self._trees[key] = found
-                if len(self._trees) > self.limit:
-                    self._trees.popitem(last=False)
-            if found is None:
-                return parse_text(text, name, diags)  # the whole text, for check's own errors
-            items.extend(found)
-            line += chunk.count("\n")
-        return ast.File(name, items)
+        if not starts:
+            return ast.File(name, [])  # nothing but comments
+        ends = [*starts[1:], len(text)]
+        lines = [1 + head.count("\n")]
+        for start, end in zip(starts, ends, strict=True):
+            lines.append(lines[-1] + text.count("\n", start, end))
+        taken: set[tuple[str, int]] = set()
+        pieces = [self._piece(name, text[s:e], line, taken) for s, e, line in zip(starts, ends, lines, strict=False)]
+        broken = next((i for i, (items, _) in enumerate(pieces) if items is None), None)
+        if broken is None:
+            return ast.File(name, [item for items, _ in pieces for item in items or []])
+        upto = broken + 1
+        while True:
+            first = Diagnostics()
+            parse_text("\n" * (lines[broken] - 1) + text[starts[broken]:ends[upto - 1]], name, first)
+            found = list(first)
+            if upto == len(starts) or not found or found[0].message != "unexpected end of file":
+                break
+            upto += 1  # the error may be the end of this part only: parse on
+        diags.extend(found)
+        for _, errors in pieces[upto:]:
+            diags.extend(errors)
+        return None
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_LEAVES = (str, int, float, bool, type(None))
+
+
+def _shift(node: object, lines: int) -> None:
+    """Move every span in a syntax tree by ``lines`` lines (in place)."""
+    if isinstance(node, (list, tuple)):
+        for x in node:
+            if not isinstance(x, _LEAVES):
+                _shift(x, lines)
+        return
+    if isinstance(node, dict):
+        _shift(list(node.values()), lines)
+        return
+    cls = type(node)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(node)) if dataclasses.is_dataclass(node) else ()
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, Span):
+            setattr(node, name, value._replace(line=value.line + lines, end_line=value.end_line + lines))
+        elif not isinstance(value, _LEAVES):
+            _shift(value, lines)
 
 
 def _only_comments(text: str) -> bool:
