@@ -1,6 +1,7 @@
 # Two entry points: `make demo` (install, then check, compile and run the V2
 # organisation through a scenario) and `make test` (install with the test
-# dependencies, run every test, ruff and mypy).
+# dependencies, run every test, ruff and mypy; what CI runs). `make quick` is
+# `make test` without the tests marked slow.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ TESTDEPS := $(VENV)/.installed-test
 # The VS Code extension's packages: its grammar is tested with the engine VS Code uses.
 NODEDEPS := editors/vscode/node_modules/.package-lock.json
 
-.PHONY: demo test bench clean
+.PHONY: demo test quick lint bench clean
 
 $(BASE): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,6 +32,13 @@ $(NODEDEPS): editors/vscode/package-lock.json
 
 test: $(TESTDEPS) $(NODEDEPS)
 	$(BIN)/python -m pytest
+	@$(MAKE) --no-print-directory lint
+
+quick: $(TESTDEPS)
+	$(BIN)/python -m pytest -m "not slow"
+	@$(MAKE) --no-print-directory lint
+
+lint: $(TESTDEPS)
 	$(BIN)/ruff check orchdsl runtime tests bench
 	$(BIN)/mypy
 

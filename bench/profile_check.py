@@ -29,7 +29,7 @@ COMPONENTS = (
     ("/lark/", "lark (lexer + LALR parser)"),
     ("orchdsl/parser.py", "orchdsl transformer (parser.py)"),
     ("orchdsl/ast.py", "orchdsl AST nodes (ast.py)"),
-    ("orchdsl/lower.py", "orchdsl lowering (lower.py)"),
+    ("orchdsl/lower/", "orchdsl lowering (lower/)"),
     ("orchdsl/guards.py", "orchdsl guards (guards.py)"),
     ("orchdsl/model.py", "orchdsl model (model.py)"),
     ("/pydantic", "pydantic validation"),

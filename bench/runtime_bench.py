@@ -58,7 +58,7 @@ from typing import Any  # noqa: E402
 
 from orchdsl_runtime import HUMAN, Engine, MemoryStore, Model, SQLiteStore, VirtualClock, load_model  # noqa: E402
 from orchdsl_runtime.assignment import TaskNeeds, bench_assignment, score_matrix  # noqa: E402
-from orchdsl_runtime.events import Event  # noqa: E402
+from orchdsl_runtime.contract.events import Event  # noqa: E402
 from orchdsl_runtime.timers import bench_sweep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,11 +153,12 @@ def measure(key: str, label: str, unit: str, setup: Setup, run: Run, repeat: int
 _COMPILE = """
 import sys
 from pathlib import Path
+from orchdsl.emit import compiled_json
 from orchdsl.pipeline import check_files
 result = check_files([Path(sys.argv[1])])
 if result.model is None or not result.ok:
     sys.exit("does not check: " + "; ".join(d.message for d in result.diagnostics))
-sys.stdout.write(result.model.to_json())
+sys.stdout.write(compiled_json(result.model))
 """
 
 
@@ -227,6 +228,7 @@ def full_lifecycle(model: Model, n_tasks: int) -> tuple[Setup, Run]:
     def run(arg: tuple[Engine, str]) -> int:
         engine, ins = arg
         commands = 0
+        tid = ""
         for k in range(n_tasks):
             agent = BACKEND[k % len(BACKEND)]
             peer = BACKEND[(k + 1) % len(BACKEND)]
@@ -240,7 +242,7 @@ def full_lifecycle(model: Model, n_tasks: int) -> tuple[Setup, Run]:
             engine.decide_gate("validator", tid, "validation", "PASS", measures={"test_coverage": 0.9})
             engine.move("backend-lead", tid, "COMPLETED", attest=["all_acceptance_criteria_met"])
             commands += 9
-        assert engine.task(f"T{n_tasks}")["state"] == "COMPLETED"
+        assert engine.task(tid)["state"] == "COMPLETED"
         return commands
 
     return setup, run

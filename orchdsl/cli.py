@@ -269,10 +269,13 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
 
 def _rewrite(path: Path, text: str) -> None:
-    from orchdsl.compile import write_atomic
+    """Replace a spec atomically with its formatted text, keeping its permissions."""
+    from orchdsl_runtime.contract.layout import write_text
 
     try:
-        write_atomic(path, text.encode("utf-8"), mode=path.stat().st_mode & 0o7777)
+        mode = path.stat().st_mode & 0o7777
+        write_text(path, text)
+        os.chmod(path, mode)
     except OSError as err:
         raise UsageError(f"cannot write {path}: {(err.strerror or str(err)).lower()}", "io") from err
 
@@ -312,13 +315,16 @@ def cmd_lsp(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from importlib.resources import files
+
     from orchdsl.codes import BY_NAME, CODES
 
     code = CODES.get(args.code.upper()) or BY_NAME.get(args.code)
     if code is None:
         return _explain_refusal(args.code)
-    page = Path(__file__).resolve().parent.parent / "docs" / "codes" / f"{code.code}.md"
-    if page.exists():
+    # The pages of docs/codes/, shipped as the package `orchdsl_codes`.
+    page = files("orchdsl_codes").joinpath(f"{code.code}.md")
+    if page.is_file():
         sys.stdout.write(page.read_text(encoding="utf-8"))
     else:
         print(f"{code.code} {code.name} ({code.severity.value}): {code.summary}")
@@ -326,26 +332,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _explain_refusal(name: str) -> int:
-    """A runtime refusal code (``RUN004`` or ``actor-not-permitted``): its name and its row of
-    the refusal table in docs/runtime.md."""
-    from orchdsl_runtime.errors import CODES as RUN_CODES  # type: ignore[import-not-found]
+    """A runtime refusal code (``RUN004`` or ``actor-not-permitted``): its name and meaning, from the
+    runtime's registry of refusal codes."""
+    from orchdsl_runtime.errors import BY_CODE as REFUSALS  # type: ignore[import-not-found]
     from orchdsl_runtime.errors import NAMES as RUN_NAMES  # type: ignore[import-not-found]
 
-    code = name.upper() if name.upper() in RUN_CODES else RUN_NAMES.get(name)
+    from orchdsl.codes import CODES
+
+    code = name.upper() if name.upper() in REFUSALS else RUN_NAMES.get(name)
     if code is None:
-        raise UsageError(f"unknown code `{name}`; checker codes run from ORC001 to ORC901, "
-                         f"runtime refusals from RUN001 to {max(RUN_CODES)}")
-    meaning = ""
-    table = Path(__file__).resolve().parent.parent / "docs" / "runtime.md"
-    if table.exists():
-        for line in table.read_text(encoding="utf-8").splitlines():
-            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-            if len(cells) == 3 and cells[0] == code:
-                meaning = cells[2].replace("\\|", "|")
-                break
-    print(f"{code} {RUN_CODES[code]} (a refused runtime command: nothing was recorded)")
-    if meaning:
-        print(f"  {meaning}")
+        raise UsageError(f"unknown code `{name}`; checker codes run from {min(CODES)} to {max(CODES)}, "
+                         f"runtime refusals from RUN001 to {max(REFUSALS)}")
+    refusal = REFUSALS[code]
+    print(f"{refusal.code} {refusal.name} (a refused runtime command: nothing was recorded)")
+    print(f"  {refusal.meaning}")
     return EXIT_OK
 
 

@@ -1,14 +1,12 @@
-"""Guard expressions: type checking, lowering to the compiled form, and
-three-valued evaluation for the checker.
+"""Guard expressions: type checking and lowering to the compiled form.
 
 In: ``ast`` expressions and a type environment. Out: the JSON tree of
 ``model.GUARD_FORMAT`` and diagnostics ORC310 (type errors) and ORC311
-(unknown variables). The runtime evaluates the JSON tree with its own small
-evaluator; nothing here or there calls Python ``eval``.
-
-``partial_eval`` evaluates a compiled guard when only some variables are
-known (the tier, when the checker builds the lifecycle graph of one tier):
-it answers True, False, or None for "depends on what is not known".
+(unknown variables). The runtime's contract (``contract.guards``) owns what a
+tree means: its evaluator, its printer (``to_text``) and the three-valued
+evaluation the checker uses when only some variables are known
+(``partial_eval``: the tier, when a lifecycle graph of one tier is built).
+Nothing here or there calls Python ``eval``.
 """
 
 from __future__ import annotations
@@ -16,8 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from orchdsl_runtime.contract.guards import MAX_DEPTH, MAX_NODES, guard_text, partial_eval
+
 from orchdsl import ast
 from orchdsl.diagnostics import Diagnostics, did_you_mean
+
+to_text = guard_text
+"""a compiled guard written back as source text (for prompts and messages)"""
+__all__ = ["GuardChecker", "Type", "factor_environment", "partial_eval", "task_environment", "to_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +109,48 @@ class GuardChecker:
 
     def check(self, expr: ast.Expr) -> dict[str, Any] | None:
         """The compiled tree of a boolean expression, or None after errors."""
+        if not self._bounded(expr):
+            return None
         tree, ty = self._expr(expr)
         if ty is not None and ty != BOOL:
             self._error(expr, f"this {self.what} is {ty}, not a condition",
                         help="compare it with something, e.g. `x == y`")
         return tree if self.ok else None
+
+    def _bounded(self, expr: ast.Expr) -> bool:
+        """Whether the compiled tree of ``expr`` stays within the contract's limits (nesting
+        ``MAX_DEPTH``, size ``MAX_NODES``, counted as ``contract.guards.check_tree`` counts
+        them: the root at depth 1, a list of operands as a node); if not, say so (ORC321).
+        The runtime refuses a model with such a guard, and the limits keep every later walk
+        (typing, the compiled JSON, the evaluator) far from Python's recursion limit; this
+        walk keeps its own stack."""
+        nodes = 0
+        too_deep: ast.Expr | None = None
+        stack: list[tuple[ast.Expr, int]] = [(expr, 1)]
+        while stack:
+            node, depth = stack.pop()
+            nodes += 1
+            if depth > MAX_DEPTH and too_deep is None:
+                too_deep = node
+            if isinstance(node, ast.Not):
+                stack.append((node.arg, depth + 1))
+            elif isinstance(node, ast.MemberOf):
+                nodes += 1  # the list of items
+                stack.extend((n, depth + 1) for n in [node.left, *node.items])
+            elif isinstance(node, (ast.BoolOp, ast.Compare)):
+                nodes += isinstance(node, ast.BoolOp)  # the list of the two operands
+                stack.extend(((node.left, depth + 1), (node.right, depth + 1)))
+        if nodes > MAX_NODES:
+            self._error(expr, f"this {self.what} has {nodes:,} nodes in its compiled form; at most "
+                        f"{MAX_NODES:,} are allowed", code="ORC321", help=f"write a shorter {self.what}")
+            return False
+        if too_deep is not None:
+            self._error(too_deep, f"this {self.what} nests more than {MAX_DEPTH} levels deep here",
+                        code="ORC321",
+                        help="each `and`, `or`, `not`, comparison and `in` is a level, and so is the name "
+                        f"or value below it (`a == 1 and b == 2` is three); write a shorter {self.what}")
+            return False
+        return True
 
     def _error(self, node: ast.Expr, message: str, *, help: str | None = None,
                code: str = "ORC310") -> None:
@@ -204,75 +245,3 @@ def _text(e: ast.Expr) -> str:
     if isinstance(e, ast.Literal):
         return e.text
     return "expression"
-
-
-def to_text(tree: dict[str, Any]) -> str:
-    """The guard tree written back as source text (for prompts and messages)."""
-    if "var" in tree:
-        return str(tree["var"])
-    if "const" in tree:
-        v = tree["const"]
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        return repr(v) if isinstance(v, str) and " " in v else str(v)
-    op = tree["op"]
-    if op in ("and", "or"):
-        return f"({to_text(tree['args'][0])} {op} {to_text(tree['args'][1])})"
-    if op == "not":
-        return f"not {to_text(tree['arg'])}"
-    if op == "in":
-        return f"{to_text(tree['left'])} in [{', '.join(to_text(i) for i in tree['items'])}]"
-    return f"{to_text(tree['left'])} {op} {to_text(tree['right'])}"
-
-
-_UNKNOWN = object()
-
-
-def partial_eval(tree: dict[str, Any] | None, known: dict[str, Any]) -> bool | None:
-    """Evaluate with some variables known: True, False, or None (undecided)."""
-    if tree is None:
-        return True
-    v = _peval(tree, known)
-    if v is _UNKNOWN:
-        return None
-    return bool(v)
-
-
-def _peval(t: dict[str, Any], known: dict[str, Any]) -> Any:
-    if "var" in t:
-        return known.get(t["var"], _UNKNOWN)
-    if "const" in t:
-        return t["const"]
-    op = t["op"]
-    if op == "and":
-        a, b = (_peval(x, known) for x in t["args"])
-        if a is False or b is False:
-            return False
-        if a is _UNKNOWN or b is _UNKNOWN:
-            return _UNKNOWN
-        return True
-    if op == "or":
-        a, b = (_peval(x, known) for x in t["args"])
-        if a is True or b is True:
-            return True
-        if a is _UNKNOWN or b is _UNKNOWN:
-            return _UNKNOWN
-        return False
-    if op == "not":
-        a = _peval(t["arg"], known)
-        return _UNKNOWN if a is _UNKNOWN else not a
-    if op == "in":
-        left = _peval(t["left"], known)
-        items = [_peval(i, known) for i in t["items"]]
-        if left is _UNKNOWN or any(i is _UNKNOWN for i in items):
-            return _UNKNOWN
-        return left in items
-    left = _peval(t["left"], known)
-    right = _peval(t["right"], known)
-    if left is _UNKNOWN or right is _UNKNOWN:
-        return _UNKNOWN
-    return {
-        "==": lambda: left == right, "!=": lambda: left != right,
-        "<": lambda: left < right, "<=": lambda: left <= right,
-        ">": lambda: left > right, ">=": lambda: left >= right,
-    }[op]()

@@ -1,9 +1,9 @@
 """The model: a resolved organisation, and the compiled model's format.
 
 ``lower`` builds an ``Organisation`` from the syntax tree; ``checks`` examine
-it; ``generate`` writes files from it; ``Organisation.to_json`` is the
-compiled model, the only thing the runtime loads. Its JSON Schema is
-``Organisation.model_json_schema()`` (written as ``compiled-model.schema.json``).
+it; ``generate`` writes files from it; ``emit.compiled_json`` writes the
+compiled model, the only thing the runtime loads, in the format the runtime's
+contract declares (``orchdsl_runtime.contract.model``).
 
 Units in the compiled model: time in seconds, tokens as counts, percents and
 shares as fractions (0.75 for 75 %). Actors are strings: a role id
@@ -17,35 +17,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from orchdsl_runtime.contract import model as contract
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic.json_schema import SkipJsonSchema
 
 from orchdsl.diagnostics import Span
 
-FORMAT_VERSION = 1
-
-RELATIONS = ("@assignee", "@peer", "@lead", "@member", "@downstream_lead", "@system")
-FACTORS = ("skill_match", "workload", "complexity_fit", "learning_opportunity", "recent_performance")
-COMPLEXITIES = ("simple", "moderate", "high")
-STAGES = (
-    "answer", "routing", "delegation", "strategic_planning", "consultation", "risk_assessment",
-    "tactical_planning", "coordination", "execution", "validation", "close",
-)
-MEASURES = (
-    "clarification_free", "reassignment_rate", "sla_met", "capacity_accuracy",
-    "within_estimate", "defect_rate",
-)
-MEASURES_WITH_STATE = ("sla_met",)
-
-GUARD_FORMAT = """\
-A guard is a JSON tree. Nodes:
-  {"op": "and"|"or", "args": [G, G]}      both/either
-  {"op": "not", "arg": G}
-  {"op": "=="|"!="|"<"|"<="|">"|">=", "left": V, "right": V}
-  {"op": "in", "left": V, "items": [V, ...]}
-  {"var": "task.kind"}                     a variable of the guard environment
-  {"const": 3}                             a constant (seconds, counts, fractions, strings, booleans)
-"""
+# The constants of the compiled model's format belong to the runtime's contract.
+FORMAT_VERSION = contract.FORMAT_VERSION
+RELATIONS = contract.RELATIONS
+FACTORS = contract.FACTORS
+COMPLEXITIES = contract.COMPLEXITIES
+STAGES = contract.STAGES
+MEASURES = contract.MEASURES
+MEASURES_WITH_STATE = contract.MEASURES_WITH_STATE
+GUARD_FORMAT = contract.GUARD_FORMAT
 
 Actor = str
 Spanned = SkipJsonSchema[Span | None]
@@ -457,10 +443,3 @@ class Organisation(_Node):
             if g.name == name:
                 return g
         return None
-
-    def to_json(self) -> str:
-        """The compiled model as canonical JSON text (sorted keys, stable)."""
-        import json
-
-        data = self.model_dump(mode="json", by_alias=True, exclude_none=False)
-        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -21,6 +21,7 @@ from typing import Any
 
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from orchdsl_runtime.contract import budgets
 
 from orchdsl import ast
 from orchdsl.diagnostics import Diagnostics, Span
@@ -33,15 +34,21 @@ VALUE_TOKENS = frozenset(
     }
 )
 
-TOP_KEYWORDS = (
-    "org", "include", "skills", "experience", "role", "domain", "lifecycle", "delegation",
-    "broadcast", "handoff", "standup", "consultation", "assignment", "capacity", "tier",
-    "gate", "metric",
-)
-_TOP_LINE = re.compile(r"^(?:" + "|".join(TOP_KEYWORDS) + r")\b", re.M)
+MAX_DIGITS = 15
+"""the most digits before the point of a number: numbers stay below 10^15, where every whole
+number is exact as a float and within the contract's bounds on constants (2^53)"""
 
-_SECONDS = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-_TOKEN_SCALE = {"K": 1_000.0, "M": 1_000_000.0}
+# Control characters a string may not hold: C0 but tab, DEL and C1, and the bidirectional
+# embeddings, overrides and isolates that reorder how text is shown. A raw newline cannot
+# be in a string; the escape `\n` gives one.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+_NUMERIC = frozenset({"INT", "FLOAT", "PERCENT", "DURATION", "TOKENS", "MULTIPLE", "COUNT"})
+
+
+def _clip(text: str, keep: int = 24) -> str:
+    return text if len(text) <= keep else f"{text[:keep // 2]}...{text[-keep // 2:]} ({len(text)} characters)"
 
 
 def token_span(file: str, tok: Token) -> Span:
@@ -55,12 +62,9 @@ def _unquote(raw: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
 
 
-def parse_duration(text: str) -> float:
-    return float(text[:-1]) * _SECONDS[text[-1]]
-
-
-def parse_tokens(text: str) -> float:
-    return float(text[:-1]) * _TOKEN_SCALE[text[-1]]
+def char_name(c: str) -> str:
+    """A character for a message: printable ones as themselves, others by code point."""
+    return f"`{c}`" if c.isprintable() and c not in "`" else f"U+{ord(c):04X}"
 
 
 class AstBuilder(Transformer[Token, Any]):
@@ -93,6 +97,9 @@ class AstBuilder(Transformer[Token, Any]):
     def __init__(self) -> None:
         super().__init__(visit_tokens=False)
         self.file = "<input>"
+        # Problems in value tokens (control characters, numbers out of range), found while
+        # parsing: (code, message, span, help). ``parse_text`` reports them.
+        self.problems: list[tuple[str, str, Span, str | None]] = []
 
     # -- helpers -------------------------------------------------------------
 
@@ -137,6 +144,10 @@ class AstBuilder(Transformer[Token, Any]):
         t = tok.type
         span = token_span(self.file, tok)
         s = str(tok)
+        if t == "STRING":
+            self._check_string(tok)
+        elif t in _NUMERIC and not self._number_ok(tok, span):
+            s = re.sub(r"[0-9.]+", "1", s, count=1)  # a stand-in, so that building the tree goes on
         if t in ("NAME", "RELATION", "STAR", "TERMINAL_KIND", "BLOCKING", "COMP_OP"):
             return ast.Name(s, span)
         if t == "STRING":
@@ -147,10 +158,9 @@ class AstBuilder(Transformer[Token, Any]):
             return ast.Num(float(s), span)
         if t == "PERCENT":
             return ast.Num(float(s[:-1]) / 100.0, span, percent=True)
-        if t == "DURATION":
-            return ast.Budget("time", parse_duration(s), s, span)
-        if t == "TOKENS":
-            return ast.Budget("tokens", parse_tokens(s), s, span)
+        if t in ("DURATION", "TOKENS"):
+            dim, value = budgets.parse_budget(s)  # the grammar's units are the contract's
+            return ast.Budget(dim, value, s, span)
         if t == "MULTIPLE":
             return ast.Budget("multiple", float(s[:-1]), s, span)
         if t == "COUNT":
@@ -158,6 +168,36 @@ class AstBuilder(Transformer[Token, Any]):
         if t in ("TRUE", "FALSE"):
             return ast.Literal(t == "TRUE", "bool", s, span)
         raise AssertionError(f"unhandled token type {t}")
+
+    def _check_string(self, tok: Token) -> None:
+        found = _CONTROL.search(str(tok))
+        if found is None:
+            return
+        line, col = tok.line or 0, (tok.column or 0) + found.start()
+        self.problems.append((
+            "ORC013", f"this string holds the control character {char_name(found.group())}",
+            Span(self.file, line, col, line, col + 1),
+            "strings hold printable text, tabs, and newlines written `\\n`; remove the character"))
+
+    def _number_ok(self, tok: Token, span: Span) -> bool:
+        """Whether a number is within bounds; if not, the problem is recorded (ORC902)."""
+        s = str(tok)
+        whole = re.search(r"[0-9]+", s)
+        if whole is not None and len(whole.group().lstrip("0")) > MAX_DIGITS:
+            self.problems.append(("ORC902", f"`{_clip(s)}` is too large; a number has at most "
+                                  f"{MAX_DIGITS} digits before the point", span, None))
+            return False
+        if tok.type in ("DURATION", "TOKENS"):
+            try:
+                budgets.parse_budget(s)
+            except budgets.BudgetError:
+                longest = (budgets.time_text(budgets.MAX_SECONDS) if tok.type == "DURATION"
+                           else budgets.tokens_text(budgets.MAX_TOKENS))
+                self.problems.append(("ORC902", f"`{s}` is more than `{longest}`, the largest "
+                                      f"{'duration' if tok.type == 'DURATION' else 'token amount'}",
+                                      span, None))
+                return False
+        return True
 
     def _values(self, children: list[Any]) -> list[Any]:
         out = []
@@ -529,6 +569,28 @@ def _parser() -> tuple[Lark, AstBuilder]:
     return lark, builder
 
 
+@lru_cache(maxsize=1)
+def top_keywords() -> tuple[str, ...]:
+    """The keywords that start a top-level declaration (``org``, ``role``...), as the grammar
+    says: the keyword terminals the parser accepts at the start of a file."""
+    lark, _ = _parser()
+    words = []
+    accepted: set[str] = lark.parse_interactive("").accepts()  # type: ignore[no-untyped-call]
+    for name in accepted:
+        if name == "$END":
+            continue
+        pattern = lark.get_terminal(name).pattern
+        if pattern.type == "str" and pattern.value.isidentifier():
+            words.append(pattern.value)
+    return tuple(sorted(words))
+
+
+@lru_cache(maxsize=1)
+def _top_line() -> re.Pattern[str]:
+    """A line that starts a top-level declaration: where a file is split after a syntax error."""
+    return re.compile(r"^(?:" + "|".join(top_keywords()) + r")\b", re.M)
+
+
 def grammar_rule_names() -> set[str]:
     """Names of every rule and alias in the grammar that reaches the transformer."""
     lark, _ = _parser()
@@ -589,7 +651,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, line_offset: int, diags:
     if isinstance(err, UnexpectedCharacters):
         ch = err.char
         span = Span(path, line, col, line, col + 1)
-        diags.add("ORC002", f"unexpected character `{ch}`", span,
+        diags.add("ORC002", f"unexpected character {char_name(ch)}", span,
                   help="strings are written in double quotes; comments start with `#` or `//`"
                   if ch in "'\"" else None)
         return
@@ -627,22 +689,47 @@ def _hint(found: str, expected: set[str]) -> str | None:
 
 
 def parse_text(text: str, path: str, diags: Diagnostics) -> ast.File | None:
-    """Parse one file's text; on syntax errors, add them all and return None."""
+    """Parse one file's text; on syntax errors, add them all and return None.
+
+    A byte-order mark at the start is skipped. Strings holding control characters and
+    numbers out of range are reported (the tree is still returned); a text over the size
+    limit of a file is not parsed.
+    """
+    from orchdsl.sources import MAX_FILE_BYTES
+
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        diags.add("ORC011", f"`{path}` is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+                  help="split it into files that include each other")
+        return None
     lark, builder = _parser()
     builder.file = path
+    builder.problems = []
     try:
-        items: list[ast.Block | ast.Clause] = lark.parse(text)  # type: ignore[assignment]
-    except UnexpectedInput as err:
-        _syntax_diagnostic(err, path, 0, diags)
-        _more_errors(text, path, err, diags)
-        return None
+        try:
+            items: list[ast.Block | ast.Clause] = lark.parse(text)  # type: ignore[assignment]
+        except UnexpectedInput as err:
+            _syntax_diagnostic(err, path, 0, diags)
+            _report(builder, diags)
+            _more_errors(text, path, err, diags)
+            return None
+        _report(builder, diags)
+    finally:
+        builder.problems = []
     return ast.File(path, items)
+
+
+def _report(builder: AstBuilder, diags: Diagnostics) -> None:
+    for code, message, span, help in builder.problems:
+        diags.add(code, message, span, help=help)
+    builder.problems = []
 
 
 def _more_errors(text: str, path: str, first: UnexpectedInput, diags: Diagnostics) -> None:
     """Find syntax errors after the first, one top-level declaration at a time."""
     lark, builder = _parser()
-    starts = [m.start() for m in _TOP_LINE.finditer(text)]
+    starts = [m.start() for m in _top_line().finditer(text)]
     first_line = first.line or 1
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(text)

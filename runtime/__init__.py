@@ -7,9 +7,9 @@ clocks ``WallClock`` and ``VirtualClock``. See docs/runtime.md.
 """
 
 from .clock import Clock, VirtualClock, WallClock
+from .contract.events import Event
 from .engine import HUMAN, Engine
 from .errors import CODES, Conflict, ModelError, Refused, StoreError
-from .events import Event
 from .model import Model, load_model
 from .state import OrgState
 from .store import EventStore, MemoryStore, SQLiteStore

@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .guards import Guard, compile_guard
+from .contract.guards import Guard, compile_guard
+from .contract.model import Level, Member
+from .guards import vector
 
 FACTORS = ("skill_match", "workload", "complexity_fit", "learning_opportunity", "recent_performance")
 FACT_LEVEL_SCORES = (0.5, 0.75, 0.9, 1.0)
@@ -96,15 +98,18 @@ def level_score(level_value: float, all_level_values: Iterable[float]) -> float:
     return LOWEST_LEVEL_SCORE + (1.0 - LOWEST_LEVEL_SCORE) * rank / (len(values) - 1)
 
 
-def _scale_items(scale: Mapping[str, float] | Sequence[Mapping[str, Any]]) -> list[tuple[str, float]]:
+Scale = Mapping[str, float] | Sequence[Level]
+"""a level scale: ``{name: value}`` or the model's levels"""
+
+
+def _scale_items(scale: Scale) -> list[tuple[str, float]]:
     if isinstance(scale, Mapping):
         return [(str(k), float(v)) for k, v in scale.items()]
-    return [(str(d["name"]), float(d["value"])) for d in scale]
+    return [(lv.name, float(lv.value)) for lv in scale]
 
 
-def experience_rank(name: str, scale: Mapping[str, float] | Sequence[Mapping[str, Any]]) -> int:
-    """The rank (0 = lowest) of an experience level in a scale given as
-    ``{name: value}`` or as the model's ``[{"name", "value"}]`` list."""
+def experience_rank(name: str, scale: Scale) -> int:
+    """The rank (0 = lowest) of an experience level in a scale."""
     items = _scale_items(scale)
     ordered = sorted(items, key=lambda nv: nv[1])
     for rank, (n, _) in enumerate(ordered):
@@ -113,16 +118,16 @@ def experience_rank(name: str, scale: Mapping[str, float] | Sequence[Mapping[str
     raise KeyError(name)
 
 
-def fit_ranks(fit: Mapping[str, str], scale: Mapping[str, float] | Sequence[Mapping[str, Any]]) -> dict[str, int]:
+def fit_ranks(fit: Mapping[str, str], scale: Scale) -> dict[str, int]:
     """The model's ``fit`` (complexity -> minimal experience name) as ranks."""
     return {c: experience_rank(e, scale) for c, e in fit.items()}
 
 
 def candidate_from_member(
     agent: str,
-    member: Mapping[str, Any],
-    levels: Sequence[Mapping[str, Any]],
-    experience: Sequence[Mapping[str, Any]],
+    member: Member,
+    levels: Sequence[Level],
+    experience: Scale,
     *,
     committed_hours: float = 0.0,
     default_hours_per_day: float = 8.0,
@@ -132,20 +137,20 @@ def candidate_from_member(
     """A candidate from a member entry of the compiled model's ``domains``.
 
     ``quality``/``on_time`` (from history) override the declared performance."""
-    values = [float(lv["value"]) for lv in levels]
-    by_name = {str(lv["name"]): float(lv["value"]) for lv in levels}
-    skills = {s: level_score(by_name[lvl], values) for s, lvl in member.get("skills", {}).items()}
-    exp = member.get("experience")
+    values = [float(lv.value) for lv in levels]
+    by_name = {lv.name: float(lv.value) for lv in levels}
+    skills = {s: level_score(by_name[lvl], values) for s, lvl in member.skills.items()}
+    exp = member.experience
     rank = experience_rank(exp, experience) if exp is not None else 0
-    perf = member.get("performance") or {}
-    hours = member.get("hours_per_day")
+    perf = member.performance
+    hours = member.hours_per_day
     return Candidate(
         agent=agent,
         skills=skills,
         experience_rank=rank,
         hours_per_day=float(hours) if hours is not None else default_hours_per_day,
         committed_hours=committed_hours,
-        learning=frozenset(member.get("learning", ())),
+        learning=frozenset(member.learning),
         quality=quality if quality is not None else perf.get("quality"),
         on_time=on_time if on_time is not None else perf.get("on_time"),
     )
@@ -277,7 +282,7 @@ def _eligible(factors: Mapping[str, Array], filter: Filter | None) -> npt.NDArra
     if filter is None:
         return np.ones(shape, dtype=np.bool_)
     if isinstance(filter, Guard):
-        return filter.vector(factors, shape)
+        return vector(filter, factors, shape)
     out = np.empty(shape, dtype=np.bool_)
     for i, j in np.ndindex(*shape):
         out[i, j] = bool(filter({k: float(v[i if v.shape[0] > 1 else 0, j]) for k, v in factors.items()}))

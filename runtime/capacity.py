@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+from .contract.model import Action, Capacity
 
 DAY = 86_400.0
 _DECIMALS = 12
@@ -31,8 +32,7 @@ class Band:
 
     at: float
     name: str
-    action: Mapping[str, Any] | None = None
-    """``{"kind": "notify"|"escalate"|"refuse_new_work", "target": actor | None}``"""
+    action: Action | None = None
 
 
 @dataclass
@@ -46,11 +46,11 @@ class Allocation:
     seq: int = field(compare=False)
 
 
-def bands_from_model(capacity: Mapping[str, Any] | None) -> list[Band]:
+def bands_from_model(capacity: Capacity | None) -> list[Band]:
     """The bands of the compiled model's ``capacity`` section."""
-    if not capacity:
+    if capacity is None:
         return []
-    return [Band(float(b["at"]), str(b["name"]), b.get("action")) for b in capacity.get("bands", [])]
+    return [Band(b.at, b.name, b.action) for b in capacity.bands]
 
 
 class Ledger:
@@ -60,7 +60,7 @@ class Ledger:
         self,
         hours_per_day_by_agent: Mapping[str, float],
         horizon_days: float,
-        bands: Iterable[Band | Mapping[str, Any]] = (),
+        bands: Iterable[Band] = (),
         ic_limit: float | None = None,
         domain_of: Mapping[str, str | None] | None = None,
         *,
@@ -70,10 +70,7 @@ class Ledger:
             raise ValueError("the horizon must be positive")
         self.hours_per_day = dict(hours_per_day_by_agent)
         self.horizon_days = float(horizon_days)
-        self.bands = sorted(
-            (b if isinstance(b, Band) else Band(float(b["at"]), str(b["name"]), b.get("action")) for b in bands),
-            key=lambda b: b.at,
-        )
+        self.bands = sorted(bands, key=lambda b: b.at)
         self.ic_limit = ic_limit
         self.domain_limit = domain_limit
         self.domain_of = dict(domain_of or {})
@@ -84,19 +81,19 @@ class Ledger:
     @classmethod
     def from_model(
         cls,
-        capacity: Mapping[str, Any] | None,
+        capacity: Capacity | None,
         hours_per_day_by_agent: Mapping[str, float],
         domain_of: Mapping[str, str | None],
     ) -> Ledger:
         """A ledger configured by the compiled model's ``capacity`` section."""
-        cap = capacity or {}
+        cap = capacity or Capacity()
         return cls(
             hours_per_day_by_agent,
-            float(cap.get("horizon_days", 3.0)),
+            cap.horizon_days,
             bands_from_model(cap),
-            cap.get("ic_limit"),
+            cap.ic_limit,
             domain_of,
-            domain_limit=cap.get("domain_limit"),
+            domain_limit=cap.domain_limit,
         )
 
     def copy(self) -> Ledger:

@@ -14,97 +14,36 @@ instruction before that stage runs; ``close`` is the last stage.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .context import HUMAN, Context, names, q
+from .contract.events import Draft, Event
 from .errors import Refused
-from .parts import HUMAN, EngineParts
-
-if TYPE_CHECKING:
-    from .events import Draft, Event
-    from .model import AgentInfo, Model
-    from .state import Instruction
+from .gates import pick_outcome
+from .model import Flow
+from .permissions import acts_as
+from .records import Instruction
 
 CLOSE = "close"
 """the pseudo-stage a gate guards to hold the closing of an instruction"""
 
-@dataclass(frozen=True, slots=True)
-class Flow:
-    tier: int
-    stages: tuple[str, ...]
-    actors: dict[str, str | None]
-    """stage -> the actor of its step"""
-    gates: tuple[str, ...]
-    """every gate of the tier"""
-    stage_gates: dict[str, tuple[str, ...]]
-    """stage (or ``close``) -> the gates that guard it at this tier"""
 
-    def planning_stage(self, kind: str) -> str | None:
-        """The stage creating a task of ``kind`` runs at this tier, if any."""
-        if kind == "strategic":
-            return "strategic_planning" if "strategic_planning" in self.stages else None
-        for stage in ("tactical_planning", "delegation"):
-            if stage in self.stages:
-                return stage
-        return None
-
-    @property
-    def has_tasks(self) -> bool:
-        return "execution" in self.stages
-
-
-def tier_flows(model: Model) -> dict[int, Flow]:
-    """The flow of every tier of the model, indexed by tier number."""
-    gate_data = {str(g["name"]): g for g in model.data.get("gates", [])}
-    out: dict[int, Flow] = {}
-    for t in model.data.get("tiers", []):
-        number = int(t["number"])
-        steps = t.get("flow") or []
-        stages = tuple(str(s["stage"]) for s in steps if s.get("stage"))
-        actors = {str(s["stage"]): s.get("actor") for s in steps if s.get("stage")}
-        gates = tuple(dict.fromkeys([*(str(g) for g in t.get("gates", [])),
-                                     *(str(s["gate"]) for s in steps if s.get("gate"))]))
-        stage_gates: dict[str, list[str]] = {}
-        for g in gates:
-            data = gate_data.get(g)
-            if data is None:
-                continue
-            tiers = data.get("tiers")
-            if tiers and number not in tiers:
-                continue
-            for stage in data.get("stages", []):
-                stage_gates.setdefault(str(stage), []).append(g)
-        out[number] = Flow(number, stages, actors, gates, {k: tuple(v) for k, v in stage_gates.items()})
-    return out
-
-
-def _q(name: object) -> str:
-    return f"`{name}`"
-
-
-def _names(items: Any) -> str:
-    return ", ".join(_q(i) for i in items) or "nothing"
-
-
-class FlowCommands(EngineParts):
+class Flows:
     """Commands of instruction flows: stages, stage gates, closing."""
 
-    def _instruction(self, instruction: str) -> Instruction:
-        ins = self.state.instructions.get(instruction)
-        if ins is None:
-            raise Refused("RUN002", f"unknown instruction {_q(instruction)}")
-        return ins
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
 
     def _flow(self, ins: Instruction) -> Flow:
-        flow = self.state.flows.get(ins.tier)
+        flow = self.ctx.model.flows.get(ins.tier)
         if flow is None:
             return Flow(ins.tier, (), {}, (), {})
         return flow
 
     def _open_instruction(self, instruction: str) -> Instruction:
-        ins = self._instruction(instruction)
+        ins = self.ctx.instruction(instruction)
         if ins.closed_at is not None:
-            raise Refused("RUN021", f"instruction {_q(ins.id)} is closed")
+            raise Refused("RUN021", f"instruction {q(ins.id)} is closed")
         return ins
 
     def _stage_gate_problems(self, ins: Instruction, stage: str) -> list[str]:
@@ -112,60 +51,49 @@ class FlowCommands(EngineParts):
         for g in self._flow(ins).stage_gates.get(stage, ()):
             decided = ins.gate_decisions.get(g)
             if decided is None:
-                problems.append(f"gate {_q(g)} has no decision on {_q(ins.id)}")
-            elif self.model.gates[g].outcomes[decided].effect != "pass":
-                problems.append(f"gate {_q(g)} decided {_q(decided)}, which does not pass")
+                problems.append(f"gate {q(g)} has no decision on {q(ins.id)}")
+            elif self.ctx.model.gates[g].outcomes[decided].effect != "pass":
+                problems.append(f"gate {q(g)} decided {q(decided)}, which does not pass")
         return problems
 
     def _check_stage_open(self, ins: Instruction, stage: str) -> None:
         problems = self._stage_gate_problems(ins, stage)
         if problems:
-            what = "closing" if stage == CLOSE else f"stage {_q(stage)}"
+            what = "closing" if stage == CLOSE else f"stage {q(stage)}"
             raise Refused(
                 "RUN019",
-                f"{what} of tier-{ins.tier} instruction {_q(ins.id)} is guarded: " + "; ".join(problems),
+                f"{what} of tier-{ins.tier} instruction {q(ins.id)} is guarded: " + "; ".join(problems),
                 instruction=ins.id,
             )
 
-    def _check_planning(self, ins: Instruction, kind: str) -> None:
+    def check_planning(self, ins: Instruction, kind: str) -> None:
         """Creating a task of ``kind`` runs its planning stage: the stage's gates must have passed."""
         if ins.closed_at is not None:
-            raise Refused("RUN021", f"instruction {_q(ins.id)} is closed")
+            raise Refused("RUN021", f"instruction {q(ins.id)} is closed")
         stage = self._flow(ins).planning_stage(kind)
         if stage is not None:
             self._check_stage_open(ins, stage)
-
-    def _may_act_on_stage(self, agent: AgentInfo, actor: str | None) -> bool:
-        if actor is None:
-            return True
-        if not actor.startswith("@"):
-            return agent.role == actor
-        if actor == "@lead":
-            return agent.kind == "lead"
-        if actor in ("@member", "@assignee"):
-            return agent.kind == "member"
-        return False
 
     def run_stage(self, as_: str, instruction: str, stage: str) -> list[Event]:
         """Record that a stage of the instruction's flow ran, by the stage's actor."""
 
         def build(now: float) -> list[Draft]:
-            agent = self._agent(as_)
+            agent = self.ctx.agent(as_)
             ins = self._open_instruction(instruction)
             flow = self._flow(ins)
             if stage not in flow.stages:
                 raise Refused(
-                    "RUN013", f"tier {ins.tier} has no stage {_q(stage)}; its stages are {_names(flow.stages)}"
+                    "RUN013", f"tier {ins.tier} has no stage {q(stage)}; its stages are {names(flow.stages)}"
                 )
             actor = flow.actors.get(stage)
-            if not self._may_act_on_stage(agent, actor):
-                raise Refused("RUN004", f"{_q(as_)} may not run stage {_q(stage)}: its actor is {actor}")
+            if not (actor is None or acts_as(agent, actor) or (actor == "@assignee" and agent.kind == "member")):
+                raise Refused("RUN004", f"{q(as_)} may not run stage {q(stage)}: its actor is {actor}")
             self._check_stage_open(ins, stage)
             if stage in ins.stages:
-                raise Refused("RUN021", f"stage {_q(stage)} of {_q(ins.id)} ran already")
+                raise Refused("RUN021", f"stage {q(stage)} of {q(ins.id)} ran already")
             return [("stage_ran", now, as_, {"instruction": ins.id, "stage": stage})]
 
-        return self._commit(build)
+        return self.ctx.commit(build)
 
     def decide_instruction_gate(
         self,
@@ -181,19 +109,19 @@ class FlowCommands(EngineParts):
         total picks the outcome. A later decision replaces an earlier one."""
 
         def build(now: float) -> list[Draft]:
-            agent = self._agent(as_)
+            agent = self.ctx.agent(as_)
             ins = self._open_instruction(instruction)
-            g = self.model.gates.get(gate)
+            g = self.ctx.model.gates.get(gate)
             if g is None:
-                raise Refused("RUN002", f"unknown gate {_q(gate)}; gates are {_names(self.model.gates)}")
+                raise Refused("RUN002", f"unknown gate {q(gate)}; gates are {names(self.ctx.model.gates)}")
             flow = self._flow(ins)
             guarded = sorted(s for s, gs in flow.stage_gates.items() if gate in gs)
             if not guarded:
                 stage_gates = sorted({x for gs in flow.stage_gates.values() for x in gs})
                 raise Refused(
                     "RUN011",
-                    f"gate {_q(gate)} guards no stage of tier {ins.tier}; the stage gates of tier {ins.tier} "
-                    f"are {_names(stage_gates)}",
+                    f"gate {q(gate)} guards no stage of tier {ins.tier}; the stage gates of tier {ins.tier} "
+                    f"are {names(stage_gates)}",
                 )
             if g.reviewer is not None and not (
                 agent.role in g.reviewer.roles
@@ -201,19 +129,19 @@ class FlowCommands(EngineParts):
                 or ("@member" in g.reviewer.relations and agent.kind == "member")
             ):
                 raise Refused(
-                    "RUN004", f"{_q(as_)} may not decide gate {_q(gate)}: the reviewer is {_names(g.reviewer.text)}"
+                    "RUN004", f"{q(as_)} may not decide gate {q(gate)}: the reviewer is {names(g.reviewer.text)}"
                 )
-            chosen, total = self._pick_outcome(g, outcome, scores)
+            chosen, total = pick_outcome(g, outcome, scores)
             for stage in guarded:
                 if stage != CLOSE and stage in ins.stages:
-                    raise Refused("RUN021", f"stage {_q(stage)} of {_q(ins.id)} ran already; gate {_q(gate)} is moot")
+                    raise Refused("RUN021", f"stage {q(stage)} of {q(ins.id)} ran already; gate {q(gate)} is moot")
             data = {
                 "instruction": ins.id, "gate": gate, "outcome": chosen, "effect": g.outcomes[chosen].effect,
                 "stages": guarded, "scores": dict(scores) if scores else None, "total": total,
             }
             return [("instruction_gate_decided", now, as_, data)]
 
-        return self._commit(build)
+        return self.ctx.commit(build)
 
     def close_instruction(self, as_: str, instruction: str) -> list[Event]:
         """Close an instruction: every task terminal and every close gate passed.
@@ -223,17 +151,17 @@ class FlowCommands(EngineParts):
 
         def build(now: float) -> list[Draft]:
             if as_ != HUMAN:
-                agent = self._agent(as_)
+                agent = self.ctx.agent(as_)
                 if agent.kind != "staff":
-                    raise Refused("RUN004", f"{_q(as_)} may not close instructions: staff roles close them")
+                    raise Refused("RUN004", f"{q(as_)} may not close instructions: staff roles close them")
             ins = self._open_instruction(instruction)
-            states, tasks = self.model.states, self.state.tasks
+            states, tasks = self.ctx.model.states, self.ctx.state.tasks
             open_tasks = [tid for tid in ins.tasks if states[tasks[tid].state].terminal is None]
             if open_tasks:
-                shown = ", ".join(f"{_q(tid)} is {_q(tasks[tid].state)}" for tid in open_tasks[:10])
+                shown = ", ".join(f"{q(tid)} is {q(tasks[tid].state)}" for tid in open_tasks[:10])
                 more = f" and {len(open_tasks) - 10} more" if len(open_tasks) > 10 else ""
                 raise Refused(
-                    "RUN023", f"instruction {_q(ins.id)} has open tasks: {shown}{more}", open=open_tasks
+                    "RUN023", f"instruction {q(ins.id)} has open tasks: {shown}{more}", open=open_tasks
                 )
             self._check_stage_open(ins, CLOSE)
             done = [states[tasks[tid].state].terminal for tid in ins.tasks]
@@ -243,12 +171,12 @@ class FlowCommands(EngineParts):
             }
             return [("instruction_closed", now, as_, data)]
 
-        return self._commit(build)
+        return self.ctx.commit(build)
 
     def instruction(self, instruction: str) -> dict[str, Any]:
         """An instruction as data: tier, stages (of the flow and run), gate decisions, tasks, closed."""
-        self.refresh()
-        ins = self._instruction(instruction)
+        self.ctx.refresh()
+        ins = self.ctx.instruction(instruction)
         flow = self._flow(ins)
         out = {"id": ins.id, **ins.dump()}
         out["flow_stages"] = list(flow.stages)

@@ -1,16 +1,15 @@
-"""The model as the runtime sees it: the compiled model JSON, indexed.
+"""The model as the runtime sees it: the compiled model, checked and indexed.
 
 In: the compiled model (a path to ``model.json`` or the parsed dict), as
-written by ``orchdsl compile``. ``load_model`` checks the format version,
-validates the document against the bundled JSON Schema
-(``compiled-model.schema.json``, a copy of the compiler's), checks the
-references the engine follows, and builds the indexes the command path uses:
-states, per-(state, target) transition records with compiled guards and
-resolved actor checks, gates, agents and their domains, domain leads and
-members, skill levels and member profiles for assignment.
+written by ``orchdsl compile`` in the format of ``contract.model``.
+``load_model`` checks the format version and every field against the
+contract's types, checks the references the engine follows, and builds the
+indexes the command path uses: states, per-(state, target) transition records
+with compiled guards and resolved actor checks, gates, agents and their
+domains, domain leads and members, skill levels and member profiles for
+assignment, and the declared protocols by name.
 
-Nothing here imports the compiler; loading happens once, so schema validation
-is done here and never on the command path.
+Nothing here imports the compiler; loading happens once per process.
 """
 
 from __future__ import annotations
@@ -19,29 +18,20 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .assignment import Candidate, candidate_from_member
+from .contract import model as c
+from .contract.codec import ContractError, from_data
+from .contract.guards import Guard, compile_guard
+from .contract.model import COMPLEXITIES, DEFAULT_PRIORITIES, FORMAT_VERSION, KINDS, RELATIONS, Budget
 from .errors import ModelError
-from .guards import Guard, compile_guard
 
-FORMAT_VERSION = 1
-RELATIONS = frozenset({"@assignee", "@peer", "@lead", "@member", "@downstream_lead", "@system"})
-COMPLEXITIES = ("simple", "moderate", "high")
-KINDS = ("strategic", "tactical")
-DEFAULT_PRIORITIES = ("critical", "high", "normal", "low")
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """``time`` (seconds), ``tokens`` (count), ``estimate`` (share of the
-    task's estimate) or ``multiple`` (of the state's target)."""
-
-    kind: str
-    value: float
-    text: str
+__all__ = [
+    "COMPLEXITIES", "DEFAULT_PRIORITIES", "FORMAT_VERSION", "KINDS", "RELATIONS", "ActorCheck", "AgentInfo",
+    "Budget", "GateRec", "Model", "Outcome", "StateRec", "Threshold", "TransitionRec", "load_model",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,21 +120,71 @@ class AgentInfo:
     """``staff``, ``lead`` or ``member`` (the kind of its role)"""
 
 
+@dataclass(frozen=True, slots=True)
+class Flow:
+    tier: int
+    stages: tuple[str, ...]
+    actors: dict[str, str | None]
+    """stage -> the actor of its step"""
+    gates: tuple[str, ...]
+    """every gate of the tier"""
+    stage_gates: dict[str, tuple[str, ...]]
+    """stage (or ``close``) -> the gates that guard it at this tier"""
+
+    def planning_stage(self, kind: str) -> str | None:
+        """The stage creating a task of ``kind`` runs at this tier, if any."""
+        if kind == "strategic":
+            return "strategic_planning" if "strategic_planning" in self.stages else None
+        for stage in ("tactical_planning", "delegation"):
+            if stage in self.stages:
+                return stage
+        return None
+
+    @property
+    def has_tasks(self) -> bool:
+        return "execution" in self.stages
+
+
+def tier_flows(spec: c.CompiledModel) -> dict[int, Flow]:
+    """The flow of every tier of the model, indexed by tier number."""
+    gate_specs = {g.name: g for g in spec.gates}
+    out: dict[int, Flow] = {}
+    for t in spec.tiers:
+        number = t.number
+        steps = t.flow
+        stages = tuple(s.stage for s in steps if s.stage)
+        actors = {s.stage: s.actor for s in steps if s.stage}
+        gates = tuple(dict.fromkeys([*t.gates, *(s.gate for s in steps if s.gate)]))
+        stage_gates: dict[str, list[str]] = {}
+        for g in gates:
+            gate = gate_specs.get(g)
+            if gate is None:
+                continue
+            if gate.tiers and number not in gate.tiers:
+                continue
+            for stage in gate.stages:
+                stage_gates.setdefault(stage, []).append(g)
+        out[number] = Flow(number, stages, actors, gates, {k: tuple(v) for k, v in stage_gates.items()})
+    return out
+
+
 @dataclass(slots=True)
 class Model:
     """The loaded, indexed compiled model."""
 
-    data: dict[str, Any]
+    spec: c.CompiledModel
+    """the compiled model as declared by the contract"""
     digest: str
     name: str
     tiers: frozenset[int]
+    """the tiers of the task lifecycle"""
     initial: str
     states: dict[str, StateRec]
-    roles: dict[str, dict[str, Any]]
+    roles: dict[str, c.Role]
     role_ancestors: dict[str, tuple[str, ...]]
     agents: dict[str, AgentInfo]
     agents_by_role: dict[str, tuple[str, ...]]
-    domains: dict[str, dict[str, Any]]
+    domains: dict[str, c.Domain]
     domain_lead_role: dict[str, str]
     domain_members: dict[str, tuple[str, ...]]
     gates: dict[str, GateRec]
@@ -159,8 +199,45 @@ class Model:
     fallback: str | None
     hours_per_day: float
     horizon_days: float
-    capacity: dict[str, Any] | None
-    extra: dict[str, Any] = field(default_factory=dict)
+    capacity: c.Capacity | None
+    standups: dict[str, c.Standup] = field(default_factory=dict)
+    consultations: dict[str, c.Consultation] = field(default_factory=dict)
+    channels: dict[str, c.Channel] = field(default_factory=dict)
+    tier_specs: dict[int, c.Tier] = field(default_factory=dict)
+    """every declared tier (a tier without tasks too) by number"""
+    flows: dict[int, Flow] = field(default_factory=dict)
+    """the flow of every declared tier by number"""
+    work_states: frozenset[str] = frozenset()
+    """where the assignee works on a task: states owned by ``@assignee`` with a heartbeat
+    (all non-terminal ``@assignee`` states when none has one); hours worked count there"""
+    blocked_states: frozenset[str] = frozenset()
+    """where a task waits: states with an automatic transition out, and the targets of
+    automatic transitions (a task the clock moves was stuck)"""
+    escalated_states: frozenset[str] = frozenset()
+    """where the clock moves stuck work: the non-terminal targets of automatic transitions"""
+    ready_states: frozenset[str] = frozenset()
+    """where assigned work waits to be started: the ``@assignee`` states that assignment leads to
+    (from a state not owned by ``@assignee``), other than the work states"""
+
+    @property
+    def delegation(self) -> c.Delegation | None:
+        return self.spec.delegation
+
+    @property
+    def broadcast(self) -> c.Broadcast:
+        return self.spec.broadcast
+
+    @property
+    def handoffs(self) -> tuple[c.Handoff, ...]:
+        return self.spec.handoffs
+
+    @property
+    def metrics(self) -> tuple[c.Metric, ...]:
+        return self.spec.metrics
+
+    @property
+    def assignment(self) -> c.Assignment | None:
+        return self.spec.assignment
 
     def agents_for(self, actor: str, domain: str | None) -> tuple[str, ...]:
         """Agents an actor names for a task of ``domain`` (role or @lead/@member);
@@ -178,16 +255,13 @@ def digest_of(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def bundled_schema() -> dict[str, Any]:
-    text = resources.files(__package__ or "orchdsl_runtime").joinpath("compiled-model.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+def load_model(source: str | Path | Mapping[str, Any]) -> Model:
+    """Load a compiled model from a path or a parsed dict; ``ModelError`` if unusable.
 
-
-def load_model(source: str | Path | Mapping[str, Any], validate: bool = True) -> Model:
-    """Load a compiled model from a path or a parsed dict; ``ModelError`` if unusable."""
+    The document is checked against the contract's types (``contract.model``)
+    and its references are followed; nothing of it is trusted before that."""
     if isinstance(source, Mapping):
-        data = json.loads(json.dumps(source))
+        data: Any = source
     else:
         try:
             data = json.loads(Path(source).read_text("utf-8"))
@@ -198,29 +272,14 @@ def load_model(source: str | Path | Mapping[str, Any], validate: bool = True) ->
     version = data.get("format_version")
     if version != FORMAT_VERSION:
         raise ModelError(f"compiled model format_version is {version!r}; this runtime reads {FORMAT_VERSION}")
-    if validate:
-        _validate(data)
-    return _index(data)
+    try:
+        spec = from_data(c.CompiledModel, data, "the compiled model")
+    except ContractError as exc:
+        raise ModelError(str(exc)) from exc
+    return _index(spec, digest_of(data))
 
 
-def _validate(data: dict[str, Any]) -> None:
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(bundled_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        lines = [f"/{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:10]]
-        more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
-        raise ModelError("the compiled model does not match its schema: " + "; ".join(lines) + more)
-
-
-def _budget(b: Mapping[str, Any] | None) -> Budget | None:
-    if b is None:
-        return None
-    return Budget(str(b["kind"]), float(b["value"]), str(b.get("text", "")))
-
-
-def _actors(actors: list[str]) -> ActorCheck:
+def _actors(actors: tuple[str, ...]) -> ActorCheck:
     return ActorCheck(
         roles=frozenset(a for a in actors if not a.startswith("@")),
         relations=frozenset(a for a in actors if a.startswith("@")),
@@ -228,130 +287,125 @@ def _actors(actors: list[str]) -> ActorCheck:
     )
 
 
-def _index(data: dict[str, Any]) -> Model:
+def _index(spec: c.CompiledModel, digest: str) -> Model:
     problems: list[str] = []
-    roles = {r["id"]: r for r in data.get("roles", [])}
+    roles = {r.id: r for r in spec.roles}
     ancestors: dict[str, tuple[str, ...]] = {}
     for rid in roles:
         chain: list[str] = []
-        cur = roles[rid].get("reports_to")
+        cur = roles[rid].reports_to
         while cur and cur in roles and cur not in chain and cur != rid:
             chain.append(cur)
-            cur = roles[cur].get("reports_to")
+            cur = roles[cur].reports_to
         ancestors[rid] = tuple(chain)
 
     agents: dict[str, AgentInfo] = {}
     by_role: dict[str, list[str]] = {}
-    for a in data.get("agents", []):
-        role = roles.get(a["role"])
+    for a in spec.agents:
+        role = roles.get(a.role)
         if role is None:
-            problems.append(f"agent `{a['id']}` has unknown role `{a['role']}`")
+            problems.append(f"agent `{a.id}` has unknown role `{a.role}`")
             continue
-        agents[a["id"]] = AgentInfo(a["id"], a["role"], a.get("domain"), str(role.get("kind", "staff")))
-        by_role.setdefault(a["role"], []).append(a["id"])
+        agents[a.id] = AgentInfo(a.id, a.role, a.domain, role.kind)
+        by_role.setdefault(a.role, []).append(a.id)
 
-    domains = {d["name"]: d for d in data.get("domains", [])}
-    lead_role = {name: str(d["lead"]) for name, d in domains.items()}
+    domains = {d.name: d for d in spec.domains}
+    lead_role = {name: d.lead for name, d in domains.items()}
     members = {
         name: tuple(a.id for a in agents.values() if a.domain == name and a.kind == "member") for name in domains
     }
-    skills_data = data.get("skills", {})
-    skills = frozenset(s for c in skills_data.get("categories", []) for s in c["skills"])
-    exp_rank = {str(lv["name"]): i for i, lv in enumerate(sorted(data.get("experience", []), key=lambda x: x["value"]))}
+    skills = frozenset(s for cat in spec.skills.categories for s in cat.skills)
+    exp_rank = {lv.name: i for i, lv in enumerate(sorted(spec.experience, key=lambda x: x.value))}
 
     candidates: dict[str, Candidate] = {}
-    capacity = data.get("capacity")
-    default_hpd = float(capacity["hours_per_day"]) if capacity else 8.0
-    levels = skills_data.get("levels", [])
-    experience = data.get("experience", [])
+    capacity = spec.capacity
+    default_hpd = capacity.hours_per_day if capacity else 8.0
     for d in domains.values():
-        for m in d.get("members", []):
-            for aid in by_role.get(m["role"], ()):
-                if agents[aid].domain != d["name"]:
+        for m in d.members:
+            for aid in by_role.get(m.role, ()):
+                if agents[aid].domain != d.name:
                     continue
                 try:
                     candidates[aid] = candidate_from_member(
-                        aid, m, levels, experience, default_hours_per_day=default_hpd
+                        aid, m, spec.skills.levels, spec.experience, default_hours_per_day=default_hpd
                     )
                 except KeyError as exc:
                     problems.append(f"member `{aid}` uses an unknown level {exc}")
 
-    lifecycle = data.get("lifecycle", {})
-    tiers = frozenset(int(t) for t in lifecycle.get("tiers", []))
+    lifecycle = spec.lifecycle
+    tiers = frozenset(lifecycle.tiers)
     states: dict[str, StateRec] = {}
-    names = {s["name"] for s in lifecycle.get("states", [])}
-    for s in lifecycle.get("states", []):
+    names = {s.name for s in lifecycle.states}
+    for s in lifecycle.states:
         out: dict[str, TransitionRec] = {}
-        for t in s.get("transitions", []):
-            if t["target"] not in names:
-                problems.append(f"transition `{s['name']} -> {t['target']}` leads to an unknown state")
+        for t in s.transitions:
+            if t.target not in names:
+                problems.append(f"transition `{s.name} -> {t.target}` leads to an unknown state")
                 continue
-            tree = t.get("guard")
             try:
-                guard = compile_guard(tree) if tree is not None else None
+                guard = compile_guard(t.guard) if t.guard is not None else None
             except ValueError as exc:
-                problems.append(f"guard of `{s['name']} -> {t['target']}`: {exc}")
+                problems.append(f"guard of `{s.name} -> {t.target}`: {exc}")
                 continue
-            out[t["target"]] = TransitionRec(
-                source=s["name"],
-                target=t["target"],
-                label=t.get("label"),
-                actors=_actors(list(t.get("actors", []))),
+            out[t.target] = TransitionRec(
+                source=s.name,
+                target=t.target,
+                label=t.label,
+                actors=_actors(t.actors),
                 guard=guard,
-                guard_tree=tree,
-                guard_text=t.get("guard_text"),
+                guard_tree=t.guard,
+                guard_text=t.guard_text,
                 guard_vars=tuple(sorted(guard.variables)) if guard is not None else (),
-                after=_budget(t.get("after")),
-                tiers=frozenset(t.get("tiers", [])),
-                gates=tuple((g, frozenset(ts)) for g, ts in sorted((t.get("gates") or {}).items())),
+                after=t.after,
+                tiers=frozenset(t.tiers),
+                gates=tuple((g, frozenset(ts)) for g, ts in sorted(t.gates.items())),
             )
-        warn, esc = s.get("warn"), s.get("escalate")
-        states[s["name"]] = StateRec(
-            name=s["name"],
-            initial=bool(s.get("initial")),
-            terminal=s.get("terminal"),
-            owner=s.get("owner"),
-            sla=tuple(
-                (frozenset(tb["tiers"]) if tb.get("tiers") is not None else None, _budget(tb["budget"]))  # type: ignore[misc]
-                for tb in s.get("sla", [])
-            ),
-            warn=Threshold(_budget(warn["budget"]), warn.get("to")) if warn else None,  # type: ignore[arg-type]
-            escalate=Threshold(_budget(esc["budget"]), esc.get("to")) if esc else None,  # type: ignore[arg-type]
-            heartbeat=_budget(s.get("heartbeat")),
-            tiers=frozenset(s.get("tiers") or tiers),
-            requires=tuple(s.get("requires", [])),
+        states[s.name] = StateRec(
+            name=s.name,
+            initial=s.initial,
+            terminal=s.terminal,
+            owner=s.owner,
+            sla=tuple((frozenset(tb.tiers) if tb.tiers is not None else None, tb.budget) for tb in s.sla),
+            warn=Threshold(s.warn.budget, s.warn.to) if s.warn else None,
+            escalate=Threshold(s.escalate.budget, s.escalate.to) if s.escalate else None,
+            heartbeat=s.heartbeat,
+            tiers=frozenset(s.tiers or tiers),
+            requires=s.requires,
             out=out,
             automatic=tuple(t for t in out.values() if t.after is not None),
         )
-    initial = lifecycle.get("initial") or next((s.name for s in states.values() if s.initial), None)
+    initial = lifecycle.initial or next((s.name for s in states.values() if s.initial), None)
     if initial is None or initial not in states:
         problems.append("the lifecycle has no initial state")
 
     gates: dict[str, GateRec] = {}
-    for g in data.get("gates", []):
+    for g in spec.gates:
         opens: dict[str, set[int]] = {}
         for st in states.values():
-            for t in st.out.values():
-                for gname, gtiers in t.gates:
-                    if gname == g["name"]:
-                        opens.setdefault(st.name, set()).update(gtiers & t.tiers)
-        gates[g["name"]] = GateRec(
-            name=g["name"],
-            reviewer=_actors([g["reviewer"]]) if g.get("reviewer") else None,
-            outcomes={o["name"]: Outcome(o["name"], o["effect"], o.get("target")) for o in g.get("outcomes", [])},
+            for tr in st.out.values():
+                for gname, gtiers in tr.gates:
+                    if gname == g.name:
+                        opens.setdefault(st.name, set()).update(gtiers & tr.tiers)
+        gates[g.name] = GateRec(
+            name=g.name,
+            reviewer=_actors((g.reviewer,)) if g.reviewer else None,
+            outcomes={o.name: Outcome(o.name, o.effect, o.target) for o in g.outcomes},
             opens={k: frozenset(v) for k, v in opens.items()},
-            thresholds={c: {int(t): float(v) for t, v in by_tier.items()} for c, by_tier in (g.get("thresholds") or {}).items()},
-            score_categories=tuple(g.get("score_categories", [])),
-            score_min=g.get("score_min"),
-            score_max=g.get("score_max"),
-            bands=tuple((int(b["low"]), int(b["high"]), str(b["outcome"])) for b in g.get("bands", [])),
+            thresholds={crit: {int(t): v for t, v in by_tier.items()} for crit, by_tier in g.thresholds.items()},
+            score_categories=g.score_categories,
+            score_min=g.score_min,
+            score_max=g.score_max,
+            bands=tuple((b.low, b.high, b.outcome) for b in g.bands),
         )
-        for o in gates[g["name"]].outcomes.values():
+        for o in gates[g.name].outcomes.values():
             if o.effect == "move" and o.target not in states:
-                problems.append(f"gate `{g['name']}` outcome `{o.name}` moves to an unknown state")
+                problems.append(f"gate `{g.name}` outcome `{o.name}` moves to an unknown state")
+        for crit, by_tier in g.thresholds.items():
+            if any(not t.lstrip("-").isdigit() for t in by_tier):
+                problems.append(f"gate `{g.name}` threshold `{crit}` names a tier that is not a number")
 
     for rid, role in roles.items():
-        if role.get("kind") == "lead" and role.get("domain") and role["domain"] not in domains:
+        if role.kind == "lead" and role.domain and role.domain not in domains:
             problems.append(f"role `{rid}` leads an unknown domain")
     for name, lead in lead_role.items():
         if lead not in roles:
@@ -359,13 +413,12 @@ def _index(data: dict[str, Any]) -> Model:
     if problems:
         raise ModelError("the compiled model is inconsistent: " + "; ".join(problems))
 
-    assignment = data.get("assignment") or {}
-    filt = assignment.get("filter")
-    delegation = data.get("delegation") or {}
+    assignment = spec.assignment
+    filt = assignment.filter if assignment else None
     return Model(
-        data=data,
-        digest=digest_of(data),
-        name=str((data.get("org") or {}).get("name", "")),
+        spec=spec,
+        digest=digest,
+        name=spec.org.name,
         tiers=tiers,
         initial=str(initial),
         states=states,
@@ -380,12 +433,36 @@ def _index(data: dict[str, Any]) -> Model:
         skills=skills,
         experience_rank=exp_rank,
         candidates=candidates,
-        priorities=tuple(delegation.get("priorities") or DEFAULT_PRIORITIES),
-        weights={k: float(v) for k, v in (assignment.get("weights") or {}).items()},
+        priorities=(spec.delegation.priorities if spec.delegation and spec.delegation.priorities
+                    else DEFAULT_PRIORITIES),
+        weights=dict(assignment.weights) if assignment else {},
         assignment_filter=compile_guard(filt) if filt is not None else None,
-        fit={c: exp_rank.get(lv, 0) for c, lv in (assignment.get("fit") or {}).items()},
-        fallback=assignment.get("fallback"),
+        fit={cx: exp_rank.get(lv, 0) for cx, lv in assignment.fit.items()} if assignment else {},
+        fallback=assignment.fallback if assignment else None,
         hours_per_day=default_hpd,
-        horizon_days=float(capacity["horizon_days"]) if capacity else 3.0,
+        horizon_days=capacity.horizon_days if capacity else 3.0,
         capacity=capacity,
+        standups={su.name: su for su in spec.standups},
+        consultations={x.name: x for x in spec.consultations},
+        channels={ch.name: ch for ch in spec.broadcast.channels},
+        tier_specs={t.number: t for t in spec.tiers},
+        flows=tier_flows(spec),
+        work_states=_work_states(states),
+        escalated_states=frozenset(a.target for st in states.values() for a in st.automatic
+                                   if states[a.target].terminal is None),
+        ready_states=frozenset(
+            r.target for st in states.values() if st.owner != "@assignee" and st.terminal is None
+            for r in st.out.values() if states[r.target].owner == "@assignee"
+        ) - _work_states(states),
+        blocked_states=frozenset(
+            name for st in states.values() if st.terminal is None
+            for name in (st.name, *(a.target for a in st.automatic))
+            if st.automatic and states[name].terminal is None
+        ),
     )
+
+
+def _work_states(states: dict[str, StateRec]) -> frozenset[str]:
+    assigned = [s for s in states.values() if s.owner == "@assignee" and s.terminal is None]
+    beating = [s.name for s in assigned if s.heartbeat is not None]
+    return frozenset(beating or (s.name for s in assigned))

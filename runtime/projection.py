@@ -40,37 +40,26 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .events import Event
-from .measures import BLOCKED_STATES, WEEK
+from .contract import layout
+from .contract.codec import to_data
+from .contract.events import Event
+from .contract.model import Action, Budget
 from .model import Model
-from .state import Consultation, OrgState, Task
+from .records import Consultation, Task
+from .standups import WEEK
+from .state import OrgState
 from .timefmt import iso as _iso
-from .timefmt import stamp as _stamp
 
-MEMORY = "Agent_Memory"
+MEMORY = layout.MEMORY
 MANIFEST = ".projection.json"
 DAY = 86400.0
-NOTICE_TYPES = (
-    "task_assigned", "assignment_escalated", "task_reassigned", "sla_warning", "sla_escalation",
-    "heartbeat_missed", "handoff_created", "handoff_accepted", "handoff_rejected", "delegation_overdue",
-    "clarification_recorded", "domain_capacity_escalated", "capacity_band",
-)
-"""The inbox messages projected as notices (the compiler's ``notice`` schema lists the same)."""
-OWN_FILES = frozenset({
-    "delegated", "delegation_acknowledged", "broadcast_sent", "standup_reported",
-    "consultation_asked", "consultation_answered", "consultation_timed_out",
-})
-"""Inbox messages whose content has a file of its own (delegation, acknowledgement,
-broadcast, standup report, consultation question and answer) instead of a notice."""
+NOTICE_TYPES, OWN_FILES = layout.NOTICE_TYPES, layout.OWN_FILES
 HEADER = "# Written by the orchdsl runtime from the event log; do not edit: it is rewritten after every command.\n"
 
 
@@ -91,9 +80,6 @@ def _effort(t: Task) -> str:
     return "0h"
 
 
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
 _TEXTS: dict[str, str] = {}
 """YAML text by the JSON of its data: most files are the same from one command to the next"""
 
@@ -104,8 +90,7 @@ def dump(data: Any) -> str:
     if text is None:
         if len(_TEXTS) > 20_000:
             _TEXTS.clear()
-        text = _TEXTS[key] = HEADER + yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                                                default_flow_style=False, width=100)
+        text = _TEXTS[key] = HEADER + layout.yaml_text(data)
     return text
 
 
@@ -114,8 +99,8 @@ def dump(data: Any) -> str:
 
 def task_path(t: Task) -> str:
     if t.kind == "strategic":
-        return f"{t.instruction}/tasks/strategic/{t.id}.yaml"
-    return f"{t.instruction}/tasks/tactical/{t.domain}/{t.id}.yaml"
+        return layout.path(layout.STRATEGIC_TASK, instruction_id=t.instruction, task_id=t.id)
+    return layout.path(layout.TACTICAL_TASK, instruction_id=t.instruction, domain=t.domain, task_id=t.id)
 
 
 def _lead_of(model: Model, domain: str) -> str:
@@ -280,7 +265,7 @@ def _lines(items: Any) -> list[str]:
     return [f"{i['task']}: {i['title']} ({i['status']})" for i in items or ()]
 
 
-def _section(name: str, value: Any) -> Any:
+def _section(name: str, value: Any, blocked: frozenset[str]) -> Any:
     """A standup section as the engine reported it, in the shape of the compiler's schema (facts §2)."""
     if name == "my_tasks":
         return [{"task_id": i["task"], "status": i["status"], "notes": i["title"]} for i in value or ()]
@@ -292,7 +277,7 @@ def _section(name: str, value: Any) -> Any:
         counts = dict(sorted((value or {}).items()))
         return {"total": sum(counts.values()), **counts}
     if name == "strategic_progress":
-        return [{"st_id": i["task"], "status": "blocked" if i["status"] in BLOCKED_STATES else "on_track"}
+        return [{"st_id": i["task"], "status": "blocked" if i["status"] in blocked else "on_track"}
                 for i in value or ()]
     if name == "team_capacity":
         members = (value or {}).get("members") or {}
@@ -319,24 +304,25 @@ def _section(name: str, value: Any) -> Any:
     return value
 
 
-def _standup(report: dict[str, Any], weekly: bool, order: list[str]) -> list[tuple[str, dict[str, Any]]]:
+def _standup(report: dict[str, Any], weekly: bool, order: list[str],
+             blocked: frozenset[str]) -> list[tuple[str, dict[str, Any]]]:
     """One file per recipient of a standup report, its sections in the spec's order;
     a later report of the same day (or week) replaces the earlier one."""
     at = float(report["at"])
     day = datetime.fromtimestamp(at, UTC)
     given = report.get("report") or {}
     names = [k for k in order if k in given] + sorted(k for k in given if k not in order)
-    sections = {k: _section(k, given[k]) for k in names}
+    sections = {k: _section(k, given[k], blocked) for k in names}
     out = []
     for to in report["to"]:
         data: dict[str, Any] = {"type": "standup", "standup": report["standup"], "from": report["from"], "to": to}
         if weekly:
             week = day.isocalendar().week
             data["week"] = week
-            path = f"_communication/reports/weekly/{report['from']}_to_{to}_week_{week:02d}.yaml"
+            path = layout.path(layout.WEEKLY_FILE, **{"from": report["from"], "to": to, "NN": week})
         else:
             data["date"] = day.strftime("%Y-%m-%d")
-            path = f"_communication/reports/daily/{report['from']}_to_{to}_{day.strftime('%Y%m%d')}.yaml"
+            path = layout.path(layout.DAILY_FILE, **{"from": report["from"], "to": to, "YYYYMMDD": at})
         data.update(sections)
         out.append((path, data))
     return out
@@ -344,28 +330,28 @@ def _standup(report: dict[str, Any], weekly: bool, order: list[str]) -> list[tup
 
 def _capacity(model: Model, state: OrgState, now: float) -> dict[str, Any]:
     ledger = state.ledger
-    cap = model.capacity or {}
-    horizon = float(cap.get("horizon_days", model.horizon_days))
+    cap = model.capacity
+    horizon = cap.horizon_days if cap else model.horizon_days
     window = max(1, math.ceil(horizon))
     bands = [{"name": b.name, "at_percent": _num(b.at * 100),
-              "action": dict(b.action) if b.action else None} for b in ledger.bands]
+              "action": to_data(b.action) if b.action else None} for b in ledger.bands]
 
-    def limit(value: Any, period: Any, action: Any) -> dict[str, Any] | None:
+    def limit(value: float | None, period: Budget | None, action: Action | None) -> dict[str, Any] | None:
         if value is None:
             return None
-        text = (action or {}).get("kind", "") + (f" {action['target']}" if (action or {}).get("target") else "")
-        return {"above_percent": _num(float(value) * 100), "for": (period or {}).get("text"), "action": text}
+        text = (action.kind if action else "") + (f" {action.target}" if action and action.target else "")
+        return {"above_percent": _num(float(value) * 100), "for": period.text if period else None, "action": text}
 
     thresholds = {
         "bands": bands,
-        "ic_limit": limit(cap.get("ic_limit"), cap.get("ic_period"), cap.get("ic_action")),
-        "domain_limit": limit(cap.get("domain_limit"), cap.get("domain_period"), cap.get("domain_action")),
+        "ic_limit": limit(cap.ic_limit, None, cap.ic_action) if cap else None,
+        "domain_limit": limit(cap.domain_limit, cap.domain_period, cap.domain_action) if cap else None,
     }
     experience = {}
     for d in model.domains.values():
-        for m in d.get("members", []):
-            for aid in model.agents_by_role.get(m["role"], ()):
-                experience[aid] = m.get("experience")
+        for m in d.members:
+            for aid in model.agents_by_role.get(m.role, ()):
+                experience[aid] = m.experience
     files: dict[str, Any] = {}
     summary: list[dict[str, Any]] = []
     grand = used = 0.0
@@ -388,7 +374,7 @@ def _capacity(model: Model, state: OrgState, now: float) -> dict[str, Any]:
         forecast = ledger.forecast(domain, window) if agents else []
         by_date = {datetime.fromtimestamp(now + i * DAY, UTC).strftime("%Y-%m-%d"): _num(v * 100)
                    for i, v in enumerate(forecast)}
-        files[f"_system/capacity/{domain}/team.yaml"] = {
+        files[layout.path(layout.CAPACITY_TEAM, domain=domain)] = {
             "domain": domain,
             "lead": _lead_of(model, domain),
             "team": team,
@@ -397,10 +383,10 @@ def _capacity(model: Model, state: OrgState, now: float) -> dict[str, Any]:
             "forecast": {"window_days": _num(horizon), "by_date": by_date},
         }
         summary.append({"domain": domain, "ics": len(agents), "total": _num(total), "utilized": _num(util * total),
-                        "utilization": _num(util * 100), "file": f"_system/capacity/{domain}/team.yaml"})
+                        "utilization": _num(util * 100), "file": layout.path(layout.CAPACITY_TEAM, domain=domain)})
         grand += total
         used += util * total
-    files["_system/capacity/system_wide.yaml"] = {
+    files[layout.SYSTEM_WIDE] = {
         "hours_per_day": _num(model.hours_per_day),
         "horizon_days": _num(horizon),
         "domains": summary,
@@ -447,7 +433,7 @@ def project(model: Model, state: OrgState, events: Sequence[Event], now: float) 
             if m.type in OWN_FILES:
                 continue
             ins = state.tasks[m.task].instruction if m.task in state.tasks else None
-            name = f"_communication/inbox/{agent}/{m.type}_{_stamp(m.at)}_{m.seq}.yaml"
+            name = layout.path(layout.NOTICE_FILE, recipient=agent, type=m.type, YYYYMMDD_HHMMSS=m.at, seq=m.seq)
             files[name] = ("notice", {
                 "type": m.type, "from": senders.get(m.seq, "system"), "to": agent, "timestamp": _iso(m.at),
                 "seq": m.seq, "instruction_id": ins, "task_id": m.task, "message": m.text,
@@ -461,52 +447,53 @@ def project(model: Model, state: OrgState, events: Sequence[Event], now: float) 
             "timestamp": _iso(esc["at"]), "to": list(esc["to"]), "reason": esc["reason"],
             "task_status": et.state if et else None,
         }
-        path = f"{et.instruction}/escalations/E{esc['seq']}_{et.id}.yaml" if et else \
-            f"_communication/escalations/E{esc['seq']}.yaml"
+        path = (layout.path(layout.TASK_ESCALATION_FILE, instruction_id=et.instruction, seq=esc["seq"], task_id=et.id)
+                if et else layout.path(layout.PROTOCOL_ESCALATION_FILE, seq=esc["seq"]))
         files[path] = ("escalation", data)
     delegation_files: dict[str, str] = {}
     for dl in state.delegations.values():
-        path = _unique(files, f"_communication/inbox/{dl.to}/delegation_{_stamp(dl.at)}.yaml")
+        path = _unique(files, layout.path(layout.DELEGATION_FILE, recipient=dl.to, YYYYMMDD_HHMMSS=dl.at))
         delegation_files[dl.id] = path.rsplit("/", 1)[1]
         files[path] = ("delegation", _delegation(state, dl))
     for dl in state.delegations.values():
         if dl.acknowledged_at is not None:
-            path = _unique(files, f"_communication/inbox/{dl.sender}/acknowledgement_{_stamp(dl.acknowledged_at)}.yaml")
+            path = _unique(files, layout.path(layout.ACK_FILE, delegator=dl.sender, YYYYMMDD_HHMMSS=dl.acknowledged_at))
             files[path] = ("acknowledgement", {
                 "type": "acknowledgement", "from": dl.to, "to": dl.sender, "timestamp": _iso(dl.acknowledged_at),
                 "delegation_ref": delegation_files[dl.id], "accepted": dl.status == "accepted", "notes": dl.notes,
             })
-    specs_c = {str(c["name"]): c for c in model.data.get("consultations", [])}
     for c in state.consultations.values():
         for agent in c.to:
-            path = _unique(files, f"_communication/inbox/{agent}/consultation_{_stamp(c.at)}.yaml")
+            path = _unique(files, layout.path(layout.CONSULTATION_FILE, recipient=agent, YYYYMMDD_HHMMSS=c.at))
             files[path] = ("consultation", _consultation(c, "question", c.asker, agent, c.at))
         if c.answered_at is not None:
-            declared = str(specs_c.get(c.name, {}).get("to", ""))
+            spec_c = model.consultations.get(c.name)
+            declared = spec_c.to if spec_c else ""
             by = c.answered_by or (declared if declared in model.agents or declared in model.agents_by_role
                                    else c.to[0])
-            path = _unique(files, f"_communication/inbox/{c.asker}/consultation_{_stamp(c.answered_at)}.yaml")
+            path = _unique(files, layout.path(layout.CONSULTATION_FILE, recipient=c.asker,
+                                              YYYYMMDD_HHMMSS=c.answered_at))
             files[path] = ("consultation", _consultation(c, "answer", by, c.asker, c.answered_at))
     for b in state.broadcasts:
-        path = _unique(files, f"_communication/broadcast/{b['channel']}/announcement_{_stamp(b['at'])}.yaml")
+        path = _unique(files, layout.path(layout.BROADCAST_FILE, channel=b["channel"], YYYYMMDD_HHMMSS=b["at"]))
         files[path] = ("broadcast", {
             "type": "broadcast", "from": b["from"], "to": b["channel"], "timestamp": _iso(b["at"]),
             "announcement_type": b["kind"], "priority": b["priority"], "subject": b["subject"],
             "message": b["message"] or b["subject"],
         })
-    specs = {str(su["name"]): su for su in model.data.get("standups", [])}
     for report in state.standups:
         name = str(report["standup"])
-        spec = specs.get(name, {})
-        every = spec.get("every") or {}
-        weekly = every.get("kind") == "time" and float(every.get("value", 0)) >= WEEK
-        for path, data in _standup(report, weekly, [str(x) for x in spec.get("sections", [])]):
+        spec = model.standups.get(name)
+        weekly = spec is not None and spec.every.kind == "time" and spec.every.value >= WEEK
+        for path, data in _standup(report, weekly, list(spec.sections) if spec else [], model.blocked_states):
             files[path] = (f"standup-{name}", data)
     for h in state.handoffs.values():
-        files[f"_communication/handoffs/{h.from_domain}_to_{h.to_domain}_{_stamp(h.at)}.yaml"] = (
+        files[layout.path(layout.HANDOFF_FILE, from_domain=h.from_domain, to_domain=h.to_domain,
+                          YYYYMMDD_HHMMSS=h.at)] = (
             "handoff", _handoff(model, state, h, tickers))
     for d in decisions:
-        files[f"{d['instruction_id']}/decisions/{d['task_id']}_{d['gate']}_{d['seq']}.yaml"] = ("gate-decision", d)
+        files[layout.path(layout.DECISION_FILE, instruction_id=d["instruction_id"], task_id=d["task_id"],
+                          gate=d["gate"], seq=d["seq"])] = ("gate-decision", d)
     for path, data in _capacity(model, state, now).items():
         files[path] = ("capacity-system-wide" if path.endswith("system_wide.yaml") else "capacity-team", data)
     return files
@@ -556,8 +543,4 @@ def stale_files(run_dir: Path, model: Model, state: OrgState, events: Sequence[E
     return out
 
 
-def _atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+_atomic = layout.write_text

@@ -1,81 +1,69 @@
 """Protocols between agents: handoffs, delegation, broadcasts, consultations.
 
-Each command validates against the state and records its events like the
-task commands (``Engine._commit``); deadlines of the protocols (overdue
-acknowledgements, unanswered consultations, a domain too long above its
-capacity limit, standup cadences) are protocol timers fired by ``process_clock`` in time order with
-the task deadlines (``_fire_protocol``).
+Each command validates against the state and records its events through
+``Context.commit``; the deadlines of the protocols (overdue acknowledgements,
+unanswered consultations) are timers the clock fires in time order with the
+task deadlines (``firing.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .context import Context, names, q
+from .contract.events import Draft, Event
+from .contract.model import Consultation as ConsultationSpec
+from .contract.model import Handoff as HandoffSpec
 from .errors import Refused
-from .parts import EngineParts
-from .timefmt import iso
-
-if TYPE_CHECKING:
-    from .events import Draft, Event
-    from .model import AgentInfo
-    from .state import Consultation, Delegation, Handoff, Task
-
-WEEK = 7 * 86_400.0
+from .model import AgentInfo
+from .permissions import Permissions, acts_as
+from .records import Consultation, Delegation, Handoff, Task
 
 
-def _q(name: object) -> str:
-    return f"`{name}`"
-
-
-def _names(items: Any) -> str:
-    return ", ".join(_q(i) for i in items) or "nothing"
-
-
-class ProtocolCommands(EngineParts):
+class Protocols:
     """Handoffs, delegation with acknowledgement, broadcasts and consultations."""
+
+    def __init__(self, ctx: Context, perms: Permissions) -> None:
+        self.ctx = ctx
+        self.perms = perms
 
     # -- handoffs -----------------------------------------------------------------
 
-    def handoff_spec(self, from_domain: str, to_domain: str) -> dict[str, Any] | None:
+    def handoff_spec(self, from_domain: str, to_domain: str) -> HandoffSpec | None:
         """The handoff declared for a pair of domains: the specific pair first,
         then ``from -> *``, ``* -> to`` and ``* -> *``."""
-        specs = self.model.data.get("handoffs") or []
+        specs = self.ctx.model.handoffs
         for f, t in ((from_domain, to_domain), (from_domain, "*"), ("*", to_domain), ("*", "*")):
             for spec in specs:
-                if spec.get("from_domain") == f and spec.get("to_domain") == t:
-                    return dict(spec)
+                if spec.from_domain == f and spec.to_domain == t:
+                    return spec
         return None
 
-    def _acceptor_role(self, h: Handoff) -> str | None:
+    def acceptor_role(self, h: Handoff) -> str | None:
+        """The role that accepts or rejects a handoff."""
         who = h.accepted_by
         if who == "@downstream_lead":
-            return self.model.domain_lead_role.get(h.to_domain)
+            return self.ctx.model.domain_lead_role.get(h.to_domain)
         if who == "@lead":
-            return self.model.domain_lead_role.get(h.from_domain)
+            return self.ctx.model.domain_lead_role.get(h.from_domain)
         return who
 
     def _handoff(self, handoff: str) -> Handoff:
-        h = self.state.handoffs.get(handoff)
+        h = self.ctx.state.handoffs.get(handoff)
         if h is None:
-            raise Refused("RUN002", f"unknown handoff {_q(handoff)}")
+            raise Refused("RUN002", f"unknown handoff {q(handoff)}")
         if h.status != "open":
-            raise Refused("RUN021", f"handoff {_q(h.id)} is {h.status}")
+            raise Refused("RUN021", f"handoff {q(h.id)} is {h.status}")
         return h
 
     def _check_acceptor(self, agent: AgentInfo, h: Handoff, verb: str) -> None:
-        role = self._acceptor_role(h)
+        role = self.acceptor_role(h)
         if agent.role != role:
-            who = _names(self.model.agents_by_role.get(role or "", ()))
+            who = names(self.ctx.model.agents_by_role.get(role or "", ()))
             raise Refused(
-                "RUN004", f"{_q(agent.id)} may not {verb} handoff {_q(h.id)}: its acceptor is {h.accepted_by} ({who})"
+                "RUN004", f"{q(agent.id)} may not {verb} handoff {q(h.id)}: its acceptor is {h.accepted_by} ({who})"
             )
-
-    def _handoff_domain(self, t: Task) -> str | None:
-        """The downstream domain of a task: its open handoff's, else its declared ``handoff_to``."""
-        if t.handoff is not None:
-            return self.state.handoffs[t.handoff].to_domain
-        return t.handoff_to
 
     def create_handoff(
         self,
@@ -90,69 +78,76 @@ class ProtocolCommands(EngineParts):
         out: list[str] = []
 
         def build(now: float) -> list[Draft]:
-            agent = self._agent(as_)
-            t = self._task(task)
-            m = self.model
+            agent = self.ctx.agent(as_)
+            t = self.ctx.task(task)
+            m = self.ctx.model
             if agent.role != m.domain_lead_role.get(t.domain):
                 raise Refused(
-                    "RUN004", f"only the lead of {_q(t.domain)} hands its tasks over; {_q(as_)} is {_q(agent.role)}"
+                    "RUN004", f"only the lead of {q(t.domain)} hands its tasks over; {q(as_)} is {q(agent.role)}"
                 )
             to = to_domain if to_domain is not None else t.handoff_to
             if to is None:
-                raise Refused("RUN013", f"name the domain {_q(t.id)} is handed to")
+                raise Refused("RUN013", f"name the domain {q(t.id)} is handed to")
             if to not in m.domains:
-                raise Refused("RUN002", f"unknown domain {_q(to)}; domains are {_names(m.domains)}")
+                raise Refused("RUN002", f"unknown domain {q(to)}; domains are {names(m.domains)}")
             if to == t.domain:
-                raise Refused("RUN013", f"a handoff goes to another domain than {_q(t.domain)}")
+                raise Refused("RUN013", f"a handoff goes to another domain than {q(t.domain)}")
             if t.handoff_to is not None and to != t.handoff_to:
-                raise Refused("RUN013", f"task {_q(t.id)} is handed to {_q(t.handoff_to)}, not {_q(to)}")
+                raise Refused("RUN013", f"task {q(t.id)} is handed to {q(t.handoff_to)}, not {q(to)}")
             if not summary.strip():
                 raise Refused("RUN013", "a handoff needs a summary")
             spec = self.handoff_spec(t.domain, to)
             if spec is None:
-                raise Refused("RUN024", f"no handoff is declared from {_q(t.domain)} to {_q(to)}")
+                raise Refused("RUN024", f"no handoff is declared from {q(t.domain)} to {q(to)}")
             if t.handoff is not None:
-                raise Refused("RUN021", f"task {_q(t.id)} has the open handoff {_q(t.handoff)}")
-            source = spec["on_accept"][0]
+                raise Refused("RUN021", f"task {q(t.id)} has the open handoff {q(t.handoff)}")
+            if spec.on_accept is None:
+                raise Refused("RUN024", f"the handoff from {q(t.domain)} to {q(to)} declares no `on accept`")
+            source = spec.on_accept[0]
             if t.state != source:
                 raise Refused(
-                    "RUN024", f"task {_q(t.id)} is in {_q(t.state)}; a handoff starts in {_q(source)}", task=t.id
+                    "RUN024", f"task {q(t.id)} is in {q(t.state)}; a handoff starts in {q(source)}", task=t.id
                 )
-            hid = f"H{len(self.state.handoffs) + 1}"
+            hid = f"H{len(self.ctx.state.handoffs) + 1}"
             out[:] = [hid]
-            accepted_by = str(spec.get("accepted_by") or "@downstream_lead")
+            accepted_by = spec.accepted_by or "@downstream_lead"
             acceptor = m.domain_lead_role.get(to) if accepted_by == "@downstream_lead" else (
                 m.domain_lead_role.get(t.domain) if accepted_by == "@lead" else accepted_by)
             data = {
                 "handoff": hid, "task": t.id, "from_domain": t.domain, "to_domain": to, "by": as_,
-                "summary": summary, "artifacts": list(artifacts), "checklist": list(spec.get("checklist") or []),
-                "accepted_by": accepted_by, "on_accept": spec["on_accept"][1],
-                "on_reject": spec["on_reject"][1] if spec.get("on_reject") else None,
+                "summary": summary, "artifacts": list(artifacts), "checklist": list(spec.checklist),
+                "accepted_by": accepted_by, "on_accept": spec.on_accept[1],
+                "on_reject": spec.on_reject[1] if spec.on_reject else None,
                 "to": list(m.agents_by_role.get(acceptor or "", ())),
             }
             return [("handoff_created", now, as_, data)]
 
-        self._commit(build)
+        self.ctx.commit(build)
         return out[0]
 
-    def tick_handoff(self, as_: str, handoff: str, item: str) -> list[Event]:
-        """The upstream side (the task's domain lead or assignee) completes a checklist item."""
+    def tick_handoff(self, as_: str, handoff: str, items: str | Sequence[str]) -> list[Event]:
+        """The upstream side (the task's domain lead or assignee) completes checklist items,
+        all or none: one refused item refuses them all."""
+        ticks = [items] if isinstance(items, str) else list(items)
 
         def build(now: float) -> list[Draft]:
-            agent = self._agent(as_)
+            agent = self.ctx.agent(as_)
             h = self._handoff(handoff)
-            t = self.state.tasks[h.task]
-            if agent.role != self.model.domain_lead_role.get(h.from_domain) and agent.id != t.assignee:
+            t = self.ctx.state.tasks[h.task]
+            if agent.role != self.ctx.model.domain_lead_role.get(h.from_domain) and agent.id != t.assignee:
                 raise Refused(
-                    "RUN004", f"{_q(as_)} may not tick handoff {_q(h.id)}: the upstream lead or the assignee does"
+                    "RUN004", f"{q(as_)} may not tick handoff {q(h.id)}: the upstream lead or the assignee does"
                 )
-            if item not in h.checklist:
-                raise Refused("RUN013", f"{_q(item)} is not on the checklist of {_q(h.id)}: {_names(h.checklist)}")
-            if item in h.ticked:
-                raise Refused("RUN021", f"{_q(item)} of {_q(h.id)} is ticked already")
-            return [("handoff_ticked", now, as_, {"handoff": h.id, "task": h.task, "item": item})]
+            if not ticks:
+                raise Refused("RUN013", "name the checklist items to tick")
+            for i, item in enumerate(ticks):
+                if item not in h.checklist:
+                    raise Refused("RUN013", f"{q(item)} is not on the checklist of {q(h.id)}: {names(h.checklist)}")
+                if item in h.ticked or item in ticks[:i]:
+                    raise Refused("RUN021", f"{q(item)} of {q(h.id)} is ticked already")
+            return [("handoff_ticked", now, as_, {"handoff": h.id, "task": h.task, "item": item}) for item in ticks]
 
-        return self._commit(build)
+        return self.ctx.commit(build)
 
     def accept_handoff(self, as_: str, handoff: str, attest: Sequence[str] = ()) -> list[Event]:
         """The acceptor takes the handoff once every checklist item is complete;
@@ -168,23 +163,23 @@ class ProtocolCommands(EngineParts):
         self, as_: str, handoff: str, accept: bool, reason: str | None, attest: Sequence[str]
     ) -> list[Event]:
         def build(now: float) -> list[Draft]:
-            agent = self._agent(as_)
+            agent = self.ctx.agent(as_)
             h = self._handoff(handoff)
             self._check_acceptor(agent, h, "accept" if accept else "reject")
-            t = self.state.tasks[h.task]
+            t = self.ctx.state.tasks[h.task]
             if accept:
                 missing = [i for i in h.checklist if i not in h.ticked]
                 if missing:
                     raise Refused(
-                        "RUN022", f"handoff {_q(h.id)} has unticked checklist items: {_names(missing)}", missing=missing
+                        "RUN022", f"handoff {q(h.id)} has unticked checklist items: {names(missing)}", missing=missing
                     )
             elif not (reason or "").strip():
                 raise Refused("RUN013", "a rejection needs a reason")
             target = h.on_accept if accept else h.on_reject
             if target is None:
-                raise Refused("RUN013", f"handoff {_q(h.id)} declares no rejection path (`on reject`)")
-            self._check_move(agent, t, target, attest, now)
-            upstream = list(self.model.agents_for("@lead", h.from_domain))
+                raise Refused("RUN013", f"handoff {q(h.id)} declares no rejection path (`on reject`)")
+            self.perms.check_move(agent, t, target, attest, now)
+            upstream = list(self.ctx.model.agents_for("@lead", h.from_domain))
             if t.assignee is not None and t.assignee not in upstream:
                 upstream.append(t.assignee)
             kind = "handoff_accepted" if accept else "handoff_rejected"
@@ -195,12 +190,12 @@ class ProtocolCommands(EngineParts):
                      "handoff": h.id}
             return [(kind, now, as_, data), ("task_moved", now, as_, moved)]
 
-        return self._commit(build)
+        return self.ctx.commit(build)
 
     # -- delegation -----------------------------------------------------------------
 
     def _on_chain(self, sender: AgentInfo, recipient: AgentInfo) -> bool:
-        chain = list((self.model.data.get("delegation") or {}).get("chain") or [])
+        chain = self.ctx.model.delegation.chain if self.ctx.model.delegation else ()
 
         def matches(agent: AgentInfo, link: str, domain: str | None) -> bool:
             if link == "@lead":
@@ -230,26 +225,26 @@ class ProtocolCommands(EngineParts):
         out: list[str] = []
 
         def build(now: float) -> list[Draft]:
-            sender = self._agent(as_)
-            recipient = self._agent(to)
+            sender = self.ctx.agent(as_)
+            recipient = self.ctx.agent(to)
             if not self._on_chain(sender, recipient):
-                chain = (self.model.data.get("delegation") or {}).get("chain") or []
+                chain = self.ctx.model.delegation.chain if self.ctx.model.delegation else ()
                 raise Refused(
                     "RUN020",
-                    f"{_q(as_)} ({_q(sender.role)}) may not delegate to {_q(to)} ({_q(recipient.role)}): "
+                    f"{q(as_)} ({q(sender.role)}) may not delegate to {q(to)} ({q(recipient.role)}): "
                     f"delegation goes one hop down the chain {' -> '.join(chain) or '(none declared)'}",
                 )
-            if priority not in self.model.priorities:
-                raise Refused("RUN013", f"priority {_q(priority)} is not one of {_names(self.model.priorities)}")
+            if priority not in self.ctx.model.priorities:
+                raise Refused("RUN013", f"priority {q(priority)} is not one of {names(self.ctx.model.priorities)}")
             if not subject.strip():
                 raise Refused("RUN013", "a delegation needs a subject")
-            if instruction is not None and instruction not in self.state.instructions:
-                raise Refused("RUN002", f"unknown instruction {_q(instruction)}")
+            if instruction is not None and instruction not in self.ctx.state.instructions:
+                raise Refused("RUN002", f"unknown instruction {q(instruction)}")
             if task is not None:
-                self._task(task)
-            within = (self.model.data.get("delegation") or {}).get("acknowledge_within")
-            due = now + float(within["value"]) if within and within.get("kind") == "time" else None
-            did = f"D{len(self.state.delegations) + 1}"
+                self.ctx.task(task)
+            within = self.ctx.model.delegation.acknowledge_within if self.ctx.model.delegation else None
+            due = now + within.value if within is not None and within.kind == "time" else None
+            did = f"D{len(self.ctx.state.delegations) + 1}"
             out[:] = [did]
             data = {
                 "delegation": did, "from": as_, "to": to, "subject": subject, "message": message,
@@ -257,29 +252,29 @@ class ProtocolCommands(EngineParts):
             }
             return [("delegated", now, as_, data)]
 
-        self._commit(build)
+        self.ctx.commit(build)
         return out[0]
 
-    def acknowledge(self, as_: str, delegation: str, accepted: bool = True, notes: str = "") -> list[Event]:
-        """The recipient acknowledges a delegation, once: accepted or declined."""
+    def acknowledge(self, as_: str, delegation: str, decline: bool = False, notes: str = "") -> list[Event]:
+        """The recipient acknowledges a delegation, once: accepts it, or declines it."""
 
         def build(now: float) -> list[Draft]:
-            self._agent(as_)
-            dl = self.state.delegations.get(delegation)
+            self.ctx.agent(as_)
+            dl = self.ctx.state.delegations.get(delegation)
             if dl is None:
-                raise Refused("RUN002", f"unknown delegation {_q(delegation)}")
+                raise Refused("RUN002", f"unknown delegation {q(delegation)}")
             if as_ != dl.to:
-                raise Refused("RUN004", f"only the recipient {_q(dl.to)} acknowledges {_q(dl.id)}")
+                raise Refused("RUN004", f"only the recipient {q(dl.to)} acknowledges {q(dl.id)}")
             if dl.status != "pending":
-                raise Refused("RUN021", f"delegation {_q(dl.id)} is {dl.status} already")
-            data = {"delegation": dl.id, "accepted": bool(accepted), "notes": notes, "late": bool(dl.escalated)}
+                raise Refused("RUN021", f"delegation {q(dl.id)} is {dl.status} already")
+            data = {"delegation": dl.id, "accepted": not decline, "notes": notes, "late": bool(dl.escalated)}
             return [("delegation_acknowledged", now, as_, data)]
 
-        return self._commit(build)
+        return self.ctx.commit(build)
 
-    def _overdue_draft(self, dl: Delegation, due: float) -> Draft:
-        m = self.model
-        target = str((m.data.get("delegation") or {}).get("overdue_escalate_to") or "")
+    def overdue_draft(self, dl: Delegation, due: float) -> Draft:
+        m = self.ctx.model
+        target = (m.delegation.overdue_escalate_to if m.delegation else None) or ""
         recipient = m.agents.get(dl.to)
         to = list(m.agents_for(target, recipient.domain if recipient else None)) if target else []
         data: dict[str, Any] = {"delegation": dl.id, "due": due, "to_actor": target or None, "to": to}
@@ -300,39 +295,39 @@ class ProtocolCommands(EngineParts):
         """Send a message to every agent of a channel's member roles (but the sender)."""
 
         def build(now: float) -> list[Draft]:
-            agent = self._agent(as_)
-            spec = self.model.data.get("broadcast") or {}
-            channels = {str(c["name"]): c for c in spec.get("channels", [])}
+            agent = self.ctx.agent(as_)
+            spec = self.ctx.model.broadcast
+            channels = self.ctx.model.channels
             ch = channels.get(channel)
             if ch is None:
-                raise Refused("RUN002", f"unknown channel {_q(channel)}; channels are {_names(channels)}")
-            kinds, priorities = spec.get("kinds") or [], spec.get("priorities") or []
+                raise Refused("RUN002", f"unknown channel {q(channel)}; channels are {names(channels)}")
+            kinds, priorities = spec.kinds, spec.priorities
             if kind not in kinds:
-                raise Refused("RUN013", f"broadcast kind {_q(kind)} is not one of {_names(kinds)}")
+                raise Refused("RUN013", f"broadcast kind {q(kind)} is not one of {names(kinds)}")
             if priority not in priorities:
-                raise Refused("RUN013", f"broadcast priority {_q(priority)} is not one of {_names(priorities)}")
+                raise Refused("RUN013", f"broadcast priority {q(priority)} is not one of {names(priorities)}")
             if not subject.strip():
                 raise Refused("RUN013", "a broadcast needs a subject")
-            members = [str(r) for r in ch.get("members", [])]
-            anc = self.model.role_ancestors
+            members = list(ch.members)
+            anc = self.ctx.model.role_ancestors
             if agent.role not in members and not all(agent.role in anc.get(r, ()) for r in members):
                 raise Refused(
                     "RUN004",
-                    f"{_q(as_)} may not broadcast on {_q(channel)}: senders are its members or an ancestor of "
+                    f"{q(as_)} may not broadcast on {q(channel)}: senders are its members or an ancestor of "
                     f"all of them",
                 )
-            to = [a for r in members for a in self.model.agents_by_role.get(r, ()) if a != as_]
+            to = [a for r in members for a in self.ctx.model.agents_by_role.get(r, ()) if a != as_]
             data = {"channel": channel, "kind": kind, "priority": priority, "subject": subject,
                     "message": message, "to": to}
             return [("broadcast_sent", now, as_, data)]
 
-        return self._commit(build)
+        return self.ctx.commit(build)
 
     # -- consultations --------------------------------------------------------------
 
-    def consultation_spec(self, name: str) -> dict[str, Any] | None:
+    def consultation_spec(self, name: str) -> ConsultationSpec | None:
         """The declared consultation ``name`` of the model, or None."""
-        return next((c for c in self.model.data.get("consultations", []) if c["name"] == name), None)
+        return self.ctx.model.consultations.get(name)
 
     def consult(
         self,
@@ -353,34 +348,34 @@ class ProtocolCommands(EngineParts):
         out: list[str] = []
 
         def build(now: float) -> list[Draft]:
-            agent = self._agent(as_)
+            agent = self.ctx.agent(as_)
             spec = self.consultation_spec(consultation)
             if spec is None:
-                names = [c["name"] for c in self.model.data.get("consultations", [])]
-                raise Refused("RUN002", f"unknown consultation {_q(consultation)}; consultations are {_names(names)}")
-            if not _acts_as(agent, str(spec["from"])):
+                declared = list(self.ctx.model.consultations)
+                raise Refused("RUN002", f"unknown consultation {q(consultation)}; consultations are {names(declared)}")
+            if not acts_as(agent, spec.from_):
                 raise Refused(
                     "RUN004",
-                    f"{_q(as_)} ({_q(agent.role)}) may not ask {_q(consultation)}: its asker is {_q(spec['from'])}",
+                    f"{q(as_)} ({q(agent.role)}) may not ask {q(consultation)}: its asker is {q(spec.from_)}",
                 )
             if not question.strip():
                 raise Refused("RUN013", "a consultation needs a question")
-            if instruction is not None and instruction not in self.state.instructions:
-                raise Refused("RUN002", f"unknown instruction {_q(instruction)}")
-            t = self._task(task) if task is not None else None
+            if instruction is not None and instruction not in self.ctx.state.instructions:
+                raise Refused("RUN002", f"unknown instruction {q(instruction)}")
+            t = self.ctx.task(task) if task is not None else None
             if t is not None and instruction is not None and t.instruction != instruction:
-                raise Refused("RUN013", f"task {_q(t.id)} belongs to instruction {_q(t.instruction)}, not {_q(instruction)}")
-            blocking = bool(spec.get("blocking", True))
+                raise Refused("RUN013", f"task {q(t.id)} belongs to instruction {q(t.instruction)}, not {q(instruction)}")
+            blocking = spec.blocking
             subject = task if task is not None else instruction
             if blocking and subject is not None:
-                self._check_not_waiting(as_, subject)  # one blocking question per subject at a time
-            to = self._consultation_to(str(spec["to"]), agent, t)
+                self.perms.check_not_waiting(as_, subject)  # one blocking question per subject at a time
+            to = self._consultation_to(spec.to, agent, t)
             if not to:
-                raise Refused("RUN015", f"nobody to answer {_q(consultation)}: no agent is {_q(spec['to'])} here")
-            timeout = spec.get("timeout")
-            due = now + float(timeout["value"]) if timeout and timeout.get("kind") == "time" else None
-            default = spec.get("default")
-            cid = f"C{len(self.state.consultations) + 1}"
+                raise Refused("RUN015", f"nobody to answer {q(consultation)}: no agent is {q(spec.to)} here")
+            timeout = spec.timeout
+            due = now + timeout.value if timeout is not None and timeout.kind == "time" else None
+            default = spec.default
+            cid = f"C{len(self.ctx.state.consultations) + 1}"
             out[:] = [cid]
             data = {
                 "id": cid, "consultation": consultation, "from": as_, "to": to, "question": question,
@@ -390,56 +385,35 @@ class ProtocolCommands(EngineParts):
             }
             return [("consultation_asked", now, as_, data)]
 
-        self._commit(build)
+        self.ctx.commit(build)
         return out[0]
 
     def answer_consultation(self, as_: str, consultation: str, answer: str) -> list[Event]:
         """One of the agents asked answers an open consultation, once."""
 
         def build(now: float) -> list[Draft]:
-            self._agent(as_)
-            c = self.state.consultations.get(consultation)
+            self.ctx.agent(as_)
+            c = self.ctx.state.consultations.get(consultation)
             if c is None:
-                raise Refused("RUN002", f"unknown consultation {_q(consultation)}")
+                raise Refused("RUN002", f"unknown consultation {q(consultation)}")
             if as_ not in c.to:
-                raise Refused("RUN004", f"only {_names(c.to)} may answer {_q(c.id)} ({c.name})")
+                raise Refused("RUN004", f"only {names(c.to)} may answer {q(c.id)} ({c.name})")
             if c.status != "open":
-                raise Refused("RUN021", f"consultation {_q(c.id)} is {c.status.replace('_', ' ')} already")
+                raise Refused("RUN021", f"consultation {q(c.id)} is {c.status.replace('_', ' ')} already")
             if not answer.strip():
                 raise Refused("RUN013", "an answer needs a text")
             return [("consultation_answered", now, as_, {"id": c.id, "answer": answer})]
 
-        return self._commit(build)
+        return self.ctx.commit(build)
 
     def _consultation_to(self, actor: str, asker: AgentInfo, t: Task | None) -> list[str]:
-        m = self.model
+        m = self.ctx.model
         if actor in m.agents:
             found: list[str] = [actor]
         else:
             found = list(m.agents_for(actor, t.domain if t is not None else asker.domain))
         return [a for a in found if a != asker.id]
 
-    def _timed_out_draft(self, c: Consultation, due: float) -> Draft:
+    def timed_out_draft(self, c: Consultation, due: float) -> Draft:
         return ("consultation_timed_out", due, None, {"id": c.id, "answer": c.default, "due": due})
 
-    def _check_not_waiting(self, as_: str, subject: str) -> None:
-        cid = self.state.waiting.get((as_, subject))
-        if cid is not None:
-            c = self.state.consultations[cid]
-            until = f", or until {iso(c.due)} when the default applies" if c.due is not None else ""
-            raise Refused(
-                "RUN026",
-                f"{_q(as_)} waits for the answer to the blocking consultation {_q(c.id)} ({c.name}) about "
-                f"{_q(subject)}: until one of {_names(c.to)} answers{until}",
-            )
-
-
-def _acts_as(agent: AgentInfo, actor: str) -> bool:
-    """Whether ``agent`` is the actor a protocol names (an agent, a role, ``@lead``, ``@member``)."""
-    if actor in (agent.id, agent.role):
-        return True
-    if actor == "@lead":
-        return agent.kind == "lead"
-    if actor == "@member":
-        return agent.kind == "member"
-    return False

@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .contract.events import Event
 from .engine import Engine
-from .events import Event
 from .model import Model
-from .state import OrgState, Task, resolve
+from .records import Task, resolve
+from .state import OrgState
+from .text import table
 from .timefmt import iso as _iso
 
 
@@ -148,8 +150,6 @@ def build_report(engine: Engine) -> dict[str, Any]:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    from .cli import table
-
     return table(headers, rows, "  ")
 
 

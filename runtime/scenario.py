@@ -14,37 +14,27 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
 
-from .cli import (
-    DEFAULT_START,
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    Run,
-    UsageError,
-    create_task,
-    describe,
-    parse_duration,
-    parse_time,
-    parse_tokens,
-    short_time,
-    verify,
-)
-from .engine import HUMAN
+from .context import HUMAN
+from .contract.commands import BY_STEP, Command, Param, arguments_schema, param_schema
 from .errors import Refused
+from .invoke import ArgumentError, convert, invoke
 from .report import build_report, render_report
+from .rundir import DEFAULT_START, Run, UsageError, verify
 from .timefmt import iso
+from .views import describe
 
-COMMANDS = (
-    "submit", "create_task", "assign", "move", "heartbeat", "gate", "clarification", "defect", "process",
-    "reassign", "handoff", "tick", "accept_handoff", "reject_handoff", "delegate", "acknowledge", "consult", "answer",
-    "broadcast", "stage", "instruction_gate", "close", "standups",
-)
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+STEP_COMMANDS: dict[str, Command] = {
+    key: c for key, c in BY_STEP.items() if not c.view and c.name not in ("clock_advance", "clock_to")
+}
+"""a step's command key -> its command (the clock moves with a step's `at` and `advance`)"""
+_TIME = Param("at", "time", "")
+_DURATION = Param("advance", "seconds", "")
 
 Path_ = tuple[str | int, ...]
 
@@ -98,9 +88,54 @@ class Scenario:
 
 
 def schema() -> dict[str, Any]:
-    text = resources.files(__package__ or "orchdsl_runtime").joinpath("scenario.schema.json").read_text("utf-8")
-    data: dict[str, Any] = json.loads(text)
-    return data
+    """The JSON Schema of a scenario, its steps generated from the command table."""
+    time = param_schema(_TIME)
+    step_props: dict[str, Any] = {
+        "say": {"type": "string", "description": "a line of narration"},
+        "at": {**time, "description": "move the virtual clock to this time first"},
+        "advance": {**param_schema(_DURATION), "description": "move the virtual clock by this much first"},
+    }
+    for key, c in STEP_COMMANDS.items():
+        args = arguments_schema(c, acting_as=True)
+        cmd: dict[str, Any] = {**args, "description": c.summary}
+        step_props[key] = {"anyOf": [cmd, {"type": ["boolean", "null"]}]} if not c.params else cmd
+    step_props["expect_refused"] = {"anyOf": [
+        {"type": "string", "pattern": "^RUN[0-9]{3}$"},
+        {"type": "object", "properties": {"code": {"type": "string", "pattern": "^RUN[0-9]{3}$"},
+                                          "reason_contains": {"type": "string"}},
+         "required": ["code"], "additionalProperties": False},
+    ]}
+    counts = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+    step_props["expect"] = {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": {
+        "state": {"type": "object", "additionalProperties": {"type": "string"}},
+        "assignee": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+        "escalations": {"type": "integer", "minimum": 0},
+        "events": counts,
+        "inbox": counts,
+        "inbox_contains": {"type": "object", "additionalProperties": {"type": "string"}},
+        "band": {"type": "object", "additionalProperties": {"type": "string"}},
+        "metrics": {"type": "object", "additionalProperties": {"enum": ["met", "missed", "no data"]}},
+    }}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://orchdsl.dev/schemas/scenario.schema.json",
+        "title": "orchdsl scenario",
+        "description": "A scripted run of an organisation on a virtual clock: a list of steps, each one command "
+                       "of `orchdsl run` (with optional time, narration and expectations).",
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "description": {"type": "string"},
+            "start": {**time, "description": f"the virtual clock's start (default {DEFAULT_START}, a Monday)"},
+            "steps": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "minProperties": 1, "properties": step_props, "additionalProperties": False,
+                "description": "at most one command; `at`/`advance` move the clock first; `expect_refused` and "
+                               "`expect` check the result",
+            }},
+        },
+        "required": ["name", "steps"],
+        "additionalProperties": False,
+    }
 
 
 def _marks(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]],
@@ -143,12 +178,10 @@ def loads(text: str, name: str = "<scenario>") -> Scenario:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema())
-    problems = []
-    for err in sorted(validator.iter_errors(data), key=lambda e: sc.where(tuple(e.absolute_path))):
-        problems.append(_located(sc, err))
+    problems = sorted((_located(sc, err) for err in validator.iter_errors(data)), key=lambda p: (p.line, p.col))
     if not problems:
         for i, step in enumerate(data["steps"]):
-            cmds = [k for k in step if k in COMMANDS]
+            cmds = [k for k in step if k in STEP_COMMANDS]
             if len(cmds) > 1:
                 problems.append(sc.at(("steps", i, cmds[1]), f"error: a step has one command; this one has "
                                       f"{', '.join(f'`{c}`' for c in cmds)}", key=True))
@@ -225,20 +258,23 @@ class Player:
         before = run.store.last_seq()
         if "say" in step:
             self.say(f"\n  {step['say']}")
-        cmd = next((k for k in step if k in COMMANDS), None)
+        cmd = next((k for k in step if k in STEP_COMMANDS), None)
         if "at" in step or "advance" in step:
-            t = parse_time(step["at"]) if "at" in step else run.now + parse_duration(step["advance"])
+            t = convert(_TIME, step["at"]) if "at" in step else run.now + convert(_DURATION, step["advance"])
             if t < run.now:
-                self.fail(("steps", i, "at"), f"`at` {step['at']} is before the clock ({short_time(run.now)})")
+                self.fail(("steps", i, "at"), f"`at` {step['at']} is before the clock ({iso(run.now)})")
                 return
             run.engine.advance(t - run.now)
             before = self.print_events(before)  # what the clock fired, before the command
         if cmd is not None:
             args = step[cmd] if isinstance(step[cmd], dict) else {}
             refused = step.get("expect_refused")
-            who = f"    {short_time(run.now)}  {str(args.get('as', HUMAN)):<21}"
+            who = f"    {iso(run.now)}  {str(args.get('as', HUMAN)):<21}"
             try:
-                note = self.command(cmd, args)
+                self.command(cmd, args)
+            except ArgumentError as exc:
+                self.fail(("steps", i, cmd, exc.param), str(exc))
+                return
             except Refused as r:
                 if refused is None:
                     self.fail(("steps", i, cmd), f"`{cmd}` was refused: {r.code} {r.name}: {r.reason}", key=True)
@@ -257,11 +293,9 @@ class Player:
                 if refused is not None:
                     want = refused if isinstance(refused, str) else refused["code"]
                     self.fail(("steps", i, "expect_refused"), f"expected refusal {want}, but `{cmd}` was accepted")
-                if note:
-                    self.say(f"{who} {note}")
         self.print_events(before)
         if cmd is None and ("at" in step or "advance" in step):
-            self.say(f"    {short_time(run.now)}  {'(clock)':<21} it is now {short_time(run.now)}")
+            self.say(f"    {iso(run.now)}  {'(clock)':<21} it is now {iso(run.now)}")
         run.save_clock()
         run.project()
         if "expect" in step:
@@ -271,7 +305,7 @@ class Player:
         """Print the events after seq ``after``; returns the last seq."""
         events = self.run.store.read(after)
         for e in events:
-            self.say(f"    {short_time(e.at)}  {e.actor or '(clock)':<21} {describe(e)}")
+            self.say(f"    {iso(e.at)}  {e.actor or '(clock)':<21} {describe(e)}")
         return events[-1].seq if events else after
 
     def fail(self, path: tuple[str | int, ...], message: str, key: bool = False) -> None:
@@ -279,92 +313,10 @@ class Player:
         self.failures.append(loc)
         self.say(f"    FAILED {loc}")
 
-    def command(self, cmd: str, a: Mapping[str, Any]) -> str:
-        run, e = self.run, self.run.engine
-        as_ = str(a.get("as", HUMAN))
-        if cmd == "submit":
-            e.submit_instruction(as_, str(a["text"]), int(a["tier"]), id=a.get("id"))
-            return ""
-        if cmd == "create_task":
-            create_task(
-                run, as_, instruction=a["instruction"], kind=a.get("kind", "tactical"), domain=a["domain"],
-                title=a["title"], skills=_list(a.get("skills")), nice=_list(a.get("nice")),
-                complexity=a.get("complexity", "moderate"), priority=a.get("priority", "normal"),
-                estimate=_list(a.get("estimate")), depends=_list(a.get("depends")), parent=a.get("parent"),
-                handoff_to=a.get("handoff_to"), id=a.get("id"), description=str(a.get("description") or ""),
-                criteria=[str(c) for c in a.get("acceptance_criteria") or ()])
-            return ""
-        if cmd == "assign":
-            e.assign(as_, a["task"], a.get("to"))
-            return ""
-        if cmd == "move":
-            e.move(as_, a["task"], a["to"], attest=_list(a.get("attest")))
-            return ""
-        if cmd == "heartbeat":
-            tokens = a.get("tokens", 0)
-            if isinstance(tokens, str):
-                tokens = parse_tokens(tokens)
-            remaining = parse_duration(a["remaining"]) / 3600 if a.get("remaining") else None
-            actual = parse_duration(a["actual"]) / 3600 if a.get("actual") else None
-            e.heartbeat(as_, a["task"], tokens=float(tokens), note=a.get("note"), remaining_hours=remaining,
-                        actual_hours=actual)
-            return ""
-        if cmd == "gate":
-            e.decide_gate(as_, a["task"], a["gate"], a.get("outcome"), scores=a.get("scores"),
-                          measures=a.get("measures"))
-            return ""
-        if cmd in ("clarification", "defect"):
-            record = e.record_clarification if cmd == "clarification" else e.record_defect
-            record(as_, a["task"], a.get("note"))
-            return ""
-        if cmd == "reassign":
-            e.reassign(as_, a["task"], a.get("to"))
-            return ""
-        if cmd == "handoff":
-            e.create_handoff(as_, a["task"], a.get("to"), a.get("summary", ""), _list(a.get("artifacts")))
-            return ""
-        if cmd == "tick":
-            for item in _list(a["items"]):
-                e.tick_handoff(as_, a["handoff"], item)
-            return ""
-        if cmd == "accept_handoff":
-            e.accept_handoff(as_, a["handoff"], attest=_list(a.get("attest")))
-            return ""
-        if cmd == "reject_handoff":
-            e.reject_handoff(as_, a["handoff"], str(a["reason"]), attest=_list(a.get("attest")))
-            return ""
-        if cmd == "delegate":
-            e.delegate(as_, a["to"], a["subject"], a.get("message", ""), a.get("priority", "normal"),
-                       a.get("instruction"), a.get("task"))
-            return ""
-        if cmd == "consult":
-            e.consult(as_, a["consultation"], a["question"], a.get("instruction"), a.get("task"))
-            return ""
-        if cmd == "answer":
-            e.answer_consultation(as_, a["consultation"], a["answer"])
-            return ""
-        if cmd == "acknowledge":
-            e.acknowledge(as_, a["delegation"], not a.get("decline", False), a.get("notes", ""))
-            return ""
-        if cmd == "broadcast":
-            e.broadcast(as_, a["channel"], a["kind"], a.get("priority", "normal"), a["subject"], a.get("message", ""))
-            return ""
-        if cmd == "stage":
-            e.run_stage(as_, a["instruction"], a["stage"])
-            return ""
-        if cmd == "instruction_gate":
-            e.decide_instruction_gate(as_, a["instruction"], a["gate"], a.get("outcome"), scores=a.get("scores"))
-            return ""
-        if cmd == "close":
-            e.close_instruction(as_, a["instruction"])
-            return ""
-        if cmd == "standups":
-            e.generate_standups()
-            return ""
-        if cmd == "process":
-            e.process_clock()
-            return ""
-        raise AssertionError(cmd)
+    def command(self, key: str, a: Mapping[str, Any]) -> None:
+        """Run a step's command through the command table."""
+        values = {k: v for k, v in a.items() if k != "as"}
+        invoke(self.run.engine, STEP_COMMANDS[key], str(a.get("as", HUMAN)), values)
 
     def expect(self, i: int, ex: Mapping[str, Any]) -> None:
         run = self.run
@@ -432,7 +384,7 @@ def play_file(model_path: Path, scenario_path: Path, directory: Path, out: TextI
               sc: Scenario | None = None) -> tuple[Run, list[Located], dict[str, Any]]:
     """Play a scenario in a fresh run directory; returns the run, the failures and the report."""
     sc = sc or load(scenario_path)
-    start = parse_time(sc.data.get("start") or DEFAULT_START)
+    start = convert(_TIME, sc.data.get("start") or DEFAULT_START)
     run = Run.init(directory, model_path, start, force=True)
     if not quiet:
         out.write(f"Scenario: {sc.data['name']}\n")

@@ -15,13 +15,25 @@ when it fires, so a timer of a visit the task has left is simply dropped.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from .capacity import Ledger
-from .events import Event
-from .flows import tier_flows
-from .model import Budget, Model, StateRec
+from .contract.codec import to_data
+from .contract.events import Event
+from .contract.events import EventType as T
+from .model import Model, StateRec
+from .records import (
+    Consultation,
+    Delegation,
+    Handoff,
+    Instruction,
+    Launch,
+    Message,
+    Plan,
+    Task,
+    resolve,
+)
 from .timefmt import iso
 from .timers import TimerHeap
 
@@ -39,235 +51,10 @@ PROTOCOL_TIMERS = {"ack": ACK, "domain": DOMAIN, "standup": STANDUP, "consult": 
 Due = tuple[float, int, str]
 """(due time, kind, target state of an automatic transition or "")"""
 
-Plan = tuple[tuple[float, int, str], ...]
-"""time offsets from entering a state: (offset, kind, target), in firing order"""
 
 
-@dataclass(slots=True)
-class Instruction:
-    id: str
-    text: str
-    tier: int
-    by: str
-    at: float
-    tasks: list[str] = field(default_factory=list)
-    stages: list[str] = field(default_factory=list)
-    """the stages of the tier's flow that ran, in the order they first ran"""
-    gate_decisions: dict[str, str] = field(default_factory=dict)
-    """gate -> outcome of the latest decision on the instruction (stage gates)"""
-    closed_at: float | None = None
-    closed_by: str | None = None
-
-    def dump(self) -> dict[str, Any]:
-        return {
-            "text": self.text, "tier": self.tier, "by": self.by, "at": self.at, "tasks": list(self.tasks),
-            "stages": list(self.stages), "gate_decisions": dict(sorted(self.gate_decisions.items())),
-            "closed_at": self.closed_at, "closed_by": self.closed_by,
-        }
-
-
-@dataclass(slots=True)
-class Handoff:
-    """A task handed from its domain to another, with the spec's checklist."""
-
-    id: str
-    task: str
-    from_domain: str
-    to_domain: str
-    by: str
-    at: float
-    summary: str
-    artifacts: list[str]
-    checklist: list[str]
-    accepted_by: str
-    """the acceptor as the spec names it (``@downstream_lead`` or a role)"""
-    on_accept: str
-    on_reject: str | None
-    ticked: list[str] = field(default_factory=list)
-    status: str = "open"
-    """``open``, ``accepted``, ``rejected`` or ``withdrawn`` (the task left the handoff state otherwise)"""
-    decided_by: str | None = None
-    decided_at: float | None = None
-    reason: str | None = None
-
-    def dump(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "task": self.task, "from_domain": self.from_domain, "to_domain": self.to_domain,
-            "by": self.by, "at": self.at, "summary": self.summary, "artifacts": list(self.artifacts),
-            "checklist": list(self.checklist), "accepted_by": self.accepted_by, "on_accept": self.on_accept,
-            "on_reject": self.on_reject, "ticked": list(self.ticked), "status": self.status,
-            "decided_by": self.decided_by, "decided_at": self.decided_at, "reason": self.reason,
-        }
-
-
-@dataclass(slots=True)
-class Delegation:
-    """Work delegated one hop down the chain, waiting for an acknowledgement."""
-
-    id: str
-    sender: str
-    to: str
-    subject: str
-    message: str
-    priority: str
-    instruction: str | None
-    task: str | None
-    at: float
-    due: float | None
-    status: str = "pending"
-    """``pending``, ``accepted`` or ``declined``"""
-    acknowledged_at: float | None = None
-    notes: str = ""
-    escalated: bool = False
-
-    def dump(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "from": self.sender, "to": self.to, "subject": self.subject, "message": self.message,
-            "priority": self.priority, "instruction": self.instruction, "task": self.task, "at": self.at,
-            "due": self.due, "status": self.status, "acknowledged_at": self.acknowledged_at, "notes": self.notes,
-            "escalated": self.escalated,
-        }
-
-
-@dataclass(slots=True)
-class Consultation:
-    """A question put to the actor a declared consultation names, waiting for an answer."""
-
-    id: str
-    name: str
-    """the consultation of the model"""
-    asker: str
-    to: tuple[str, ...]
-    """the agents who may answer"""
-    question: str
-    instruction: str | None
-    task: str | None
-    blocking: bool
-    at: float
-    due: float | None
-    default: str | None
-    """the declared default answer, given when the timeout passes (None: none declared)"""
-    status: str = "open"
-    """``open``, ``answered`` or ``timed_out``"""
-    answer: str | None = None
-    answered_by: str | None = None
-    answered_at: float | None = None
-
-    def dump(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "consultation": self.name, "from": self.asker, "to": list(self.to),
-            "question": self.question, "instruction": self.instruction, "task": self.task,
-            "blocking": self.blocking, "at": self.at, "due": self.due, "default": self.default,
-            "status": self.status, "answer": self.answer, "answered_by": self.answered_by,
-            "answered_at": self.answered_at,
-        }
-
-    @property
-    def subject(self) -> str | None:
-        """The task or instruction a blocking question holds up, if any."""
-        return self.task or self.instruction
-
-
-@dataclass(slots=True)
-class Task:
-    id: str
-    instruction: str
-    kind: str
-    domain: str
-    title: str
-    tier: int
-    required_skills: tuple[str, ...]
-    nice_skills: tuple[str, ...]
-    complexity: str
-    priority: str
-    estimate_hours: float | None
-    estimate_tokens: float | None
-    dependencies: tuple[str, ...]
-    parent: str | None
-    handoff_to: str | None
-    created_at: float
-    state: str
-    entered_at: float
-    assignee: str | None = None
-    visit: int = 1
-    tokens_in_state: float = 0.0
-    tokens_total: float = 0.0
-    last_heartbeat: float | None = None
-    hb_due: float | None = None
-    attested: set[str] = field(default_factory=set)
-    decisions: dict[str, str] = field(default_factory=dict)
-    fired: set[str] = field(default_factory=set)
-    history: list[tuple[int, float, str, str]] = field(default_factory=list)
-    """(seq, at, source, target) of every move"""
-    plan: Plan | None = None
-    """derived: the time-based deadlines of the current state visit (None: not planned yet)"""
-    skipped: frozenset[str] = frozenset()
-    """derived: automatic transitions of this visit whose guard or gates failed when due"""
-    handoff: str | None = None
-    """the open handoff of the task, if any"""
-    clarifications: int = 0
-    defects: int = 0
-    reassignments: int = 0
-    actual_hours: float | None = None
-    """hours worked as last reported with a heartbeat"""
-    description: str = ""
-    acceptance_criteria: tuple[str, ...] = ()
-
-    @property
-    def cross_domain(self) -> bool:
-        return self.handoff_to is not None
-
-    def dump(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "instruction": self.instruction, "kind": self.kind, "domain": self.domain,
-            "title": self.title, "tier": self.tier, "required_skills": list(self.required_skills),
-            "nice_skills": list(self.nice_skills), "complexity": self.complexity, "priority": self.priority,
-            "estimate_hours": self.estimate_hours, "estimate_tokens": self.estimate_tokens,
-            "dependencies": list(self.dependencies), "parent": self.parent, "handoff_to": self.handoff_to,
-            "created_at": self.created_at, "state": self.state, "entered_at": self.entered_at,
-            "assignee": self.assignee, "visit": self.visit, "tokens_in_state": self.tokens_in_state,
-            "tokens_total": self.tokens_total, "last_heartbeat": self.last_heartbeat, "hb_due": self.hb_due,
-            "attested": sorted(self.attested), "decisions": dict(sorted(self.decisions.items())),
-            "fired": sorted(self.fired), "history": [list(h) for h in self.history],
-            "handoff": self.handoff, "clarifications": self.clarifications, "defects": self.defects,
-            "reassignments": self.reassignments, "actual_hours": self.actual_hours,
-            "description": self.description, "acceptance_criteria": list(self.acceptance_criteria),
-        }
-
-
-@dataclass(slots=True)
-class Message:
-    """An inbox entry: a notice sent to one agent."""
-
-    seq: int
-    at: float
-    type: str
-    task: str | None
-    text: str
-
-    def dump(self) -> dict[str, Any]:
-        return {"seq": self.seq, "at": self.at, "type": self.type, "task": self.task, "text": self.text}
-
-
-def resolve(budget: Budget, state: StateRec, task: Task) -> list[tuple[str, float]]:
-    """A budget as amounts for this task in this state: ``("time", seconds)``
-    and/or ``("tokens", count)``. An ``estimate`` budget (or a multiple of one)
-    applies in each dimension the task has an estimate in, whichever is reached
-    first; without an estimate it does not apply (an empty list)."""
-    kind = budget.kind
-    if kind == "time" or kind == "tokens":
-        return [(kind, budget.value)]
-    if kind == "estimate":
-        out = []
-        if task.estimate_hours is not None:
-            out.append(("time", budget.value * task.estimate_hours * 3600.0))
-        if task.estimate_tokens is not None:
-            out.append(("tokens", budget.value * task.estimate_tokens))
-        return out
-    target = state.target_for(task.tier)
-    if target is None or target.kind == "multiple":
-        return []
-    return [(dim, amount * budget.value) for dim, amount in resolve(target, state, task)]
+class UnknownEvent(ValueError):
+    """An event of a type the fold has no handler for: the log is not this runtime's."""
 
 
 class OrgState:
@@ -277,6 +64,8 @@ class OrgState:
         self.model = model
         self.last_seq = 0
         self.tasks: dict[str, Task] = {}
+        self.kind_counts: dict[tuple[str, str | None], int] = {}
+        """(kind, parent) -> how many tasks of that kind and parent exist (for default ids)"""
         self.instructions: dict[str, Instruction] = {}
         self.inboxes: dict[str, list[Message]] = {}
         self.escalations: list[dict[str, Any]] = []
@@ -290,7 +79,7 @@ class OrgState:
         and one per open protocol deadline (key: kind name, id)"""
         self._dirty: set[str] = set()
         self._dirty_protocol: set[tuple[str, str]] = set()
-        self.flows = tier_flows(model)
+        self.flows = model.flows
         self.handoffs: dict[str, Handoff] = {}
         self.delegations: dict[str, Delegation] = {}
         self.consultations: dict[str, Consultation] = {}
@@ -311,18 +100,18 @@ class OrgState:
         """standup -> when its cadence was started (``standups_scheduled``)"""
         self.standup_last: dict[str, float] = {}
         self.standups: list[dict[str, Any]] = []
+        self.launches: dict[str, Launch] = {}
+        """item key -> its latest launch (``running`` until its exit is recorded)"""
         self._domain_hours = {
             d: math.fsum(self.ledger.capacity_hours(a) for a in self.ledger.agents_in(d)) for d in model.domains
         }
         self._committed: dict[str, dict[str, float]] = {}
         """domain -> agent -> committed hours, updated as commitments change"""
-        cap = model.capacity or {}
-        period = cap.get("domain_period")
-        self._domain_period = float(period["value"]) if period and period.get("kind") == "time" else None
+        period = model.capacity.domain_period if model.capacity else None
+        self._domain_period = period.value if period is not None and period.kind == "time" else None
         self._standup_every = {
-            str(su["name"]): float(su["every"]["value"])
-            for su in model.data.get("standups", [])
-            if su.get("every") and su["every"].get("kind") == "time" and float(su["every"]["value"]) > 0
+            name: su.every.value for name, su in model.standups.items()
+            if su.every.kind == "time" and su.every.value > 0
         }
         self._beat = {
             name: st.heartbeat.value if st.heartbeat is not None and st.heartbeat.kind == "time" else None
@@ -330,47 +119,54 @@ class OrgState:
         }
         self._terminal = {name: st.terminal for name, st in model.states.items()}
         self._plans: dict[tuple[str, int, float | None, float | None], Plan] = {}
-        self._apply = {
-            "instruction_submitted": self._instruction_submitted,
-            "task_created": self._task_created,
-            "task_assigned": self._task_assigned,
-            "assignment_escalated": self._assignment_escalated,
-            "task_moved": self._task_moved,
-            "heartbeat": self._heartbeat,
-            "gate_decided": self._gate_decided,
-            "sla_warning": self._sla_notice,
-            "sla_escalation": self._sla_notice,
-            "heartbeat_missed": self._heartbeat_missed,
-            "handoff_created": self._handoff_created,
-            "handoff_ticked": self._handoff_ticked,
-            "handoff_accepted": self._handoff_decided,
-            "handoff_rejected": self._handoff_decided,
-            "delegated": self._delegated,
-            "delegation_acknowledged": self._delegation_acknowledged,
-            "delegation_overdue": self._delegation_overdue,
-            "consultation_asked": self._consultation_asked,
-            "consultation_answered": self._consultation_settled,
-            "consultation_timed_out": self._consultation_settled,
-            "broadcast_sent": self._broadcast_sent,
-            "stage_ran": self._stage_ran,
-            "instruction_gate_decided": self._instruction_gate_decided,
-            "instruction_closed": self._instruction_closed,
-            "task_reassigned": self._task_reassigned,
-            "clarification_recorded": self._clarification_recorded,
-            "defect_recorded": self._defect_recorded,
-            "domain_capacity_escalated": self._domain_capacity_escalated,
-            "standup_reported": self._standup_reported,
-            "standups_scheduled": self._standups_scheduled,
+        self._apply: dict[str, Callable[[Event], None]] = {
+            T.INSTRUCTION_SUBMITTED: self._instruction_submitted,
+            T.TASK_CREATED: self._task_created,
+            T.TASK_ASSIGNED: self._task_assigned,
+            T.ASSIGNMENT_ESCALATED: self._assignment_escalated,
+            T.TASK_MOVED: self._task_moved,
+            T.HEARTBEAT: self._heartbeat,
+            T.GATE_DECIDED: self._gate_decided,
+            T.SLA_WARNING: self._sla_notice,
+            T.SLA_ESCALATION: self._sla_notice,
+            T.HEARTBEAT_MISSED: self._heartbeat_missed,
+            T.HANDOFF_CREATED: self._handoff_created,
+            T.HANDOFF_TICKED: self._handoff_ticked,
+            T.HANDOFF_ACCEPTED: self._handoff_decided,
+            T.HANDOFF_REJECTED: self._handoff_decided,
+            T.DELEGATED: self._delegated,
+            T.DELEGATION_ACKNOWLEDGED: self._delegation_acknowledged,
+            T.DELEGATION_OVERDUE: self._delegation_overdue,
+            T.CONSULTATION_ASKED: self._consultation_asked,
+            T.CONSULTATION_ANSWERED: self._consultation_settled,
+            T.CONSULTATION_TIMED_OUT: self._consultation_settled,
+            T.BROADCAST_SENT: self._broadcast_sent,
+            T.STAGE_RAN: self._stage_ran,
+            T.INSTRUCTION_GATE_DECIDED: self._instruction_gate_decided,
+            T.INSTRUCTION_CLOSED: self._instruction_closed,
+            T.TASK_REASSIGNED: self._task_reassigned,
+            T.CLARIFICATION_RECORDED: self._clarification_recorded,
+            T.DEFECT_RECORDED: self._defect_recorded,
+            T.DOMAIN_CAPACITY_ESCALATED: self._domain_capacity_escalated,
+            T.STANDUP_REPORTED: self._standup_reported,
+            T.STANDUPS_SCHEDULED: self._standups_scheduled,
+            T.AGENT_LAUNCHED: self._agent_launched,
+            T.AGENT_EXITED: self._agent_exited,
         }
+        missing = [t for t in T if t not in self._apply]
+        if missing:
+            raise AssertionError(f"the fold has no handler for {missing}")
 
     # -- the fold ---------------------------------------------------------------
 
     def apply(self, event: Event) -> None:
+        """Fold one event into the state; events come in sequence, of known types only."""
         if event.seq != self.last_seq + 1:
             raise ValueError(f"event {event.seq} applied after {self.last_seq}")
         handler = self._apply.get(event.type)
-        if handler is not None:
-            handler(event)
+        if handler is None:
+            raise UnknownEvent(f"event {event.seq} has the unknown type `{event.type}`")
+        handler(event)
         self.last_seq = event.seq
 
     def _instruction_submitted(self, e: Event) -> None:
@@ -389,6 +185,8 @@ class OrgState:
             description=d.get("description", ""), acceptance_criteria=tuple(d.get("acceptance_criteria", ())),
         )
         self.tasks[task.id] = task
+        key = (task.kind, task.parent or None)
+        self.kind_counts[key] = self.kind_counts.get(key, 0) + 1
         ins = self.instructions[task.instruction]
         ins.tasks.append(task.id)
         flow = self.flows.get(ins.tier)
@@ -644,6 +442,15 @@ class OrgState:
                 self.standup_origin[name] = e.at
                 self._dirty_protocol.add(("standup", name))
 
+    def _agent_launched(self, e: Event) -> None:
+        d = e.data
+        self.launches[d["key"]] = Launch(d["key"], d["agent"], d["kind"], d["id"], d.get("task"), d["attempt"], e.at)
+
+    def _agent_exited(self, e: Event) -> None:
+        d = e.data
+        launch = self.launches[d["key"]]
+        launch.running, launch.code, launch.reason, launch.ended_at = False, d.get("code"), d["reason"], e.at
+
     def _stage(self, ins: Instruction, stage: str) -> None:
         flow = self.flows.get(ins.tier)
         if flow is not None and stage in flow.stages and stage not in ins.stages:
@@ -671,15 +478,15 @@ class OrgState:
                 self.domain_band[domain] = band.name
                 action = band.action
                 to: list[str] = []
-                if action and action.get("target"):
-                    to = list(self.model.agents_for(str(action["target"]), domain))
+                if action and action.target:
+                    to = list(self.model.agents_for(action.target, domain))
                 entry = {
                     "seq": e.seq, "at": e.at, "domain": domain, "band": band.name, "from": before,
-                    "utilisation": util, "action": dict(action) if action else None, "to": to,
+                    "utilisation": util, "action": to_data(action) if action else None, "to": to,
                 }
                 self.band_entries.append(entry)
                 if action and to:
-                    verb = "escalated" if action.get("kind") == "escalate" else "notice"
+                    verb = "escalated" if action.kind == "escalate" else "notice"
                     text = f"capacity {verb}: domain `{domain}` entered band `{band.name}` at {util:.0%}"
                     for agent in to:
                         self.inboxes.setdefault(agent, []).append(Message(e.seq, e.at, "capacity_band", None, text))
@@ -851,4 +658,5 @@ class OrgState:
             "standup_origin": dict(sorted(self.standup_origin.items())),
             "standup_last": dict(sorted(self.standup_last.items())),
             "standups": list(self.standups),
+            "launches": {k: v.dump() for k, v in sorted(self.launches.items())},
         }

@@ -23,8 +23,8 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+from .contract.events import Event, dumps_data
 from .errors import Conflict, StoreError
-from .events import Event, dumps_data
 
 SCHEMA_VERSION = 1
 

@@ -38,6 +38,7 @@ def tiny(bench: ModuleType) -> Any:
     )
 
 
+@pytest.mark.slow
 def test_quick_run_writes_report_and_json(
     bench: ModuleType,
     v2: dict[str, Any],

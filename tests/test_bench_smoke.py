@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from orchdsl.pipeline import check_text
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
@@ -49,6 +51,7 @@ def test_generated_spec_has_the_documented_shape() -> None:
     assert len(org.lifecycle.states) == 16
 
 
+@pytest.mark.slow
 def test_run_quick(tmp_path: Path) -> None:
     out = tmp_path / "quick.json"
     proc = subprocess.run(

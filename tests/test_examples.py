@@ -14,7 +14,7 @@ from orchdsl.pipeline import check_files, display_path
 
 ROOT = Path(__file__).resolve().parent.parent
 TWELVE = ROOT / "examples" / "bad" / "twelve_mistakes.orch"
-EXPECT = re.compile(r"#\s*expect:\s*(.+)$")
+EXPECT = re.compile(r"#\s*expect\s+(ORC\d{3}(?:\s*,\s*ORC\d{3})*):\s*(.+)$")
 
 
 def good_specs() -> list[Path]:
@@ -63,25 +63,31 @@ def test_includes_are_followed() -> None:
     assert all("shared" not in p.parts for p in good_specs())
 
 
-def expectations() -> dict[int, str]:
-    """Line number -> what the comment says is wrong there."""
-    out: dict[int, str] = {}
+def expectations() -> dict[tuple[int, str], str]:
+    """(line, code) -> what the comment says is wrong there (``# expect ORC102: ...``)."""
+    out: dict[tuple[int, str], str] = {}
     for number, line in enumerate(TWELVE.read_text(encoding="utf-8").splitlines(), start=1):
         found = EXPECT.search(line)
         if found:
-            out[number] = found.group(1).strip()
+            for code in found.group(1).split(","):
+                out[(number, code.strip())] = found.group(2).strip()
     return out
 
 
 def test_twelve_mistakes_has_its_expectations() -> None:
-    assert len(expectations()) >= 12
+    assert len(expectations()) == 12
+    lines = TWELVE.read_text(encoding="utf-8").splitlines()
+    unnamed = [n for n, line in enumerate(lines, start=1) if "# expect" in line and not EXPECT.search(line)]
+    assert unnamed == [], "marks that name no code"
 
 
-def test_twelve_mistakes_each_is_reported() -> None:
+def test_twelve_mistakes_reports_exactly_what_is_marked() -> None:
+    """Each marked line gets an error of the code its mark names, and nothing else is reported."""
     result = check_files([TWELVE])
     name = display_path(TWELVE)
-    lines_with_errors = {
-        d.span.line for d in result.diagnostics if d.is_error and d.span is not None and d.span.file == name
-    }
-    missed = {n: why for n, why in expectations().items() if n not in lines_with_errors}
-    assert missed == {}, f"no error reported on these lines: {missed}"
+    assert all(d.is_error and d.span is not None and d.span.file == name for d in result.diagnostics)
+    got = {(d.span.line, d.code) for d in result.diagnostics if d.span is not None}
+    expected = expectations()
+    missed = {k: why for k, why in expected.items() if k not in got}
+    assert missed == {}, f"not reported: {missed}"
+    assert sorted(got - set(expected)) == [], "reported but not marked"

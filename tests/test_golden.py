@@ -4,6 +4,7 @@
 - lower:   ``lower/<spec>.model.json``, the compiled model of each spec
 - check:   ``check/<name>.<format>``, ``orchdsl check`` of the bad specs in every format
 - compile: ``compile/orchestration_v2.sha256``, every file compilation writes, with its hash
+           and ``compile/startup/``, some files compiled from ``examples/startup.orch``, as text
 - graph:   ``graph/<spec>.<view>[.tier<N>].<mmd|dot>``, ``orchdsl graph`` of each view
 
 Set ``ORCHDSL_UPDATE_GOLDEN=1`` to rewrite the files from the current output;
@@ -29,6 +30,7 @@ from orchdsl import ast
 from orchdsl.cli import main
 from orchdsl.codes import Severity
 from orchdsl.diagnostics import Diagnostics, Span
+from orchdsl.emit import compiled_json
 from orchdsl.parser import parse_text
 from orchdsl.pipeline import check_files
 
@@ -167,7 +169,7 @@ def test_parse_golden() -> None:
 def test_lower_golden(spec: str) -> None:
     result = check_files([Path("specs") / f"{spec}.orch"])
     assert result.model is not None and result.ok
-    text = result.model.to_json()
+    text = compiled_json(result.model)
     json.loads(text)
     assert_golden(f"lower/{spec}.model.json", text if text.endswith("\n") else text + "\n")
 
@@ -222,6 +224,18 @@ def test_compile_golden(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         lines.append(f"{digest}  {path.relative_to(out).as_posix()}")
     assert lines
     assert_golden("compile/orchestration_v2.sha256", "\n".join(lines) + "\n")
+
+
+READABLE = ("model.json", "agents/eng-lead.md")
+"""Compiled files of the small example kept as text, to read what compilation makes of a spec."""
+
+
+def test_compile_readable_golden(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["compile", "examples/startup.orch", "-o", str(out)]) == 0
+    capsys.readouterr()
+    for name in READABLE:
+        assert_golden(f"compile/startup/{name}", (out / name).read_text(encoding="utf-8"))
 
 
 # ---------------------------------------------------------------- graph: Mermaid and DOT text

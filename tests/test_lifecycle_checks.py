@@ -104,16 +104,6 @@ def test_no_lifecycle_warnings_on_specs(path: Path) -> None:
     assert mine == []
 
 
-def test_twelve_mistakes_reports_every_expected_line() -> None:
-    path = ROOT / "examples" / "bad" / "twelve_mistakes.orch"
-    lines = path.read_text(encoding="utf-8").splitlines()
-    expected = {i for i, line in enumerate(lines, start=1) if "# expect:" in line}
-    assert len(expected) == 12
-    r = check_files([path])
-    got = {d.span.line for d in r.diagnostics if d.is_error and d.span is not None}
-    assert expected - got == set()
-
-
 # ---------------------------------------------------------------- shape
 
 

@@ -17,7 +17,7 @@ from lark import Lark
 from orchdsl import ast
 from orchdsl.codes import CODES
 from orchdsl.diagnostics import Diagnostics, Span
-from orchdsl.parser import AstBuilder, grammar_rule_names, parse_text
+from orchdsl.parser import AstBuilder, grammar_rule_names, parse_text, top_keywords
 from orchdsl.pipeline import check_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,6 +180,49 @@ def test_errors_in_several_declarations_are_all_reported() -> None:
     assert parse_text(text, "many.orch", diags) is None
     where = [(d.code, d.span.line if d.span else 0) for d in diags]
     assert where == [("ORC001", 3), ("ORC001", 5), ("ORC001", 6), ("ORC001", 7)]
+
+
+def _item_keywords_from_the_rules() -> set[str]:
+    """The first keyword of each declaration the grammar's `_item` rule lists, read from the rules."""
+    lark = Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", keep_all_tokens=True)
+    declarations = {sym.name for rule in lark.rules if rule.origin.name == "_item" for sym in rule.expansion}
+    words = set()
+    for rule in lark.rules:
+        if rule.origin.name in declarations and rule.expansion:
+            first = rule.expansion[0]
+            assert first.is_term, f"`{rule.origin.name}` does not start with a keyword"
+            words.add(lark.get_terminal(first.name).pattern.value)
+    return words
+
+
+def _keyword_terminals() -> set[str]:
+    lark = Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", keep_all_tokens=True)
+    return {t.pattern.value for t in lark.terminals
+            if t.pattern.type == "str" and t.pattern.value.isidentifier()}
+
+
+def test_top_keywords_are_the_grammars_declarations() -> None:
+    assert set(top_keywords()) == _item_keywords_from_the_rules()
+    assert len(top_keywords()) == len(set(top_keywords())) >= 17
+
+
+@pytest.mark.parametrize("word", sorted(_keyword_terminals()))
+def test_only_top_keywords_start_a_file(word: str) -> None:
+    """A file starting with a keyword gets past the keyword exactly when it is a top keyword."""
+    diags = Diagnostics()
+    parse_text(f"{word} !\n", "kw.orch", diags)
+    first = next(iter(diags))
+    assert first.span is not None
+    passed_the_keyword = first.span.line > 1 or first.span.column > len(word)
+    assert passed_the_keyword == (word in top_keywords()), (first.span, first.message)
+
+
+@pytest.mark.parametrize("word", top_keywords())
+def test_a_file_is_split_at_every_top_keyword(word: str) -> None:
+    """After a first syntax error, a later declaration starting with any top keyword is parsed on its own."""
+    diags = Diagnostics()
+    parse_text(f"role r {{ bogus }}\n{word} !\n", "split.orch", diags)
+    assert [d.span.line if d.span else 0 for d in diags] == [1, 2], [d.message for d in diags]
 
 
 def test_an_error_is_not_reported_twice() -> None:

@@ -8,6 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import mutated, valid_specs, weights
@@ -39,6 +40,7 @@ def test_weights_sum_to_one(pairs: list[tuple[str, str]]) -> None:
     assert all(0 < float(w) <= 1 for _, w in pairs)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(valid_specs())
 def test_valid_specs_check_clean_and_compile_deterministically(text: str) -> None:
@@ -59,6 +61,7 @@ def test_valid_specs_check_clean_and_compile_deterministically(text: str) -> Non
         assert compile_to_dir(result.model, first).written == 0
 
 
+@pytest.mark.slow
 @MUTATION_SETTINGS
 @given(valid_specs().flatmap(lambda text: st.tuples(st.just(text), mutated(text))))
 def test_mutated_specs_never_crash_the_checker(pair: tuple[str, str]) -> None:

@@ -18,6 +18,7 @@ import copy
 import functools
 import json
 
+from orchdsl.emit import compiled_json
 from orchdsl.model import Organisation
 
 
@@ -28,11 +29,23 @@ def model_schema() -> dict[str, object]:
 
 @functools.cache
 def _model_schema() -> dict[str, object]:
-    """The JSON Schema (draft 2020-12) of the compiled model."""
-    schema = Organisation.model_json_schema(by_alias=True, mode="serialization")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://orchdsl.dev/schemas/compiled-model.schema.json"
-    return schema
+    """The JSON Schema (draft 2020-12) of the compiled model, generated from the
+    runtime's contract (its dataclasses, with their docstrings as descriptions)."""
+    from orchdsl_runtime.contract import model as contract
+    from orchdsl_runtime.contract.codec import json_name
+    from pydantic import TypeAdapter
+
+    for part in contract.PARTS:
+        # read by pydantic only: field docstrings become descriptions, unknown fields are refused
+        part.__pydantic_config__ = {"use_attribute_docstrings": True, "extra": "forbid"}  # type: ignore[attr-defined]
+    schema = TypeAdapter(contract.CompiledModel).json_schema(mode="validation")
+    for part_schema in [schema, *schema.get("$defs", {}).values()]:
+        props = part_schema.get("properties", {})
+        part_schema["properties"] = {json_name(k): v for k, v in props.items()}
+        if "required" in part_schema:
+            part_schema["required"] = [json_name(k) for k in part_schema["required"]]
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://orchdsl.dev/schemas/compiled-model.schema.json", **schema}
 
 
 def dump_json(data: object) -> str:
@@ -58,7 +71,7 @@ def build_files(org: Organisation) -> dict[str, str]:
 
     schemas = agent_file_schemas(org)
     files: dict[str, str] = {
-        "model.json": org.to_json(),
+        "model.json": compiled_json(org),
         "schemas/compiled-model.schema.json": _model_schema_text(),
     }
     for name, schema in schemas.items():

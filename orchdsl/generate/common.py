@@ -6,33 +6,41 @@ value depends on the clock, the environment or hash order.
 
 from __future__ import annotations
 
-from typing import Any
-
-import yaml
+from orchdsl_runtime.contract import budgets, layout
+from orchdsl_runtime.contract.layout import (
+    ACK_FILE,
+    BROADCAST_FILE,
+    CAPACITY_TEAM,
+    CONSULTATION_FILE,
+    DAILY_FILE,
+    DECISIONS,
+    DELEGATION_FILE,
+    HANDOFF_FILE,
+    INBOX,
+    OUTPUTS,
+    PROTOCOLS,
+    REVIEW_FILE,
+    REVIEWS,
+    STATE_MACHINE,
+    STRATEGIC_PLAN,
+    STRATEGIC_TASK,
+    SYSTEM_WIDE,
+    TACTICAL_TASK,
+    TASKS,
+    TAXONOMY,
+    WEEKLY_FILE,
+    Flow,
+)
 
 from orchdsl.model import Agent, Budget, Domain, Organisation, Role, State
 
-# Agent_Memory paths, relative to the Agent_Memory root (facts §2 and §6).
-STATE_MACHINE = "_system/config/task_state_machine.yaml"
-PROTOCOLS = "_system/config/communication_protocols.yaml"
-SYSTEM_WIDE = "_system/capacity/system_wide.yaml"
-TAXONOMY = "_system/skills/skill_taxonomy.yaml"
-INBOX = "_communication/inbox/{recipient}/"
-DELEGATION_FILE = "_communication/inbox/{recipient}/delegation_{YYYYMMDD_HHMMSS}.yaml"
-ACK_FILE = "_communication/inbox/{delegator}/acknowledgement_{YYYYMMDD_HHMMSS}.yaml"
-CONSULTATION_FILE = "_communication/inbox/{recipient}/consultation_{YYYYMMDD_HHMMSS}.yaml"
-BROADCAST_FILE = "_communication/broadcast/{channel}/announcement_{YYYYMMDD_HHMMSS}.yaml"
-HANDOFF_FILE = "_communication/handoffs/{from_domain}_to_{to_domain}_{YYYYMMDD_HHMMSS}.yaml"
-DAILY_FILE = "_communication/reports/daily/{from}_to_{to}_{YYYYMMDD}.yaml"
-WEEKLY_FILE = "_communication/reports/weekly/{from}_to_{to}_week_{NN}.yaml"
-STRATEGIC_PLAN = "{instruction_id}/workflow/strategic_plan.yaml"
-STRATEGIC_TASK = "{instruction_id}/tasks/strategic/ST{n}.yaml"
-TACTICAL_TASK = "{instruction_id}/tasks/tactical/{domain}/TT{st}.{n}.yaml"
-TASKS = "{instruction_id}/tasks/"
-OUTPUTS = "{instruction_id}/outputs/"
-DECISIONS = "{instruction_id}/decisions/"
-REVIEWS = "{instruction_id}/reviews/"
-REVIEW_FILE = "{instruction_id}/reviews/{gate}_{task_id}_{YYYYMMDD_HHMMSS}.yaml"
+__all__ = [
+    "ACK_FILE", "BROADCAST_FILE", "CONSULTATION_FILE", "DAILY_FILE", "DECISIONS", "DELEGATION_FILE",
+    "HANDOFF_FILE", "INBOX", "OUTPUTS", "PROTOCOLS", "REVIEWS", "REVIEW_FILE", "STATE_MACHINE", "STRATEGIC_PLAN",
+    "STRATEGIC_TASK", "SYSTEM_WIDE", "TACTICAL_TASK", "TASKS", "TAXONOMY", "WEEKLY_FILE", "Flow", "People",
+    "RELATION_TEXT", "budget_data", "budget_text", "capacity_file", "dump_yaml", "estimate_text",
+    "resolve_threshold", "sla_tiers", "time_text", "tokens_text", "yaml_text",
+]
 
 WEEK = 7 * 86400
 
@@ -48,55 +56,12 @@ RELATION_TEXT = {
 
 
 def capacity_file(domain: str) -> str:
-    return f"_system/capacity/{domain}/team.yaml"
+    return layout.path(CAPACITY_TEAM, domain=domain)
 
 
 # --------------------------------------------------------------------- YAML
 
-
-class PyDumper(yaml.SafeDumper):
-    """Safe dumper without anchors: a repeated list is written out again."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
-    # A short list of scalars reads best on one line: `tiers: [1, 2, 3, 4]`.
-    flat = all(isinstance(x, (str, int, float, bool)) for x in data)
-    flow = flat and len(data) <= 12 and sum(len(str(x)) + 2 for x in data) <= 80
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
-
-
-class Flow(dict[str, Any]):
-    """A small mapping written on one line: `{text: 4h, kind: time, value: 14400}`."""
-
-
-def _represent_flow(dumper: yaml.SafeDumper, data: Flow) -> yaml.Node:
-    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True)
-
-
-PyDumper.add_representer(list, _represent_list)
-PyDumper.add_representer(Flow, _represent_flow)
-
-# libyaml's emitter is ten times faster and writes the same bytes as the
-# pure-Python one for everything generated here (a test compares the two on
-# every spec); without libyaml the pure-Python emitter is used.
-Dumper: type[Any] = PyDumper
-if hasattr(yaml, "CSafeDumper"):
-    class CDumper(yaml.CSafeDumper):  # type: ignore[misc,name-defined]
-        def ignore_aliases(self, data: Any) -> bool:
-            return True
-
-    CDumper.add_representer(list, _represent_list)  # type: ignore[arg-type]
-    CDumper.add_representer(Flow, _represent_flow)  # type: ignore[arg-type]
-    Dumper = CDumper
-
-
-def yaml_text(data: object, dumper: type[Any] | None = None) -> str:
-    text: str = yaml.dump(data, Dumper=dumper or Dumper, sort_keys=False, allow_unicode=True,
-                          default_flow_style=False, width=100)
-    return text
+yaml_text = layout.yaml_text
 
 
 def dump_yaml(data: object, org: Organisation, what: str) -> str:
@@ -110,46 +75,14 @@ def dump_yaml(data: object, org: Organisation, what: str) -> str:
 # --------------------------------------------------------------------- budgets
 
 
-def _num(x: float) -> str:
-    return f"{x:g}" if x != int(x) else str(int(x))
-
-
-def time_text(seconds: float) -> str:
-    """Seconds as the largest whole unit: 172800 -> 2d, 14400 -> 4h, 1800 -> 30m."""
-    for unit, size in (("w", WEEK), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    if seconds >= 3600:
-        return f"{_num(round(seconds / 3600, 2))}h"
-    if seconds >= 60:
-        return f"{_num(round(seconds / 60, 2))}m"
-    return f"{_num(seconds)}s"
-
-
-def tokens_text(tokens: float) -> str:
-    if tokens >= 1_000_000 and tokens % 10_000 == 0:
-        return f"{_num(tokens / 1_000_000)}M"
-    if tokens >= 1000 and tokens % 10 == 0:
-        return f"{_num(tokens / 1000)}K"
-    return _num(tokens)
-
-
-def estimate_text(share: float) -> str:
-    if share == 1:
-        return "estimate"
-    pct = share * 100
-    return f"{_num(round(pct, 4))}% of estimate"
+time_text = budgets.time_text
+tokens_text = budgets.tokens_text
+estimate_text = budgets.estimate_text
 
 
 def budget_text(b: Budget) -> str:
     """A budget as a person would write it, computed from its value."""
-    if b.kind == "time":
-        return time_text(b.value)
-    if b.kind == "tokens":
-        return tokens_text(b.value)
-    if b.kind == "estimate":
-        return estimate_text(b.value)
-    return f"{_num(b.value)}x"
+    return budgets.budget_text(b.kind, b.value, b.text)
 
 
 def budget_data(b: Budget) -> dict[str, object]:

@@ -19,7 +19,6 @@ so that syntax errors are the same as the command line's.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +26,11 @@ from pathlib import Path
 from orchdsl import ast
 from orchdsl.diagnostics import Diagnostic, Diagnostics, Span, suggestion
 from orchdsl.lsp.index import Index, Occurrence
-from orchdsl.parser import TOP_KEYWORDS, parse_text
-from orchdsl.pipeline import Result, check_text, display_path
 
-_TOP_LINE = re.compile(r"^(?:" + "|".join(TOP_KEYWORDS) + r")\b", re.M)
+# The lines where `parse_text` cuts a text after a syntax error: the pieces here must be its
+# pieces, for the syntax errors to be the same.
+from orchdsl.parser import _top_line, parse_text
+from orchdsl.pipeline import Result, check_text, display_path
 
 
 class ChunkCache:
@@ -88,7 +88,7 @@ class ChunkCache:
         it takes to find an error that is not the end of what was parsed; after it, each
         later declaration reports its own first error, as ``parse_text`` does.
         """
-        starts = [m.start() for m in _TOP_LINE.finditer(text)]
+        starts = [m.start() for m in _top_line().finditer(text)]
         head = text[: starts[0]] if starts else text
         if not _only_comments(head):  # something before the first declaration: the parser judges it
             return parse_text(text, name, diags)

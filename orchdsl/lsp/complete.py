@@ -19,9 +19,8 @@ from lark.exceptions import LarkError
 
 from orchdsl.fmt import _tree_parser
 from orchdsl.lsp.index import Index
-from orchdsl.parser import TOP_KEYWORDS
+from orchdsl.parser import _top_line, top_keywords
 
-_TOP_LINE = re.compile(r"^(?:" + "|".join(TOP_KEYWORDS) + r")\b", re.M)
 _WORD = re.compile(r"[A-Za-z0-9_@.-]*$")
 RELATIONS = ("@assignee", "@peer", "@lead", "@member", "@downstream_lead", "@system")
 
@@ -102,7 +101,7 @@ def _kind(tokens: list[Token]) -> str | None:
         return _AFTER_ARROW.get(began, "state")
     if last.type == "LPAR":
         return "state" if recent == "METRIC" else None
-    if keywords_before == [0] and last is tokens[0] and str(last) in TOP_KEYWORDS and str(last) != "handoff":
+    if keywords_before == [0] and last is tokens[0] and str(last) in top_keywords() and str(last) != "handoff":
         return None
     if recent in ("TIER", "TIERS"):
         return "tier"
@@ -115,12 +114,12 @@ def complete(text: str, offset: int, index: Index) -> list[Item]:
     """What may be written at ``offset`` of ``text``."""
     prefix = _WORD.search(text, 0, offset)
     start = prefix.start() if prefix else offset
-    tops = [m.start() for m in _TOP_LINE.finditer(text, 0, start)]
+    tops = [m.start() for m in _top_line().finditer(text, 0, start)]
     chunk_start = tops[-1] if tops and tops[-1] < start else 0
     found = _accepts(text[chunk_start:start])
     kw = keyword_terminals()
     if found is None:  # the text before does not parse: offer the top-level keywords
-        return [Item(k, "keyword") for k in TOP_KEYWORDS]
+        return [Item(k, "keyword") for k in top_keywords()]
     accepts, tokens = found
     items = [Item(w, "keyword") for t in sorted(accepts) if t in kw for w in kw[t]]
     if "RELATION" in accepts:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from orchdsl_runtime import Engine, MemoryStore, Model, VirtualClock, load_model
 
+from orchdsl.emit import compiled_json
 from orchdsl.pipeline import check_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def compiled(path: Path) -> dict[str, Any]:
     result = check_files([path])
     assert result.model is not None and result.ok, [d.message for d in result.diagnostics]
-    data: dict[str, Any] = json.loads(result.model.to_json())
+    data: dict[str, Any] = json.loads(compiled_json(result.model))
     return data
 
 

@@ -22,14 +22,16 @@ from orchdsl_runtime.assignment import (
     score_candidates,
     score_matrix,
 )
-from orchdsl_runtime.guards import compile_guard
+from orchdsl_runtime.contract import model as contract
+from orchdsl_runtime.contract.codec import from_data
+from orchdsl_runtime.contract.guards import compile_guard
 
 WEIGHTS = {"skill_match": 0.40, "workload": 0.25, "complexity_fit": 0.20,
            "learning_opportunity": 0.10, "recent_performance": 0.05}
-EXPERIENCE = [{"name": "junior", "value": 1}, {"name": "mid", "value": 2},
-              {"name": "senior", "value": 3}, {"name": "staff", "value": 4}]
-LEVELS = [{"name": "beginner", "value": 1}, {"name": "intermediate", "value": 2},
-          {"name": "advanced", "value": 3}, {"name": "expert", "value": 4}]
+EXPERIENCE = from_data(tuple[contract.Level, ...], [{"name": "junior", "value": 1}, {"name": "mid", "value": 2},
+                                                  {"name": "senior", "value": 3}, {"name": "staff", "value": 4}])
+LEVELS = from_data(tuple[contract.Level, ...], [{"name": "beginner", "value": 1}, {"name": "intermediate", "value": 2},
+                                              {"name": "advanced", "value": 3}, {"name": "expert", "value": 4}])
 FIT = fit_ranks({"simple": "junior", "moderate": "mid", "high": "senior"}, EXPERIENCE)
 V2 = compile_guard(V2_FILTER)
 
@@ -70,7 +72,7 @@ def test_level_scores_of_other_scales_are_linear_by_rank() -> None:
 
 
 def test_experience_rank() -> None:
-    assert [experience_rank(e["name"], EXPERIENCE) for e in EXPERIENCE] == [0, 1, 2, 3]
+    assert [experience_rank(e.name, EXPERIENCE) for e in EXPERIENCE] == [0, 1, 2, 3]
     assert experience_rank("mid", {"staff": 9, "junior": 1, "mid": 4}) == 1
     assert FIT == {"simple": 0, "moderate": 1, "high": 2}
     with pytest.raises(KeyError):
@@ -78,13 +80,13 @@ def test_experience_rank() -> None:
 
 
 def test_candidate_from_member() -> None:
-    member = {"role": "backend-developer", "experience": "mid", "hours_per_day": 6.0,
-              "skills": {"python": "expert", "sql": "beginner"}, "learning": ["go"],
-              "performance": {"quality": 0.9}}
+    member = from_data(contract.Member, {"role": "backend-developer", "experience": "mid", "hours_per_day": 6.0,
+                                         "skills": {"python": "expert", "sql": "beginner"}, "learning": ["go"],
+                                         "performance": {"quality": 0.9}})
     c = candidate_from_member("backend-developer-1", member, LEVELS, EXPERIENCE, committed_hours=3.0)
     assert c == Candidate("backend-developer-1", {"python": 1.0, "sql": 0.5}, 1, 6.0, 3.0,
                           frozenset({"go"}), 0.9, None)
-    bare = candidate_from_member("x", {"role": "x"}, LEVELS, EXPERIENCE, default_hours_per_day=7.0, on_time=0.4)
+    bare = candidate_from_member("x", contract.Member(role="x"), LEVELS, EXPERIENCE, default_hours_per_day=7.0, on_time=0.4)
     assert (bare.experience_rank, bare.hours_per_day, bare.quality, bare.on_time) == (0, 7.0, None, 0.4)
 
 
@@ -323,37 +325,39 @@ def test_batch_of_many_matches_single_on_a_sample() -> None:
 
 
 @pytest.fixture(scope="module")
-def v2() -> dict[str, Any]:
+def v2() -> contract.CompiledModel:
     from pathlib import Path
 
+    from orchdsl.emit import to_contract
     from orchdsl.pipeline import check_files
 
     result = check_files([Path(__file__).resolve().parents[2] / "specs" / "orchestration_v2.orch"])
     assert result.model is not None
-    data: dict[str, Any] = result.model.model_dump(mode="json", by_alias=True)
-    return data
+    return to_contract(result.model)
 
 
-def v2_backend(model: dict[str, Any], committed: Mapping[str, float]) -> list[Candidate]:
-    [backend] = [d for d in model["domains"] if d["name"] == "backend"]
-    roles = {m["role"]: m for m in backend["members"]}
+def v2_backend(model: contract.CompiledModel, committed: Mapping[str, float]) -> list[Candidate]:
+    [backend] = [d for d in model.domains if d.name == "backend"]
+    roles = {m.role: m for m in backend.members}
     return [
-        candidate_from_member(a["id"], roles[a["role"]], model["skills"]["levels"], model["experience"],
-                              committed_hours=committed.get(a["id"], 0.0))
-        for a in model["agents"] if a["domain"] == "backend" and a["role"] in roles
+        candidate_from_member(a.id, roles[a.role], model.skills.levels, model.experience,
+                              committed_hours=committed.get(a.id, 0.0))
+        for a in model.agents if a.domain == "backend" and a.role in roles
     ]
 
 
-def test_v2_model_settings_are_the_ones_used_here(v2: dict[str, Any]) -> None:
-    assert v2["assignment"]["weights"] == WEIGHTS
-    assert v2["assignment"]["filter"] == V2_FILTER
-    assert fit_ranks(v2["assignment"]["fit"], v2["experience"]) == FIT
+def test_v2_model_settings_are_the_ones_used_here(v2: contract.CompiledModel) -> None:
+    assert v2.assignment is not None
+    assert v2.assignment.weights == WEIGHTS
+    assert v2.assignment.filter == V2_FILTER
+    assert fit_ranks(v2.assignment.fit, v2.experience) == FIT
 
 
-def test_v2_backend_assignment(v2: dict[str, Any]) -> None:
+def test_v2_backend_assignment(v2: contract.CompiledModel) -> None:
     t = TaskNeeds(("python", "postgresql"), ("django",), "high", 4.0)
-    filt = compile_guard(v2["assignment"]["filter"])
-    horizon = v2["capacity"]["horizon_days"]
+    assert v2.assignment is not None and v2.capacity is not None
+    filt = compile_guard(v2.assignment.filter)
+    horizon = v2.capacity.horizon_days
 
     ranked = score_candidates(t, v2_backend(v2, {}), WEIGHTS, FIT, horizon, filt)
     by_agent = {s.agent: s for s in ranked}

@@ -11,6 +11,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from orchdsl_runtime.capacity import DAY, Band, Ledger, bands_from_model
+from orchdsl_runtime.contract import model as contract
+from orchdsl_runtime.contract.codec import from_data
 
 V2_CAPACITY: dict[str, Any] = {
     "hours_per_day": 8.0,
@@ -36,7 +38,7 @@ def v2_ledger(horizon: float | None = None) -> Ledger:
     cap = dict(V2_CAPACITY)
     if horizon is not None:
         cap["horizon_days"] = horizon
-    return Ledger.from_model(cap, HOURS, DOMAINS)
+    return Ledger.from_model(from_data(contract.Capacity, cap), HOURS, DOMAINS)
 
 
 def test_facts_example_twelve_hours_over_two_days() -> None:
@@ -108,14 +110,14 @@ def test_bands_apply_from_their_value_inclusive() -> None:
                      0.8499: "caution", 0.85: "warning", 0.9499: "warning", 0.95: "critical",
                      1.0: "critical", 2.0: "critical"}
     critical = ledger.band(0.95)
-    assert critical is not None and critical.action == {"kind": "escalate", "target": "tech-lead"}
+    assert critical is not None and critical.action == contract.Action(kind="escalate", target="tech-lead")
     above_zero = Ledger({"a": 8.0}, 3.0, [Band(0.5, "busy")])
     assert above_zero.band(0.2) is None
     assert Ledger({"a": 8.0}, 3.0).band(0.5) is None
 
 
 def test_bands_from_model_are_sorted() -> None:
-    shuffled = {"bands": list(reversed(V2_CAPACITY["bands"]))}
+    shuffled = from_data(contract.Capacity, {"bands": list(reversed(V2_CAPACITY["bands"]))})
     assert [b.name for b in Ledger({}, 3.0, bands_from_model(shuffled)).bands] == \
         ["healthy", "caution", "warning", "critical"]
     assert bands_from_model(None) == []

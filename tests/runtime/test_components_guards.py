@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from orchdsl_runtime.guards import compile_guard, variables
+from orchdsl_runtime.contract.guards import compile_guard, variables
+from orchdsl_runtime.guards import vector
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -235,7 +236,7 @@ factor_values = st.sampled_from((0.0, 0.25, 0.5, 0.6, 0.9, 1.0, 1.5))
 def test_vector_form_equals_scalar_form(tree: dict[str, Any], rows: list[tuple[float, float]]) -> None:
     g = compile_guard(tree)
     arrays = {"f1": np.array([r[0] for r in rows]), "f2": np.array([r[1] for r in rows])}
-    got = g.vector(arrays, (len(rows),))
+    got = vector(g, arrays, (len(rows),))
     assert got.shape == (len(rows),)
     assert got.tolist() == [g({"f1": a, "f2": b}) for a, b in rows]
 
@@ -245,8 +246,8 @@ def test_vector_form_broadcasts_rows_and_columns() -> None:
                                               cmp("<=", var("workload"), const(0.9))]})
     skill = np.array([[0.5, 0.7], [0.9, 0.6]])
     workload = np.array([[0.1, 1.0]])  # one row, broadcast over the tasks
-    assert g.vector({"skill_match": skill, "workload": workload}).tolist() == [[False, False], [True, False]]
-    assert compile_guard(None).vector({}, (2, 3)).shape == (2, 3)
+    assert vector(g, {"skill_match": skill, "workload": workload}).tolist() == [[False, False], [True, False]]
+    assert vector(compile_guard(None), {}, (2, 3)).shape == (2, 3)
 
 
 # -- the V2 model ----------------------------------------------------------------
@@ -290,3 +291,49 @@ def test_every_v2_guard_compiles_and_evaluates() -> None:
     assert filt(factor_env) is True
     assert filt({**factor_env, "skill_match": 0.59}) is False
     assert filt({**factor_env, "workload": 0.91}) is False
+
+
+# -- limits, the printer and evaluation with unknowns (contract.guards) -----------------
+
+
+def test_deep_long_and_huge_guards_are_refused_without_recursing() -> None:
+    from orchdsl_runtime.contract.guards import MAX_DEPTH, MAX_NODES
+
+    deep: dict[str, Any] = var("a")
+    for _ in range(5000):
+        deep = {"op": "not", "arg": deep}
+    with pytest.raises(ValueError, match=f"nested more than {MAX_DEPTH} deep"):
+        compile_guard(deep)
+    wide = {"op": "and", "args": [var("a")] * (MAX_NODES + 1)}
+    with pytest.raises(ValueError, match=f"more than {MAX_NODES} nodes"):
+        compile_guard(wide)
+    for bad in (10**309, float("nan"), float("inf"), [1]):
+        with pytest.raises(ValueError, match="guard constant"):
+            compile_guard(cmp("<", var("a"), const(bad)))
+    ok = {"op": "and", "args": [var("a")] * 500}
+    assert compile_guard(ok)({"a": True}) is True
+
+
+def test_the_printer_writes_the_language() -> None:
+    from orchdsl_runtime.contract.guards import guard_text
+
+    tree = {"op": "and", "args": [
+        cmp(">=", var("tier"), const(3)),
+        {"op": "or", "args": [{"op": "not", "arg": var("task.cross_domain")},
+                              {"op": "in", "left": var("task.priority"), "items": [const("high"), const("a b")]}]},
+        cmp("<", var("assignee.utilization"), const(0.85)),
+    ]}
+    assert guard_text(tree) == ('tier >= 3 and (not task.cross_domain or task.priority in [high, "a b"]) '
+                                "and assignee.utilization < 0.85")
+    assert guard_text(const(True)) == "true"
+
+
+def test_partial_evaluation() -> None:
+    from orchdsl_runtime.contract.guards import partial_eval
+
+    tree = {"op": "and", "args": [cmp(">=", var("tier"), const(3)), var("task.cross_domain")]}
+    assert partial_eval(tree, {"tier": 2}) is False
+    assert partial_eval(tree, {"tier": 3}) is None
+    assert partial_eval(tree, {"tier": 3, "task.cross_domain": True}) is True
+    assert partial_eval({"op": "or", "args": [var("x"), cmp("==", var("tier"), const(1))]}, {"tier": 1}) is True
+    assert partial_eval(None, {}) is True

@@ -132,7 +132,7 @@ def test_random_commitment_changes_keep_bands_and_ledger_consistent(v2: Model) -
     from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
     members = (DEV1, DEV2, SENIOR)
-    tasks = ("T1", "T2", "T3", "T4", "T5")
+    tasks = ("TT0.1", "TT0.2", "TT0.3", "TT0.4", "TT0.5")  # the default ids of five tactical tasks
     reached: set[str] = set()
 
     class Machine(RuleBasedStateMachine):

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from orchdsl_runtime import HUMAN, Engine, MemoryStore, Model, Refused, VirtualClock
+from orchdsl_runtime.contract.events import Event
 from orchdsl_runtime.errors import Conflict, StoreError
-from orchdsl_runtime.events import Event
+from orchdsl_runtime.firing import Firing
 from runtime_helpers import in_progress, new_task
 
 H = 3600.0
@@ -97,7 +98,7 @@ class RacingStore(MemoryStore):
         racer = self.racer
         if racer is not None and not self.raced and len(events) > 1:
             self.raced = True
-            racer.heartbeat(DEV1, racer.state.tasks["T4"].id, tokens=5)
+            racer.heartbeat(DEV1, racer.state.tasks["TT0.4"].id, tokens=5)
         return super().append(events, expected_last_seq)
 
 
@@ -125,21 +126,21 @@ def test_a_failure_half_way_leaves_the_state_of_the_store(v2: Model, monkeypatch
     busy_org(engine)
     before_seq = engine.store.last_seq()
     before = engine.state.dump()
-    real = Engine._fire
+    real = Firing._fire
     calls = []
 
-    def failing(self: Engine, *args: Any) -> Any:
+    def failing(self: Firing, *args: Any) -> Any:
         calls.append(args)
         if len(calls) == 4:
             raise RuntimeError("boom")
         return real(self, *args)
 
-    monkeypatch.setattr(Engine, "_fire", failing)
+    monkeypatch.setattr(Firing, "_fire", failing)
     with pytest.raises(RuntimeError):
         engine.advance(48 * H)
     assert engine.store.last_seq() == before_seq
     assert engine.state.dump() == before
-    monkeypatch.setattr(Engine, "_fire", real)
+    monkeypatch.setattr(Firing, "_fire", real)
     assert engine.process_clock()  # and the next pass fires everything
     assert engine.state.dump() == Engine(v2, engine.store, VirtualClock(48 * H)).state.dump()
 

@@ -4,9 +4,8 @@ asker's work on its task or instruction until then."""
 
 from __future__ import annotations
 
-import copy
-
 from orchdsl_runtime import HUMAN, Engine, MemoryStore, Model, VirtualClock, load_model
+from orchdsl_runtime.contract.codec import to_data
 from runtime_helpers import new_task, refused
 
 H = 3600.0
@@ -76,7 +75,7 @@ def test_the_timeout_gives_the_declared_default_once(v2: Model) -> None:
 
 
 def test_a_consultation_no_one_can_answer_is_refused(v2: Model) -> None:
-    data = copy.deepcopy(v2.data)
+    data = to_data(v2.spec)
     data["consultations"].append({"name": "self-talk", "from": "architect", "to": "architect", "blocking": False,
                                   "timeout": None, "default": None, "description": None})
     engine = Engine(load_model(data), MemoryStore(), VirtualClock(0.0))

@@ -71,7 +71,7 @@ def test_tier4_risk_assessment_before_tactical_planning_and_go_no_go_before_clos
             scores=dict.fromkeys(CATEGORIES, 3))  # tactical planning ran: the decision is moot now
 
     r = refused(engine, "RUN023", engine.close_instruction, "tech-lead", ins)
-    assert "`T1` is `PENDING`" in r.reason and "`T2` is `PENDING`" in r.reason
+    assert "`ST1` is `PENDING`" in r.reason and "`TT1.1` is `PENDING`" in r.reason
     finish(engine, t1)
     engine.move("tech-lead", st, "CANCELLED", attest=["documentation"])
     r = refused(engine, "RUN019", engine.close_instruction, "tech-lead", ins)

@@ -9,6 +9,7 @@ import pytest
 from orchdsl_runtime import Engine, MemoryStore, Model, VirtualClock, load_model
 from runtime_helpers import in_progress, refused
 
+from orchdsl.emit import compiled_json
 from orchdsl.pipeline import check_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +25,7 @@ def banded() -> Model:
                         "  guards DOMAIN_REVIEW -> COMPLETED, DOMAIN_REVIEW -> READY_FOR_HANDOFF\n")
     result = check_text(text, "v2_banded.orch")
     assert result.model is not None and result.ok
-    return load_model(json.loads(result.model.to_json()))
+    return load_model(json.loads(compiled_json(result.model)))
 
 
 def test_scores_pick_the_outcome(banded: Model) -> None:

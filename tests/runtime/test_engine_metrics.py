@@ -152,7 +152,7 @@ def test_a_measure_the_runtime_does_not_know_has_no_data(v2_data: dict[str, Any]
     data = copy.deepcopy(v2_data)
     data["metrics"] = [{"name": "mood", "measure": "happiness", "argument": None, "op": ">", "target": 0.5,
                         "title": "Happy agents"}]
-    engine = Engine(load_model(data, validate=False), MemoryStore(), VirtualClock(0.0))
+    engine = Engine(load_model(data), MemoryStore(), VirtualClock(0.0))
     assert engine.metrics()["mood"] == {"measure": "happiness", "argument": None, "title": "Happy agents",
                                         "value": None, "target": 0.5, "op": ">", "met": None, "samples": 0}
     refused(engine, "RUN002", engine.measure, "happiness")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -33,6 +34,7 @@ from hypothesis.stateful import (
 from orchdsl_runtime import HUMAN, Engine, MemoryStore, Model, Refused, VirtualClock, load_model
 from strategies import valid_specs
 
+from orchdsl.emit import compiled_json
 from orchdsl.pipeline import check_files, check_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +49,7 @@ def compile_spec(text: str | None = None) -> dict[str, Any]:
     """The compiled model of a spec text, or of the V2 spec."""
     result = check_files([ROOT / "specs" / "orchestration_v2.orch"]) if text is None else check_text(text)
     assert result.model is not None and result.ok, [d.message for d in result.diagnostics]
-    data: dict[str, Any] = json.loads(result.model.to_json())
+    data: dict[str, Any] = json.loads(compiled_json(result.model))
     return data
 
 
@@ -366,11 +368,11 @@ class Properties(RuleBasedStateMachine):
             self.attempt(self.engine.reject_handoff, self.pick_agent(data, task), t.handoff, "not yet",
                          attest=attest)
 
-    @precondition(lambda self: hasattr(self, "engine") and bool(self.model.data.get("consultations")))
+    @precondition(lambda self: hasattr(self, "engine") and bool(self.model.consultations))
     @rule(data=st.data())
     def consultation(self, data: st.DataObject) -> None:
         """Ask a declared consultation, or answer one asked before."""
-        specs = self.model.data.get("consultations") or []
+        specs = sorted(self.model.consultations.values(), key=lambda c: c.name)
         cons = sorted(self.engine.state.consultations.values(), key=lambda c: c.id)
         if cons and data.draw(st.booleans()):
             c = data.draw(st.sampled_from(cons))
@@ -378,11 +380,11 @@ class Properties(RuleBasedStateMachine):
             self.attempt(self.engine.answer_consultation, agent, c.id, "this way")
         elif specs:
             spec = data.draw(st.sampled_from(specs))
-            askers = [a for a in self.raw.agents if spec["from"] in (a, self.raw.agent_role[a])]
+            askers = [a for a in self.raw.agents if spec.from_ in (a, self.raw.agent_role[a])]
             asker = (data.draw(st.sampled_from(askers)) if askers and data.draw(st.booleans())
                      else self.pick_agent(data))
             task = self.pick_task(data) if data.draw(st.booleans()) else None
-            self.attempt(self.engine.consult, asker, spec["name"], "which way?", task=task)
+            self.attempt(self.engine.consult, asker, spec.name, "which way?", task=task)
 
     @rule(data=st.data())
     def advance(self, data: st.DataObject) -> None:
@@ -535,6 +537,7 @@ class GeneratedProperties(Properties):
         self.start(compile_spec(text))
 
 
+@pytest.mark.slow
 def test_v2_properties() -> None:
     run_state_machine_as_test(V2Properties, settings=SETTINGS)
     # the runs went deep: through both reviews to completion, over a handoff, past SLA thresholds
@@ -542,6 +545,7 @@ def test_v2_properties() -> None:
             "gate_decided", "sla_warning", "sla_escalation"} <= V2Properties.seen, V2Properties.seen
 
 
+@pytest.mark.slow
 def test_generated_properties() -> None:
     run_state_machine_as_test(GeneratedProperties, settings=SETTINGS)
     assert {"DONE", "gate_decided", "sla_warning", "sla_escalation"} <= GeneratedProperties.seen, (

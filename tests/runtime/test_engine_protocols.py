@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 
 from orchdsl_runtime import Engine, MemoryStore, Model, OrgState, SQLiteStore, VirtualClock, load_model
+from orchdsl_runtime.contract.codec import to_data
 from runtime_helpers import in_progress, refused
 
 DEV1, DEV2, LEAD = "backend-developer-1", "backend-developer-2", "backend-lead"
@@ -134,7 +134,7 @@ def test_delegation_along_the_chain_and_acknowledgement(engine: Engine) -> None:
     assert any("on it" in m.text for m in engine.inbox(em))
 
     engine.advance(H)
-    engine.acknowledge(DEV2, d3, accepted=False, notes="busy")
+    engine.acknowledge(DEV2, d3, decline=True, notes="busy")
     assert engine.advance(H - 1) == []
     fired = engine.advance(1)
     assert [(e.type, e.at, e.data["delegation"], e.data["to"]) for e in fired] == [
@@ -248,7 +248,7 @@ def test_times_in_messages_are_iso_8601_utc(engine: Engine) -> None:
 
 
 def test_a_handoff_declared_without_a_rejection_path(v2: Model) -> None:
-    data = copy.deepcopy(v2.data)
+    data = to_data(v2.spec)
     for spec in data["handoffs"]:
         spec["on_reject"] = None
     engine = Engine(load_model(data), MemoryStore(), VirtualClock(0.0))

@@ -37,7 +37,8 @@ def machine(v2: Model, v2_data: dict[str, Any]) -> type[RuleBasedStateMachine]:
             for i, tier in enumerate(tiers, 1):
                 ins = self.engine.submit_instruction(HUMAN, f"i{i}", tier)
                 self.engine.create_task("planner", ins, "tactical", "backend", f"t{i}", required_skills=["python"],
-                                        estimate_hours=estimates[f"T{i}"], handoff_to="frontend" if i == 3 else None)
+                                        estimate_hours=estimates[f"T{i}"], handoff_to="frontend" if i == 3 else None,
+                                        id=f"T{i}")
 
         def attempt(self, fn: Any, *args: Any, **kwargs: Any) -> list[Any] | None:
             seq, before = self.engine.store.last_seq(), self.engine.state.dump()
@@ -134,6 +135,7 @@ def machine(v2: Model, v2_data: dict[str, Any]) -> type[RuleBasedStateMachine]:
     return EngineMachine
 
 
+@pytest.mark.slow
 def test_random_commands(machine: type[RuleBasedStateMachine]) -> None:
     from hypothesis.stateful import run_state_machine_as_test
 

@@ -8,14 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from orchdsl_runtime import ModelError, load_model
-from orchdsl_runtime.model import bundled_schema
+from orchdsl_runtime.contract import model as contract
 
 from orchdsl.generate import model_schema
 
 
-def test_bundled_schema_is_the_compilers() -> None:
-    assert bundled_schema() == json.loads(json.dumps(model_schema()))
+def test_the_schema_is_generated_from_the_contract(v2_data: dict[str, Any]) -> None:
+    schema = model_schema()
+    Draft202012Validator.check_schema(schema)
+    assert not list(Draft202012Validator(schema).iter_errors(v2_data))
+    assert set(schema["$defs"]) == {p.__name__ for p in contract.PARTS} - {"CompiledModel"}
+    assert schema["$defs"]["Budget"]["properties"]["value"]["description"].startswith("seconds, tokens")
+    assert "from" in schema["$defs"]["Standup"]["required"] and "from_" not in schema["$defs"]["Standup"]["properties"]
 
 
 def test_v2_indexes(v2_data: dict[str, Any], tmp_path: Path) -> None:
@@ -54,7 +60,8 @@ def test_schema_violations_are_reported(v2_data: dict[str, Any]) -> None:
     data["agents"][0]["role"] = 42
     with pytest.raises(ModelError) as info:
         load_model(data)
-    assert "'org' is a required property" in str(info.value) and "/agents/0/role" in str(info.value)
+    assert "/: missing `org`" in str(info.value)
+    assert "/agents/0/role: expected a string, got a number" in str(info.value)
 
 
 def test_broken_references(v2_data: dict[str, Any]) -> None:

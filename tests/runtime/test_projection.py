@@ -15,15 +15,24 @@ import jsonschema
 import pytest
 import yaml
 from orchdsl_runtime import projection
-from orchdsl_runtime.cli import Run, create_task, parse_time
+from orchdsl_runtime.contract.commands import BY_NAME
+from orchdsl_runtime.invoke import invoke
 from orchdsl_runtime.projection import MANIFEST
+from orchdsl_runtime.rundir import Run
 from orchdsl_runtime.scenario import play_file
 
 from orchdsl.generate.schemas import NOTICE_TYPES, agent_file_schemas
 from orchdsl.pipeline import check_files
 
 ROOT = Path(__file__).resolve().parents[2]
-START = parse_time("2025-01-06T09:00:00Z")
+START = 1736154000.0  # 2025-01-06T09:00:00Z
+
+
+def create_task(run: Run, as_: str, **values: Any) -> str | None:
+    """A task created through the command table, as the command line and scenarios create them."""
+    if "criteria" in values:
+        values["acceptance_criteria"] = values.pop("criteria")
+    return invoke(run.engine, BY_NAME["task_create"], as_, values).created
 
 
 
@@ -296,7 +305,7 @@ def test_the_run_gets_every_schema_from_the_compiler(compiled_dir: Path, tmp_pat
     assert expected["notice"]["properties"]["type"]["enum"] == NOTICE_TYPES
     # every message the fold can put in an inbox is either a notice or has a file of its own
     source = (ROOT / "runtime" / "state.py").read_text()
-    notified = set(re.findall(r'"(\w+)": self\._(\w+),', source))
+    notified = {(t.lower(), h) for t, h in re.findall(r"T\.(\w+): self\._(\w+),", source)}
     handlers_that_notify = {name for name in re.findall(r"def _(\w+)\(self, e: Event\) -> None:", source)
                             if re.search(rf"def _{name}\(self, e: Event\) -> None:(?:(?!\n    def ).)*self\._notify\(",
                                          source, re.S)}

@@ -24,6 +24,7 @@ from orchdsl_runtime import (
     VirtualClock,
     load_model,
 )
+from orchdsl_runtime.contract.codec import to_data
 from runtime_helpers import in_progress, new_task
 
 H = 3600.0
@@ -103,7 +104,7 @@ def test_two_engines_on_one_file_lose_no_update(v2: Model, tmp_path: Path) -> No
     racing.hook = lambda: a.create_task("planner", ins, "tactical", "backend", "by a")
     other = b.create_task("planner", ins, "tactical", "backend", "by b")
     a.refresh()
-    assert other == "T3" and [t.title for t in a.state.tasks.values()] == ["a task", "by a", "by b"]
+    assert other == "TT0.3" and [t.title for t in a.state.tasks.values()] == ["a task", "by a", "by b"]
     # a retry validates again: a move that was legal before the other writer's is refused after it
     racing.hook = lambda: a.move(DEV1, tid, "BLOCKED")
     seq = a.store.last_seq()
@@ -115,7 +116,7 @@ def test_two_engines_on_one_file_lose_no_update(v2: Model, tmp_path: Path) -> No
 
 
 def _worker(data: dict[str, Any], path: str, task: str, n: int, who: str) -> None:
-    engine = Engine(load_model(data, validate=False), SQLiteStore(path), VirtualClock(0.0))
+    engine = Engine(load_model(data), SQLiteStore(path), VirtualClock(0.0))
     for i in range(n):
         engine.heartbeat(DEV1, task, tokens=1, note=f"{who}-{i}")
         if i % 3 == 0:
@@ -128,7 +129,7 @@ def test_two_processes_lose_no_update(v2: Model, tmp_path: Path) -> None:
     tid = in_progress(engine)
     n = 40
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_worker, args=(v2.data, str(path), tid, n, w)) for w in ("p", "q")]
+    procs = [ctx.Process(target=_worker, args=(to_data(v2.spec), str(path), tid, n, w)) for w in ("p", "q")]
     for p in procs:
         p.start()
     for p in procs:
@@ -144,7 +145,7 @@ def test_two_processes_lose_no_update(v2: Model, tmp_path: Path) -> None:
 
 
 def _crashing_worker(data: dict[str, Any], path: str, acks: str, start: int) -> None:
-    engine = Engine(load_model(data, validate=False), SQLiteStore(path), VirtualClock(0.0))
+    engine = Engine(load_model(data), SQLiteStore(path), VirtualClock(0.0))
     ins = engine.submit_instruction(HUMAN, f"batch {start}", 2)
     with open(acks, "a", buffering=1) as out:
         for i in range(start, start + 100_000):
@@ -161,7 +162,7 @@ def test_killed_writer_leaves_a_consistent_store(v2: Model, tmp_path: Path) -> N
     ctx = multiprocessing.get_context("fork")
     for round_ in range(5):
         before = acks.read_text().count("\n") if acks.exists() else 0
-        proc = ctx.Process(target=_crashing_worker, args=(v2.data, str(path), str(acks), round_ * 100_000))
+        proc = ctx.Process(target=_crashing_worker, args=(to_data(v2.spec), str(path), str(acks), round_ * 100_000))
         proc.start()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

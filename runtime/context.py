@@ -1,0 +1,171 @@
+"""What the parts of the engine share: the model, the store, the clock, the state, and the commit loop.
+
+Every command of every part (``tasks``, ``protocols``, ``flows``,
+``measures``, ``standups``, ``firing``) is a ``build(now, ...)`` function that
+validates against the state and returns event drafts; ``Context.commit``
+refreshes the state from the store, runs the build, appends its events with
+the last sequence number it saw, applies them, and retries on a conflict with
+another writer. A refused command raises ``Refused`` and appends nothing.
+
+``Context`` also holds the lookups that refuse (unknown agent, task,
+instruction) and the message helpers every part uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from .bulk import collector_paused
+from .clock import Clock
+from .contract.events import Draft, Event
+from .errors import Conflict, Refused
+from .model import AgentInfo, Model
+from .records import Instruction, Task
+from .state import OrgState
+from .store import BatchBuffer, EventStore
+
+MAX_ATTEMPTS = 50
+"""how many times a command is validated again after other writers got there first"""
+BULK = 1000
+"""a refresh of at least this many events runs with the garbage collector paused"""
+HUMAN = "human"
+"""The one actor that is not an agent: whoever submits instructions from outside."""
+
+
+def q(name: object) -> str:
+    """A name as messages show it: in backticks."""
+    return f"`{name}`"
+
+
+def names(items: Iterable[object]) -> str:
+    """Names as messages list them."""
+    return ", ".join(q(i) for i in items) or "nothing"
+
+
+def contention() -> Refused:
+    return Refused("RUN017", f"the store changed under {MAX_ATTEMPTS} attempts in a row; try again")
+
+
+class Context:
+    """The engine's shared plumbing; the parts hold one and never each other's state."""
+
+    def __init__(self, model: Model, store: EventStore, clock: Clock) -> None:
+        self.model = model
+        self.store = store
+        self.clock = clock
+        self.store.claim(model.digest)
+        self.state = OrgState(model)
+        self.on_reload: list[Callable[[], None]] = []
+        """called after the state was rebuilt from the store (parts that cache state-bound data)"""
+
+    # -- the state and the store ---------------------------------------------------------
+
+    def refresh(self) -> int:
+        """Apply the events other writers appended; returns how many."""
+        state, store = self.state, self.store
+        last = store.last_seq()
+        if last == state.last_seq:
+            return 0
+        with collector_paused() if last - state.last_seq >= BULK else nullcontext():
+            events = store.read(after=state.last_seq)
+            for e in events:
+                state.apply(e)
+        return len(events)
+
+    def reload(self) -> None:
+        """Rebuild the state from the store (after a failure left it ahead of the store)."""
+        self.state = OrgState(self.model)
+        for hook in self.on_reload:
+            hook()
+        self.refresh()
+
+    def commit(self, build: Callable[..., list[Draft]], *args: Any) -> list[Event]:
+        """Validate-build-append, retried on conflict with a fresh state:
+        ``build(now, *args)`` validates against the state and returns the drafts."""
+        for _ in range(MAX_ATTEMPTS):
+            state, store = self.state, self.store
+            if store.last_seq() != state.last_seq:
+                self.refresh()
+            drafts = build(self.clock.now(), *args)
+            if not drafts:
+                return []
+            base = state.last_seq
+            if len(drafts) == 1:
+                t, at, actor, data = drafts[0]
+                events = [Event(base + 1, t, at, actor, data)]
+            else:
+                events = [Event(base + i, t, at, actor, data) for i, (t, at, actor, data) in enumerate(drafts, 1)]
+            try:
+                store.append(events, base)
+            except Conflict:
+                continue
+            apply = state.apply
+            for e in events:
+                apply(e)
+            return events
+        raise contention()
+
+    def record(self, drafts: list[Draft], out: list[Event]) -> None:
+        """Apply drafts to the state as events, without appending them (a clock pass appends at its end)."""
+        state = self.state
+        for typ, at, actor, data in drafts:
+            e = Event(state.last_seq + 1, typ, at, actor, data)
+            state.apply(e)
+            out.append(e)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Record the commands of the ``with`` block in one transaction (see ``Engine.batch``)."""
+        if isinstance(self.store, BatchBuffer):
+            yield
+            return
+        self.refresh()
+        real = self.store
+        buffer = BatchBuffer(real, self.state.last_seq)
+        self.store = buffer
+        try:
+            yield
+        except BaseException:
+            self.store = real
+            if buffer.events:
+                self.reload()
+            raise
+        self.store = real
+        if not buffer.events:
+            return
+        try:
+            real.append(buffer.events, buffer.base)
+        except BaseException as exc:
+            self.reload()
+            if isinstance(exc, Conflict):
+                raise Refused(
+                    "RUN017",
+                    f"another writer appended during the batch; none of its {len(buffer.events)} events was "
+                    "recorded, run it again",
+                ) from exc
+            raise
+
+    # -- lookups that refuse -------------------------------------------------------------
+
+    def agent(self, as_: str) -> AgentInfo:
+        agent = self.model.agents.get(as_)
+        if agent is None:
+            raise Refused("RUN001", f"unknown agent {q(as_)}", agent=as_)
+        return agent
+
+    def task(self, task_id: str) -> Task:
+        task = self.state.tasks.get(task_id)
+        if task is None:
+            raise Refused("RUN002", f"unknown task {q(task_id)}", task=task_id)
+        return task
+
+    def instruction(self, instruction: str) -> Instruction:
+        ins = self.state.instructions.get(instruction)
+        if ins is None:
+            raise Refused("RUN002", f"unknown instruction {q(instruction)}")
+        return ins
+
+    def is_terminal(self, t: Task) -> bool:
+        return self.model.states[t.state].terminal is not None

@@ -1,0 +1,228 @@
+"""The clock: what falls due fires, in time order, as one command.
+
+``Firing.process(now)`` fires, in (due time, kind, id) order, everything due by
+the clock: SLA warnings and escalations (once per state visit each), missed
+heartbeats (once per missed period), automatic transitions, and the protocol
+deadlines (overdue acknowledgements, unanswered consultations, domains too
+long above their capacity limit, standup cadences); each firing is stamped
+with its due time and sees the ones before it. The firings are applied to the
+state as they are made and appended in one transaction; when another writer
+appended first, the state is rebuilt from the store and the clock processed
+again. Token thresholds fire when a heartbeat reports tokens (``token_checks``).
+"""
+
+from __future__ import annotations
+
+import heapq
+from operator import itemgetter
+from typing import Any
+
+from .bulk import collector_paused
+from .context import MAX_ATTEMPTS, Context, contention
+from .contract.budgets import span_text
+from .contract.events import Draft, Event
+from .errors import Conflict
+from .measures import Measures
+from .permissions import Permissions
+from .protocols import Protocols
+from .records import Task, resolve
+from .standups import Standups
+from .state import ACK, AFTER, CONSULT, DOMAIN, ESCALATE, HEARTBEAT, STANDUP, WARN
+
+PROTOCOL_KINDS = {"ack": ACK, "domain": DOMAIN, "standup": STANDUP, "consult": CONSULT}
+
+Pending = tuple[float, int, str, str]
+"""(due, kind, task id or protocol ident, target or protocol kind) of a firing"""
+
+
+class Firing:
+    """Deadlines of tasks and protocols, fired when the clock passes them."""
+
+    def __init__(self, ctx: Context, perms: Permissions, protocols: Protocols, measures: Measures,
+                 standups: Standups) -> None:
+        self.ctx = ctx
+        self.perms = perms
+        self.protocols = protocols
+        self.measures = measures
+        self.standups = standups
+
+    def process(self) -> list[Event]:
+        """Fire every deadline due by now, in time order; returns the events."""
+        ctx = self.ctx
+        for _ in range(MAX_ATTEMPTS):
+            ctx.refresh()
+            base = ctx.state.last_seq
+            try:
+                with collector_paused():
+                    fired = self._fire_due(ctx.clock.now())
+                    if fired:
+                        ctx.store.append(fired, base)
+            except Conflict:
+                ctx.reload()
+                continue
+            except BaseException:
+                if ctx.state.last_seq != base:
+                    ctx.reload()  # drop what was applied but not stored
+                raise
+            return fired
+        raise contention()
+
+    def _fire_due(self, now: float) -> list[Event]:
+        """Fire, in (due, kind, task) order, every deadline due by ``now``,
+        including those that earlier firings make due."""
+        ctx = self.ctx
+        state = ctx.state
+        timers, tasks = state.timers, state.tasks
+        fired: list[Event] = []
+        state.flush()
+        # what is due now, as one sorted run; what firings make due joins a heap beside it
+        run = _sorted_run(self._pending_of(timers.pop_due(now), now))
+        i, n = 0, len(run)
+        extra: list[Pending] = []
+        later: list[tuple[float, tuple[str]]] = []  # fired tasks' next deadlines after now
+        while True:
+            if state.has_changes():  # a firing changed more than its own task (a capacity band, a protocol)
+                state.flush()
+                for item in self._pending_of(timers.pop_due(now), now):
+                    heapq.heappush(extra, item)
+            if extra and (i == n or extra[0] < run[i]):
+                due, kind, tid, target = heapq.heappop(extra)
+            elif i < n:
+                due, kind, tid, target = run[i]
+                i += 1
+            else:
+                break
+            if kind >= ACK:
+                pkey = (target, tid)
+                if state.protocol_due(pkey) == (due, kind):
+                    ctx.record(self._fire_protocol(pkey, due), fired)
+                state.touch_protocol(pkey)
+                continue
+            # The item is still the task's next deadline: only a firing of the
+            # task itself changes that (no other writer is read until the end),
+            # and it waits for this item.
+            t = tasks[tid]
+            visit = t.visit
+            drafts = self._fire(t, visit, due, kind, target)
+            ctx.record(drafts, fired)
+            if not drafts and kind == AFTER and t.visit == visit:
+                t.skipped = t.skipped | {target}
+            nxt = state.replan(t)  # the task's next deadline, here rather than at a flush
+            if nxt is not None:
+                if nxt[0] <= now:
+                    heapq.heappush(extra, (nxt[0], nxt[1], tid, nxt[2]))
+                else:
+                    later.append((nxt[0], (tid,)))
+        # a timer a flush pushed since is fresher than the one planned at the firing
+        timers.push_many([item for item in later if item[1] not in timers])
+        return fired
+
+    def _pending_of(self, keys: list[tuple[str, ...]], now: float) -> list[Pending]:
+        """What the popped timer keys have due by ``now``; the others are planned afresh."""
+        state = self.ctx.state
+        tasks, next_due = state.tasks, state.next_due
+        items: list[Pending] = []
+        for key in keys:
+            if len(key) != 1:
+                pd = state.protocol_due(key)
+                if pd is not None and pd[0] <= now:
+                    items.append((pd[0], pd[1], key[1], key[0]))
+                else:
+                    state.touch_protocol(key)
+                continue
+            t = tasks[key[0]]
+            nxt = next_due(t)
+            if nxt is not None and nxt[0] <= now:
+                items.append((nxt[0], nxt[1], t.id, nxt[2]))
+            else:
+                state.touch(t)
+        return items
+
+    def _fire(self, t: Task, visit: int, due: float, kind: int, target: str) -> list[Draft]:
+        if t.visit != visit:
+            return []
+        st = self.ctx.model.states[t.state]
+        if kind == WARN or kind == ESCALATE:
+            name = "warn" if kind == WARN else "escalate"
+            if name in t.fired:
+                return []
+            return [self.sla_draft(t, name, due, "time", due - t.entered_at)]
+        if kind == HEARTBEAT:
+            if t.hb_due != due or st.heartbeat is None:
+                return []
+            since = t.last_heartbeat if t.last_heartbeat is not None and t.last_heartbeat >= t.entered_at else t.entered_at
+            to = self.perms.agents_of("@assignee", t) + self.perms.agents_of("@lead", t)
+            data = {"task": t.id, "state": t.state, "visit": t.visit, "due": due, "since": since, "to": to}
+            return [("heartbeat_missed", due, None, data)]
+        if kind == AFTER:
+            rec = st.out.get(target)
+            if rec is None or t.tier not in rec.tiers or not self.perms.automatic_ok(t, rec, due):
+                return []
+            moved = moved_data(t, target, ())
+            moved["automatic"] = True
+            return [("task_moved", due, None, moved)]
+        return []
+
+    def _fire_protocol(self, key: tuple[str, str], due: float) -> list[Draft]:
+        state = self.ctx.state
+        if state.protocol_due(key) != (due, PROTOCOL_KINDS[key[0]]):
+            return []
+        kind, ident = key
+        if kind == "ack":
+            return [self.protocols.overdue_draft(state.delegations[ident], due)]
+        if kind == "domain":
+            return self.measures.domain_escalation(ident, due)
+        if kind == "consult":
+            return [self.protocols.timed_out_draft(state.consultations[ident], due)]
+        return self.standups.drafts(ident, due, due)
+
+    def token_checks(self, t: Task, tokens: float, now: float) -> list[Draft]:
+        """The token thresholds and token automatic transitions ``tokens`` spent in the state reach."""
+        st = self.ctx.model.states[t.state]
+        drafts: list[Draft] = []
+        for name, th in (("warn", st.warn), ("escalate", st.escalate)):
+            if th is None or name in t.fired:
+                continue
+            if any(dim == "tokens" and tokens >= amount for dim, amount in resolve(th.budget, st, t)):
+                drafts.append(self.sla_draft(t, name, now, "tokens", tokens))
+        for rec in st.automatic:
+            if rec.after is not None and rec.after.kind == "tokens" and t.tier in rec.tiers:
+                if tokens >= rec.after.value and self.perms.automatic_ok(t, rec, now, tokens):
+                    moved = moved_data(t, rec.target, ())
+                    moved["automatic"] = True
+                    drafts.append(("task_moved", now, None, moved))
+                    break
+        return drafts
+
+    def sla_draft(self, t: Task, name: str, at: float, dim: str, measured: float) -> Draft:
+        st = self.ctx.model.states[t.state]
+        th = st.warn if name == "warn" else st.escalate
+        assert th is not None
+        actor = th.to or (st.owner if name == "warn" else None) or st.owner or ""
+        to = self.perms.agents_of(actor, t)
+        text = span_text(measured) if dim == "time" else f"{measured:g} tokens"
+        data = {
+            "task": t.id, "state": t.state, "visit": t.visit, "threshold": th.budget.text, "dimension": dim,
+            "measured": measured, "measured_text": text, "to_actor": actor, "to": to,
+        }
+        return ("sla_warning" if name == "warn" else "sla_escalation", at, None, data)
+
+
+def moved_data(t: Task, target: str, attest: Any) -> dict[str, Any]:
+    """The data of a ``task_moved`` event of ``t`` to ``target``."""
+    # `attest` only when something was attested: a dict of strings and numbers
+    # is not tracked by the cyclic garbage collector, one holding a list is
+    if attest:
+        return {"task": t.id, "source": t.state, "target": target, "visit": t.visit, "attest": list(attest)}
+    return {"task": t.id, "source": t.state, "target": target, "visit": t.visit}
+
+
+def _sorted_run(items: list[Pending]) -> list[Pending]:
+    """``sorted(items)`` by stable passes on one field each, last field first:
+    each pass compares plain strings or numbers, where many equal due times
+    would make tuple comparisons slow. (due, kind, id) is unique per item."""
+    if len(items) > 1:
+        items.sort(key=itemgetter(2))
+        items.sort(key=itemgetter(1))
+        items.sort(key=itemgetter(0))
+    return items

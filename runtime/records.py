@@ -1,0 +1,267 @@
+"""The records of a running organisation's state: what the fold builds and the engine reads.
+
+Instructions, tasks, handoffs, delegations, consultations and inbox
+messages, each a mutable record owned by ``OrgState`` (``state.py``); the
+fold is the only code that changes them. ``resolve`` turns a state's budget
+into the amounts that apply to one task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .contract.model import Budget
+from .model import StateRec
+
+Plan = tuple[tuple[float, int, str], ...]
+"""time offsets from entering a state: (offset, kind, target), in firing order"""
+
+
+@dataclass(slots=True)
+class Instruction:
+    id: str
+    text: str
+    tier: int
+    by: str
+    at: float
+    tasks: list[str] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
+    """the stages of the tier's flow that ran, in the order they first ran"""
+    gate_decisions: dict[str, str] = field(default_factory=dict)
+    """gate -> outcome of the latest decision on the instruction (stage gates)"""
+    closed_at: float | None = None
+    closed_by: str | None = None
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "text": self.text, "tier": self.tier, "by": self.by, "at": self.at, "tasks": list(self.tasks),
+            "stages": list(self.stages), "gate_decisions": dict(sorted(self.gate_decisions.items())),
+            "closed_at": self.closed_at, "closed_by": self.closed_by,
+        }
+
+
+@dataclass(slots=True)
+class Handoff:
+    """A task handed from its domain to another, with the spec's checklist."""
+
+    id: str
+    task: str
+    from_domain: str
+    to_domain: str
+    by: str
+    at: float
+    summary: str
+    artifacts: list[str]
+    checklist: list[str]
+    accepted_by: str
+    """the acceptor as the spec names it (``@downstream_lead`` or a role)"""
+    on_accept: str
+    on_reject: str | None
+    ticked: list[str] = field(default_factory=list)
+    status: str = "open"
+    """``open``, ``accepted``, ``rejected`` or ``withdrawn`` (the task left the handoff state otherwise)"""
+    decided_by: str | None = None
+    decided_at: float | None = None
+    reason: str | None = None
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "task": self.task, "from_domain": self.from_domain, "to_domain": self.to_domain,
+            "by": self.by, "at": self.at, "summary": self.summary, "artifacts": list(self.artifacts),
+            "checklist": list(self.checklist), "accepted_by": self.accepted_by, "on_accept": self.on_accept,
+            "on_reject": self.on_reject, "ticked": list(self.ticked), "status": self.status,
+            "decided_by": self.decided_by, "decided_at": self.decided_at, "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class Delegation:
+    """Work delegated one hop down the chain, waiting for an acknowledgement."""
+
+    id: str
+    sender: str
+    to: str
+    subject: str
+    message: str
+    priority: str
+    instruction: str | None
+    task: str | None
+    at: float
+    due: float | None
+    status: str = "pending"
+    """``pending``, ``accepted`` or ``declined``"""
+    acknowledged_at: float | None = None
+    notes: str = ""
+    escalated: bool = False
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "from": self.sender, "to": self.to, "subject": self.subject, "message": self.message,
+            "priority": self.priority, "instruction": self.instruction, "task": self.task, "at": self.at,
+            "due": self.due, "status": self.status, "acknowledged_at": self.acknowledged_at, "notes": self.notes,
+            "escalated": self.escalated,
+        }
+
+
+@dataclass(slots=True)
+class Consultation:
+    """A question put to the actor a declared consultation names, waiting for an answer."""
+
+    id: str
+    name: str
+    """the consultation of the model"""
+    asker: str
+    to: tuple[str, ...]
+    """the agents who may answer"""
+    question: str
+    instruction: str | None
+    task: str | None
+    blocking: bool
+    at: float
+    due: float | None
+    default: str | None
+    """the declared default answer, given when the timeout passes (None: none declared)"""
+    status: str = "open"
+    """``open``, ``answered`` or ``timed_out``"""
+    answer: str | None = None
+    answered_by: str | None = None
+    answered_at: float | None = None
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "consultation": self.name, "from": self.asker, "to": list(self.to),
+            "question": self.question, "instruction": self.instruction, "task": self.task,
+            "blocking": self.blocking, "at": self.at, "due": self.due, "default": self.default,
+            "status": self.status, "answer": self.answer, "answered_by": self.answered_by,
+            "answered_at": self.answered_at,
+        }
+
+    @property
+    def subject(self) -> str | None:
+        """The task or instruction a blocking question holds up, if any."""
+        return self.task or self.instruction
+
+
+@dataclass(slots=True)
+class Task:
+    id: str
+    instruction: str
+    kind: str
+    domain: str
+    title: str
+    tier: int
+    required_skills: tuple[str, ...]
+    nice_skills: tuple[str, ...]
+    complexity: str
+    priority: str
+    estimate_hours: float | None
+    estimate_tokens: float | None
+    dependencies: tuple[str, ...]
+    parent: str | None
+    handoff_to: str | None
+    created_at: float
+    state: str
+    entered_at: float
+    assignee: str | None = None
+    visit: int = 1
+    tokens_in_state: float = 0.0
+    tokens_total: float = 0.0
+    last_heartbeat: float | None = None
+    hb_due: float | None = None
+    attested: set[str] = field(default_factory=set)
+    decisions: dict[str, str] = field(default_factory=dict)
+    fired: set[str] = field(default_factory=set)
+    history: list[tuple[int, float, str, str]] = field(default_factory=list)
+    """(seq, at, source, target) of every move"""
+    plan: Plan | None = None
+    """derived: the time-based deadlines of the current state visit (None: not planned yet)"""
+    skipped: frozenset[str] = frozenset()
+    """derived: automatic transitions of this visit whose guard or gates failed when due"""
+    handoff: str | None = None
+    """the open handoff of the task, if any"""
+    clarifications: int = 0
+    defects: int = 0
+    reassignments: int = 0
+    actual_hours: float | None = None
+    """hours worked as last reported with a heartbeat"""
+    description: str = ""
+    acceptance_criteria: tuple[str, ...] = ()
+
+    @property
+    def cross_domain(self) -> bool:
+        return self.handoff_to is not None
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "instruction": self.instruction, "kind": self.kind, "domain": self.domain,
+            "title": self.title, "tier": self.tier, "required_skills": list(self.required_skills),
+            "nice_skills": list(self.nice_skills), "complexity": self.complexity, "priority": self.priority,
+            "estimate_hours": self.estimate_hours, "estimate_tokens": self.estimate_tokens,
+            "dependencies": list(self.dependencies), "parent": self.parent, "handoff_to": self.handoff_to,
+            "created_at": self.created_at, "state": self.state, "entered_at": self.entered_at,
+            "assignee": self.assignee, "visit": self.visit, "tokens_in_state": self.tokens_in_state,
+            "tokens_total": self.tokens_total, "last_heartbeat": self.last_heartbeat, "hb_due": self.hb_due,
+            "attested": sorted(self.attested), "decisions": dict(sorted(self.decisions.items())),
+            "fired": sorted(self.fired), "history": [list(h) for h in self.history],
+            "handoff": self.handoff, "clarifications": self.clarifications, "defects": self.defects,
+            "reassignments": self.reassignments, "actual_hours": self.actual_hours,
+            "description": self.description, "acceptance_criteria": list(self.acceptance_criteria),
+        }
+
+
+@dataclass(slots=True)
+class Message:
+    """An inbox entry: a notice sent to one agent."""
+
+    seq: int
+    at: float
+    type: str
+    task: str | None
+    text: str
+
+    def dump(self) -> dict[str, Any]:
+        return {"seq": self.seq, "at": self.at, "type": self.type, "task": self.task, "text": self.text}
+
+
+def resolve(budget: Budget, state: StateRec, task: Task) -> list[tuple[str, float]]:
+    """A budget as amounts for this task in this state: ``("time", seconds)``
+    and/or ``("tokens", count)``. An ``estimate`` budget (or a multiple of one)
+    applies in each dimension the task has an estimate in, whichever is reached
+    first; without an estimate it does not apply (an empty list)."""
+    kind = budget.kind
+    if kind == "time" or kind == "tokens":
+        return [(kind, budget.value)]
+    if kind == "estimate":
+        out = []
+        if task.estimate_hours is not None:
+            out.append(("time", budget.value * task.estimate_hours * 3600.0))
+        if task.estimate_tokens is not None:
+            out.append(("tokens", budget.value * task.estimate_tokens))
+        return out
+    target = state.target_for(task.tier)
+    if target is None or target.kind == "multiple":
+        return []
+    return [(dim, amount * budget.value) for dim, amount in resolve(target, state, task)]
+
+
+@dataclass(slots=True)
+class Launch:
+    """An agent process started for a waiting item (the dispatcher's record)."""
+
+    key: str
+    agent: str
+    kind: str
+    what: str
+    task: str | None
+    attempt: int
+    at: float
+    running: bool = True
+    code: int | None = None
+    reason: str | None = None
+    ended_at: float | None = None
+
+    def dump(self) -> dict[str, Any]:
+        return {"key": self.key, "agent": self.agent, "kind": self.kind, "id": self.what, "task": self.task,
+                "attempt": self.attempt, "at": self.at, "running": self.running, "code": self.code,
+                "reason": self.reason, "ended_at": self.ended_at}
