@@ -22,7 +22,6 @@ from orchdsl.lsp.index import Index
 from orchdsl.parser import _top_line, top_keywords
 
 _WORD = re.compile(r"[A-Za-z0-9_@.-]*$")
-RELATIONS = ("@assignee", "@peer", "@lead", "@member", "@downstream_lead", "@system")
 
 # The kind of name after a clause keyword (the last keyword before the place).
 _AFTER_KEYWORD = {
@@ -123,6 +122,8 @@ def complete(text: str, offset: int, index: Index) -> list[Item]:
     accepts, tokens = found
     items = [Item(w, "keyword") for t in sorted(accepts) if t in kw for w in kw[t]]
     if "RELATION" in accepts:
+        from orchdsl.model import RELATIONS
+
         items += [Item(r, "relation") for r in RELATIONS]
     kind = _kind(tokens)
     if kind == "variable" and "NAME" in accepts:
