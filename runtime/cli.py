@@ -310,7 +310,7 @@ def commands_markdown() -> str:
     p = parser()
     sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
     rows = [("command", "what it does")]
-    for name in ("init", "scenario"):
+    for name in ("init", "scenario", "serve", "mcp", "tokens", "dispatch"):
         s = sub.choices[name]
         rows.append((f"`{_usage_line(s)}`", _help_of(sub, name)))
     for cmd in COMMANDS:
