@@ -46,12 +46,12 @@ def _compile(spec: Path, out: Path) -> Path | int:
             return spec  # the runtime reports what is wrong with the model
     else:
         from orchdsl.pipeline import check_files
-        from orchdsl.render import render, summary_line
+        from orchdsl.render import colour_enabled, render, summary_line
 
         result = check_files([spec])
         errors = [d for d in result.diagnostics if d.is_error]
         if errors or result.model is None:
-            colour = bool(getattr(sys.stderr, "isatty", lambda: False)())
+            colour = colour_enabled("auto", sys.stderr)
             sys.stderr.write(render(result.diagnostics, result.sources, "human", colour))
             sys.stderr.write(f"not run: {summary_line(result.diagnostics)}\n")
             return EXIT_ERRORS
