@@ -10,7 +10,7 @@ TESTDEPS := $(VENV)/.installed-test
 # The VS Code extension's packages: its grammar is tested with the engine VS Code uses.
 NODEDEPS := editors/vscode/node_modules/.package-lock.json
 
-.PHONY: demo test quick lint bench clean
+.PHONY: demo agents test quick lint bench clean
 
 $(BASE): pyproject.toml
 	$(PY) -m venv $(VENV)
