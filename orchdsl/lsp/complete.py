@@ -128,8 +128,9 @@ def complete(text: str, offset: int, index: Index) -> list[Item]:
     kind = _kind(tokens)
     if kind == "variable" and "NAME" in accepts:
         from orchdsl.guards import task_environment
+        from orchdsl.model import DEFAULT_PRIORITIES
 
-        env = task_environment(index.names("domain"))
+        env = task_environment(index.names("domain"), list(DEFAULT_PRIORITIES))  # the variables' names
         items += [Item(v, "variable", str(t)) for v, t in env.items()]
     elif kind == "tier" and "INT" in accepts:
         items += [Item(n, "tier") for n in index.names("tier")]
