@@ -65,12 +65,17 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def compile_to_dir(org: Organisation, out: Path, check: bool = False) -> Report:
-    from orchdsl.generate import build_files
+def compile_to_dir(org: Organisation, out: Path, check: bool = False, layout: str = "default",
+                   run_dir: str | None = None) -> Report:
+    """Write (or with ``check`` compare) the output of ``layout``; ``ValueError`` when an
+    existing ``.mcp.json`` cannot be merged."""
+    from orchdsl.generate import build_files, claude
 
-    files = build_files(org)
+    files = build_files(org, layout, run_dir)
+    if layout == "claude":
+        claude.settle(out, files)
     report = Report(total=len(files))
-    present = _existing(out) if out.exists() else set()
+    present = (_existing(out) | (claude.owned(out) if layout == "claude" else set())) if out.exists() else set()
     for rel, text in sorted(files.items()):
         data = text.encode("utf-8")
         path = out / rel
