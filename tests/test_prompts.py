@@ -286,3 +286,19 @@ def test_compile_layout_and_run_dir_options(tmp_path: Path, capsys: pytest.Captu
     with pytest.raises(SystemExit) as exc:
         main(["compile", str(V2), "-o", str(out), "--layout", "cursor"])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("spec", GOOD_SPECS, ids=lambda p: p.name)
+def test_roles_the_lifecycle_never_names_share_their_kinds_lines(spec: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Computing the lifecycle part once per kind for the roles it never names changes nothing."""
+    import orchdsl.generate.prompts as prompts
+
+    shared = build_files(model(spec), "claude")
+    init = prompts._Prompts.__init__
+
+    def every_role_named(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.named = set(self.people.roles)
+
+    monkeypatch.setattr(prompts._Prompts, "__init__", every_role_named)
+    assert build_files(model(spec), "claude") == shared
