@@ -46,7 +46,7 @@ def on_hop(sender: AgentInfo, recipient: AgentInfo, up: str, down: str) -> bool:
     return on_link(sender, up, None) and on_link(recipient, down, sender.domain if up == "@lead" else None)
 
 
-def acceptor_role(model: Model, accepted_by: str, from_domain: str, to_domain: str) -> str | None:
+def handoff_acceptor(model: Model, accepted_by: str, from_domain: str, to_domain: str) -> str | None:
     """The role that accepts a handoff: ``@downstream_lead`` is the receiving domain's lead,
     ``@lead`` the handing domain's, anything else a role by name."""
     if accepted_by == "@downstream_lead":
@@ -74,8 +74,9 @@ class Protocols:
                     return spec
         return None
 
-    def _acceptor_role(self, h: Handoff) -> str | None:
-        return acceptor_role(self.ctx.model, h.accepted_by, h.from_domain, h.to_domain)
+    def acceptor_role(self, h: Handoff) -> str | None:
+        """The role that accepts or rejects a handoff."""
+        return handoff_acceptor(self.ctx.model, h.accepted_by, h.from_domain, h.to_domain)
 
     def _handoff(self, handoff: str) -> Handoff:
         h = self.ctx.state.handoffs.get(handoff)
@@ -86,7 +87,7 @@ class Protocols:
         return h
 
     def _check_acceptor(self, agent: AgentInfo, h: Handoff, verb: str) -> None:
-        role = self._acceptor_role(h)
+        role = self.acceptor_role(h)
         if agent.role != role:
             who = names(self.ctx.model.agents_by_role.get(role or "", ()))
             raise Refused(
@@ -139,7 +140,7 @@ class Protocols:
             hid = f"H{len(self.ctx.state.handoffs) + 1}"
             out[:] = [hid]
             accepted_by = spec.accepted_by or DEFAULT_ACCEPTOR
-            acceptor = acceptor_role(m, accepted_by, t.domain, to)
+            acceptor = handoff_acceptor(m, accepted_by, t.domain, to)
             data = {
                 "handoff": hid, "task": t.id, "from_domain": t.domain, "to_domain": to, "by": as_,
                 "summary": summary, "artifacts": list(artifacts), "checklist": list(spec.checklist),

@@ -8,7 +8,7 @@ server offers an agent only these tools, and the compiler's prompts list only th
 Each ``Who`` of the command table has one rule here that mirrors how the engine checks the actor
 (``permissions.py``, ``tasks.py``, ``protocols.py``, ``flows.py``, ``measures.py``,
 ``standups.py``); the helpers the engine uses for it are shared where they are functions
-(``acts_as``, ``on_hop``, ``handoff_keys``, ``acceptor_role``, ``runs_stage``, ``decides``). Relations
+(``acts_as``, ``on_hop``, ``handoff_keys``, ``handoff_acceptor``, ``runs_stage``, ``decides``). Relations
 resolve by role kind and domain: ``@lead`` is the lead of the task's domain, ``@downstream_lead``
 the lead of the domain it is handed to, ``@assignee``, ``@peer`` and ``@member`` members of the
 task's domain (``@peer`` never the assignee, so on an assigned task only in a domain of two
@@ -36,7 +36,7 @@ from .flows import CLOSE, ROUTING, decides, runs_stage
 from .gates import MAX_SCORE
 from .model import ActorCheck, AgentInfo, GateRec, Model, TransitionRec
 from .permissions import acts_as
-from .protocols import DEFAULT_ACCEPTOR, acceptor_role, handoff_keys, on_hop, on_link
+from .protocols import DEFAULT_ACCEPTOR, handoff_acceptor, handoff_keys, on_hop, on_link
 
 __all__ = ["commands_for", "may_issue"]
 
@@ -358,7 +358,7 @@ class _Static:
                     out["tick"] |= self.lead_roles[d1]
                     if any(a for _, a in at):
                         out["tick"] |= self.member_roles[d1]
-                role = acceptor_role(m, spec.accepted_by or DEFAULT_ACCEPTOR, d1, d2)
+                role = handoff_acceptor(m, spec.accepted_by or DEFAULT_ACCEPTOR, d1, d2)
                 acceptors = self.groups_of.get(str(role), [])
                 ends = [("accept", spec.on_accept[1])] + ([("reject", spec.on_reject[1])] if spec.on_reject else [])
                 for verb, target in ends:
@@ -518,7 +518,7 @@ def may_issue(model: Model) -> dict[str, frozenset[str]]:
         memo: dict[Who, frozenset[str]] = {}
         found = {}
         for c in COMMANDS:
-            if not c.acts:
+            if not c.acts or c.view:
                 continue
             applies = _APPLIES.get(c.name)
             if applies is not None and not applies(static):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import tokens
 from .clock import Clock, VirtualClock, WallClock
 from .contract.events import check_event
 from .contract.layout import MEMORY, write_text
@@ -86,7 +87,8 @@ class Run:
     def init(cls, directory: Path, model_path: Path, start: float | None, force: bool = False,
              schemas: Path | None = None, memory: Path | None = None) -> Run:
         """Create a run directory for a compiled model; ``schemas`` and ``memory``
-        default to the ``schemas/`` and ``Agent_Memory/`` beside the model."""
+        default to the ``schemas/`` and ``Agent_Memory/`` beside the model, and the agents'
+        prompts (``agents/``) beside it are copied too."""
         try:
             model_text = model_path.read_text(encoding="utf-8")
             load_model(json.loads(model_text))
@@ -99,7 +101,7 @@ class Run:
                 raise UsageError(f"`{directory}` holds a run already; use `--force` to start afresh")
             for name in (STORE_FILE, STORE_FILE + "-wal", STORE_FILE + "-shm", CLOCK_FILE):
                 (directory / name).unlink(missing_ok=True)
-            for sub in (MEMORY, "schemas"):
+            for sub in (MEMORY, "schemas", "agents"):
                 shutil.rmtree(directory / sub, ignore_errors=True)
             (directory / MANIFEST).unlink(missing_ok=True)
         directory.mkdir(parents=True, exist_ok=True)
@@ -107,11 +109,13 @@ class Run:
         clock = {"mode": "virtual", "now": start} if start is not None else {"mode": "wall"}
         write_text(directory / CLOCK_FILE, json.dumps(clock, sort_keys=True) + "\n")
         here = model_path.resolve().parent
-        for src, name in ((schemas or here / "schemas", "schemas"), (memory or here / MEMORY, MEMORY)):
+        for src, name in ((schemas or here / "schemas", "schemas"), (memory or here / MEMORY, MEMORY),
+                          (here / "agents", "agents")):
             if src.is_dir() and src.resolve() != (directory / name).resolve():
                 shutil.copytree(src, directory / name, dirs_exist_ok=True)
         run = cls.open(directory)
         run.project()
+        tokens.issue(directory, run.model.agents)
         return run
 
     @property

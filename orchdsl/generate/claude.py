@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from orchdsl_runtime.contract.paths import inside
 from orchdsl_runtime.model import Model
 
 from orchdsl.generate import common as c
@@ -29,6 +30,8 @@ from orchdsl.model import Organisation
 
 AGENTS = ".claude/agents"
 MCP_JSON = ".mcp.json"
+ROOTS = (AGENTS, MCP_JSON)
+"""what the layout may own in the output root, besides the usual output"""
 
 
 def launch(agent: str, run_dir: str) -> dict[str, Any]:
@@ -68,21 +71,22 @@ def merge_mcp(existing: str, ours: str) -> str:
     return json.dumps({**data, "mcpServers": servers}, indent=2, ensure_ascii=False) + "\n"
 
 
-def settle(out: Path, files: dict[str, str]) -> None:
+def settle(root: Path, files: dict[str, str], present: dict[str, int]) -> None:
     """Fit the files of the layout to what the output root holds: merge ``.mcp.json``."""
-    path = out / MCP_JSON
-    if MCP_JSON in files and path.is_file():
-        files[MCP_JSON] = merge_mcp(path.read_text(encoding="utf-8"), files[MCP_JSON])
+    if MCP_JSON in files and MCP_JSON in present:
+        existing = inside(root, MCP_JSON).read_text(encoding="utf-8")
+        files[MCP_JSON] = merge_mcp(existing, files[MCP_JSON])
 
 
-def owned(out: Path) -> set[str]:
-    """The files of the layout in the output root: ``.mcp.json``, and the subagent files that
-    compilation made (they carry the marker)."""
-    found = {MCP_JSON} if (out / MCP_JSON).is_file() else set()
-    folder = out / AGENTS
-    if not folder.is_dir():
-        return found
-    for f in folder.glob("*.md"):
-        if f.is_file() and MARKER in f.read_text(encoding="utf-8", errors="replace"):
-            found.add(f.relative_to(out).as_posix())
-    return found
+def owned(root: Path, present: dict[str, int]) -> dict[str, int]:
+    """The files of the output root compilation owns, without the subagent files it did not
+    make (those without the prompts' marker)."""
+    out = {}
+    for rel, size in present.items():
+        if rel.startswith(AGENTS + "/"):
+            mine = rel.count("/") == 2 and rel.endswith(".md") and MARKER in inside(root, rel).read_text(
+                encoding="utf-8", errors="replace")
+            if not mine:
+                continue
+        out[rel] = size
+    return out

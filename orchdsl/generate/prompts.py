@@ -160,7 +160,7 @@ def _param_usage(p: Param, fill: str | None) -> str:
 def cli_usage(cmd: Command, agent: str) -> str:
     """How ``agent`` runs a command: ``orchdsl run move TASK STATE [--attest ITEM]... --as AGENT``."""
     parts = ["orchdsl run", *cmd.words]
-    parts += [_param_usage(p, agent if cmd.view and p.name == "agent" else None) for p in cmd.params]
+    parts += [_param_usage(p, agent if p.me else None) for p in cmd.params]
     if cmd.acts:
         parts.append(f"--as {agent}")
     return " ".join(parts)
@@ -177,8 +177,8 @@ def mcp_tool(command: str, agent: str) -> str:
 
 
 def mcp_usage(cmd: Command) -> str:
-    """A tool's arguments: ``task, to, [attest]``."""
-    return ", ".join(p.name if p.required else f"[{p.name}]" for p in cmd.params) or "none"
+    """A tool's arguments: ``task, to, [attest]`` (not those the server fills in with the caller)."""
+    return ", ".join(p.name if p.required else f"[{p.name}]" for p in cmd.params if not p.me) or "none"
 
 
 # -- the prompts ------------------------------------------------------------------------------
@@ -590,16 +590,19 @@ class _Prompts:
         lines.append(f"Reports to: {actor_text(r.reports_to, p)}" if r.reports_to
                      else "Reports to: nobody; you are the top of the hierarchy")
         reports = [x.id for x in self.direct.get(r.id, [])]
+        dom = p.domains.get(r.domain) if r.domain else None
+        if r.kind == "lead" and dom is not None and set(reports) == {m.role for m in dom.members}:
+            reports = []  # its domain's members, listed below
         if reports:
             shown = ", ".join(actor_text(x, p) for x in reports) if len(reports) <= MAX_LISTED \
                 else f"{len(reports)} roles"
             lines.append(f"Direct reports: {shown}")
-        dom = p.domains.get(r.domain) if r.domain else None
         if dom is not None:
             members = [a for m in dom.members for a in p.agents_of(m.role)]
             desc = f" ({dom.description})" if dom.description else ""
             if r.kind == "lead":
-                lines.append(f"Domain: you lead `{dom.name}`{desc}; its members: {_listed(members, 'agents')}")
+                lines.append(f"Domain: you lead `{dom.name}`{desc}; its members, who report to you: "
+                             f"{_listed(members, 'agents')}")
             else:
                 others = [a for a in members if a != agent]
                 lines.append(f"Domain: you are a member of `{dom.name}`{desc}, led by {actor_text(dom.lead, p)}; "

@@ -22,7 +22,7 @@ from orchdsl_runtime.invoke import invoke
 from orchdsl_runtime.model import GateRec
 from orchdsl_runtime.roles import may_issue
 
-ACTING = {c.name: c for c in COMMANDS if c.acts}
+ACTING = {c.name: c for c in COMMANDS if c.acts and not c.view}
 ADVANCING = ("move", "assign", "gate", "handoff_create", "handoff_tick", "handoff_accept", "instruction_gate",
              "instruction_stage", "task_create", "submit", "ack", "answer", "delegate", "consult")
 """the commands that move work along (the progress step picks among them)"""
