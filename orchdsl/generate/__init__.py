@@ -6,6 +6,8 @@
 - ``agents/{agent}.md``: one prompt per agent (``prompts``, the only user of jinja2);
 - ``schemas/{name}.schema.json``: JSON Schemas of every file an agent reads or
   writes (``schemas``);
+- ``docs/*.md``: the hierarchy, lifecycle, protocols and flows as Mermaid
+  diagrams (``orchdsl.graph``);
 - with the ``claude`` layout, ``.claude/agents/{agent}.md`` and ``.mcp.json``
   (``claude``).
 
@@ -91,6 +93,7 @@ def build_files(org: Organisation, layout: str = "default", run_dir: str | None 
     from orchdsl.generate.memory import memory_files
     from orchdsl.generate.prompts import prompt_files
     from orchdsl.generate.schemas import agent_file_schemas
+    from orchdsl.graph import markdown_views
 
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout `{layout}`; layouts are {', '.join(LAYOUTS)}")
@@ -106,6 +109,7 @@ def build_files(org: Organisation, layout: str = "default", run_dir: str | None 
     files.update(memory_files(org, schemas))
     model = runtime_model(model_text)
     files.update(prompt_files(org, model, run_dir))
+    files.update(markdown_views(org))
     if layout == "claude":
         from orchdsl.generate.claude import claude_files
 
