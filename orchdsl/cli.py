@@ -77,6 +77,10 @@ def _parser(machine_format: str | None = None) -> argparse.ArgumentParser:
     k.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
     k.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 if DIR differs from what the spec produces")
+    k.add_argument("--layout", choices=("default", "claude"), default="default",
+                   help="`claude` also writes Claude Code's .claude/agents/ and .mcp.json (default: default)")
+    k.add_argument("--run-dir", metavar="DIR", default=None,
+                   help="the run directory prompts and MCP launch lines name (default: .orchdsl-run)")
     k.add_argument("--format", choices=DIAGNOSTIC_FORMATS, default="human")
     k.add_argument("--color", choices=("auto", "always", "never"), default="auto")
 
@@ -184,9 +188,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
             sys.stderr.write(f"not compiled: {summary_line(result.diagnostics)}\n")
         return EXIT_ERRORS
     try:
-        report = compile_to_dir(result.model, args.output, check=args.check)
+        report = compile_to_dir(result.model, args.output, check=args.check, layout=args.layout,
+                                run_dir=args.run_dir)
     except OSError as err:
         raise UsageError(f"cannot write {args.output}: {err.strerror or err}", "io") from err
+    except ValueError as err:  # an existing .mcp.json that cannot be merged
+        raise UsageError(f"cannot write {args.output}: {err}", "io") from err
     if args.check:
         if report.ok:
             if not args.quiet:

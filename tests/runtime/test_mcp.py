@@ -126,7 +126,8 @@ def test_an_agent_acts_only_as_itself(run_dir: Path) -> None:
             names = {t.name for t in (await client.list_tools()).tools}
             assert {"work", "moves", "inbox", "status"} <= names
             assert not {"clock_advance", "clock_to", "standup_generate"} & names  # the operator's
-            tool = next(t for t in (await client.list_tools()).tools if t.name == "move")
+            assert not {"move", "assign", "gate"} & names  # V2 names no transition or gate of the executor
+            tool = next(t for t in (await client.list_tools()).tools if t.name == "submit")
             assert "as" not in tool.input_schema["properties"]
             r = await client.call_tool("submit", {"text": "fix the login", "tier": 1, "as": "backend-lead"})
             assert r.is_error and r.structured_content["error"]["code"] == "identity"
@@ -135,6 +136,8 @@ def test_an_agent_acts_only_as_itself(run_dir: Path) -> None:
             r = await client.call_tool("clock_advance", {"amount": "1d"})
             assert r.is_error and r.structured_content["error"]["code"] == "not-offered"
             r = await client.call_tool("move", {"task": "nowhere", "to": "DONE"})
+            assert r.is_error and r.structured_content["error"]["code"] == "not-offered"
+            r = await client.call_tool("instruction_close", {"instruction": "nowhere"})
             assert r.is_error and r.structured_content["refused"]["code"] == "RUN002"
             r = await client.call_tool("submit", {"text": "fix the login", "tier": "one"})
             assert r.is_error and r.structured_content["error"]["code"] == "bad-argument"
