@@ -264,7 +264,11 @@ class Player:
             if t < run.now:
                 self.fail(("steps", i, "at"), f"`at` {step['at']} is before the clock ({iso(run.now)})")
                 return
-            run.engine.advance(t - run.now)
+            try:
+                run.engine.advance(t - run.now)
+            except Refused as r:
+                self.fail(("steps", i, "at" if "at" in step else "advance"), f"{r.code} {r.name}: {r.reason}")
+                return
             before = self.print_events(before)  # what the clock fired, before the command
         if cmd is not None:
             args = step[cmd] if isinstance(step[cmd], dict) else {}
@@ -296,7 +300,6 @@ class Player:
         self.print_events(before)
         if cmd is None and ("at" in step or "advance" in step):
             self.say(f"    {iso(run.now)}  {'(clock)':<21} it is now {iso(run.now)}")
-        run.save_clock()
         run.project()
         if "expect" in step:
             self.expect(i, step["expect"])
