@@ -24,6 +24,17 @@ demo: $(BASE)
 	$(BIN)/orchdsl compile specs/orchestration_v2.orch -o out/orchestration_v2
 	$(BIN)/orchdsl run specs/orchestration_v2.orch --scenario examples/scenarios/tier4_migration.yaml
 
+# The scripted agents of examples/agents/ take a tier-3 instruction from submission to the end,
+# through MCP, started by the dispatcher when work waits for them.
+AGENTS_RUN := out/agents-run
+agents: $(BASE)
+	$(BIN)/orchdsl run init specs/orchestration_v2.orch --dir $(AGENTS_RUN) --virtual-clock --force
+	$(BIN)/orchdsl run submit --as human --tier 3 --dir $(AGENTS_RUN) "Let users save searches and rerun them"
+	$(BIN)/orchdsl run dispatch --dir $(AGENTS_RUN) --until-idle --max-agents 4 \
+	  --agent-cmd "$(abspath $(BIN))/python $(abspath examples/agents/scripted_agent.py) --plan $(abspath examples/agents/plan.yaml)"
+	$(BIN)/orchdsl run status --dir $(AGENTS_RUN)
+	$(BIN)/orchdsl run log --verify --dir $(AGENTS_RUN)
+
 test: $(TESTDEPS)
 	$(BIN)/python -m pytest
 	@$(MAKE) --no-print-directory lint

@@ -146,9 +146,11 @@ def _explain_refusal(name: str) -> int:
     from orchdsl_runtime.errors import BY_CODE as REFUSALS  # type: ignore[import-not-found]
     from orchdsl_runtime.errors import NAMES as RUN_NAMES  # type: ignore[import-not-found]
 
+    from orchdsl.codes import CODES
+
     code = name.upper() if name.upper() in REFUSALS else RUN_NAMES.get(name)
     if code is None:
-        raise UsageError(f"unknown code `{name}`; checker codes run from ORC001 to ORC901, "
+        raise UsageError(f"unknown code `{name}`; checker codes run from {min(CODES)} to {max(CODES)}, "
                          f"runtime refusals from RUN001 to {max(REFUSALS)}")
     refusal = REFUSALS[code]
     print(f"{refusal.code} {refusal.name} (a refused runtime command: nothing was recorded)")

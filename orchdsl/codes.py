@@ -39,6 +39,11 @@ _ALL = [
     Code("ORC006", "duplicate-org", E, "more than one `org` declaration"),
     Code("ORC007", "duplicate-clause", E, "a clause that may appear once appears twice"),
     Code("ORC008", "missing-clause", E, "a required clause is missing"),
+    Code("ORC009", "include-outside-project", E, "an include names a file outside the folder of the top file"),
+    Code("ORC010", "not-a-file", E, "a spec path names a folder, a FIFO or a device, not a regular file"),
+    Code("ORC011", "input-too-large", E, "a spec file, or all files of an organisation, exceed the size limit"),
+    Code("ORC012", "include-too-deep", E, "includes nest deeper than the limit"),
+    Code("ORC013", "control-character", E, "a string holds a control character"),
     # 1xx: names
     Code("ORC101", "duplicate-name", E, "a name is declared twice"),
     Code("ORC102", "unknown-role", E, "a reference to a role that is not declared"),
@@ -53,6 +58,7 @@ _ALL = [
     Code("ORC111", "unknown-stage", E, "a flow stage or gated stage that does not exist"),
     Code("ORC112", "unknown-measure", E, "a metric measure that does not exist"),
     Code("ORC113", "unknown-outcome", E, "a score band names an outcome the gate does not declare"),
+    Code("ORC114", "unsafe-name", E, "a name that becomes a file or folder name breaks the safe-name rule"),
     # 2xx: hierarchy
     Code("ORC201", "hierarchy-cycle", E, "roles report to each other in a cycle"),
     Code("ORC202", "no-root", E, "no role is at the top of the hierarchy"),
@@ -82,6 +88,7 @@ _ALL = [
     Code("ORC318", "tier-not-declared", E, "a tier range names a tier that is not declared"),
     Code("ORC319", "multiple-without-target", E, "a threshold is a multiple but the state has no SLA target"),
     Code("ORC320", "no-lifecycle", E, "the organisation declares no lifecycle"),
+    Code("ORC321", "guard-too-complex", E, "a guard nests too deep or has too many parts"),
     # 4xx: protocols
     Code("ORC401", "delegation-off-hierarchy", E, "a delegation hop does not go to a direct report"),
     Code("ORC402", "standup-not-climbing", E, "a standup does not go up the hierarchy"),
@@ -124,6 +131,7 @@ _ALL = [
     Code("ORC805", "shared-color", W, "two roles share a colour"),
     # 9xx: values
     Code("ORC901", "invalid-value", E, "a value is outside what its field allows"),
+    Code("ORC902", "number-too-large", E, "a number or a duration is larger than any field allows"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from orchdsl_runtime.contract.guards import guard_text, partial_eval
+from orchdsl_runtime.contract.guards import MAX_DEPTH, MAX_NODES, guard_text, partial_eval
 
 from orchdsl import ast
 from orchdsl.diagnostics import Diagnostics, did_you_mean
@@ -109,11 +109,48 @@ class GuardChecker:
 
     def check(self, expr: ast.Expr) -> dict[str, Any] | None:
         """The compiled tree of a boolean expression, or None after errors."""
+        if not self._bounded(expr):
+            return None
         tree, ty = self._expr(expr)
         if ty is not None and ty != BOOL:
             self._error(expr, f"this {self.what} is {ty}, not a condition",
                         help="compare it with something, e.g. `x == y`")
         return tree if self.ok else None
+
+    def _bounded(self, expr: ast.Expr) -> bool:
+        """Whether the compiled tree of ``expr`` stays within the contract's limits (nesting
+        ``MAX_DEPTH``, size ``MAX_NODES``, counted as ``contract.guards.check_tree`` counts
+        them: the root at depth 1, a list of operands as a node); if not, say so (ORC321).
+        The runtime refuses a model with such a guard, and the limits keep every later walk
+        (typing, the compiled JSON, the evaluator) far from Python's recursion limit; this
+        walk keeps its own stack."""
+        nodes = 0
+        too_deep: ast.Expr | None = None
+        stack: list[tuple[ast.Expr, int]] = [(expr, 1)]
+        while stack:
+            node, depth = stack.pop()
+            nodes += 1
+            if depth > MAX_DEPTH and too_deep is None:
+                too_deep = node
+            if isinstance(node, ast.Not):
+                stack.append((node.arg, depth + 1))
+            elif isinstance(node, ast.MemberOf):
+                nodes += 1  # the list of items
+                stack.extend((n, depth + 1) for n in [node.left, *node.items])
+            elif isinstance(node, (ast.BoolOp, ast.Compare)):
+                nodes += isinstance(node, ast.BoolOp)  # the list of the two operands
+                stack.extend(((node.left, depth + 1), (node.right, depth + 1)))
+        if nodes > MAX_NODES:
+            self._error(expr, f"this {self.what} has {nodes:,} nodes in its compiled form; at most "
+                        f"{MAX_NODES:,} are allowed", code="ORC321", help=f"write a shorter {self.what}")
+            return False
+        if too_deep is not None:
+            self._error(too_deep, f"this {self.what} nests more than {MAX_DEPTH} levels deep here",
+                        code="ORC321",
+                        help="each `and`, `or`, `not`, comparison and `in` is a level, and so is the name "
+                        f"or value below it (`a == 1 and b == 2` is three); write a shorter {self.what}")
+            return False
+        return True
 
     def _error(self, node: ast.Expr, message: str, *, help: str | None = None,
                code: str = "ORC310") -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-from orchdsl_runtime.contract.budgets import parse_budget
+from orchdsl_runtime.contract import budgets
 
 from orchdsl import ast
 from orchdsl.diagnostics import Diagnostics, Span
@@ -34,6 +34,21 @@ VALUE_TOKENS = frozenset(
     }
 )
 
+MAX_DIGITS = 15
+"""the most digits before the point of a number: numbers stay below 10^15, where every whole
+number is exact as a float and within the contract's bounds on constants (2^53)"""
+
+# Control characters a string may not hold: C0 but tab, DEL and C1, and the bidirectional
+# embeddings, overrides and isolates that reorder how text is shown. A raw newline cannot
+# be in a string; the escape `\n` gives one.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+_NUMERIC = frozenset({"INT", "FLOAT", "PERCENT", "DURATION", "TOKENS", "MULTIPLE", "COUNT"})
+
+
+def _clip(text: str, keep: int = 24) -> str:
+    return text if len(text) <= keep else f"{text[:keep // 2]}...{text[-keep // 2:]} ({len(text)} characters)"
 
 
 def token_span(file: str, tok: Token) -> Span:
@@ -45,6 +60,11 @@ def _unquote(raw: str) -> str:
     if "\\" not in body:
         return body
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+
+
+def char_name(c: str) -> str:
+    """A character for a message: printable ones as themselves, others by code point."""
+    return f"`{c}`" if c.isprintable() and c not in "`" else f"U+{ord(c):04X}"
 
 
 class AstBuilder(Transformer[Token, Any]):
@@ -77,6 +97,9 @@ class AstBuilder(Transformer[Token, Any]):
     def __init__(self) -> None:
         super().__init__(visit_tokens=False)
         self.file = "<input>"
+        # Problems in value tokens (control characters, numbers out of range), found while
+        # parsing: (code, message, span, help). ``parse_text`` reports them.
+        self.problems: list[tuple[str, str, Span, str | None]] = []
 
     # -- helpers -------------------------------------------------------------
 
@@ -121,6 +144,10 @@ class AstBuilder(Transformer[Token, Any]):
         t = tok.type
         span = token_span(self.file, tok)
         s = str(tok)
+        if t == "STRING":
+            self._check_string(tok)
+        elif t in _NUMERIC and not self._number_ok(tok, span):
+            s = re.sub(r"[0-9.]+", "1", s, count=1)  # a stand-in, so that building the tree goes on
         if t in ("NAME", "RELATION", "STAR", "TERMINAL_KIND", "BLOCKING", "COMP_OP"):
             return ast.Name(s, span)
         if t == "STRING":
@@ -132,7 +159,7 @@ class AstBuilder(Transformer[Token, Any]):
         if t == "PERCENT":
             return ast.Num(float(s[:-1]) / 100.0, span, percent=True)
         if t in ("DURATION", "TOKENS"):
-            dim, value = parse_budget(s)  # the grammar's units are the contract's
+            dim, value = budgets.parse_budget(s)  # the grammar's units are the contract's
             return ast.Budget(dim, value, s, span)
         if t == "MULTIPLE":
             return ast.Budget("multiple", float(s[:-1]), s, span)
@@ -141,6 +168,36 @@ class AstBuilder(Transformer[Token, Any]):
         if t in ("TRUE", "FALSE"):
             return ast.Literal(t == "TRUE", "bool", s, span)
         raise AssertionError(f"unhandled token type {t}")
+
+    def _check_string(self, tok: Token) -> None:
+        found = _CONTROL.search(str(tok))
+        if found is None:
+            return
+        line, col = tok.line or 0, (tok.column or 0) + found.start()
+        self.problems.append((
+            "ORC013", f"this string holds the control character {char_name(found.group())}",
+            Span(self.file, line, col, line, col + 1),
+            "strings hold printable text, tabs, and newlines written `\\n`; remove the character"))
+
+    def _number_ok(self, tok: Token, span: Span) -> bool:
+        """Whether a number is within bounds; if not, the problem is recorded (ORC902)."""
+        s = str(tok)
+        whole = re.search(r"[0-9]+", s)
+        if whole is not None and len(whole.group().lstrip("0")) > MAX_DIGITS:
+            self.problems.append(("ORC902", f"`{_clip(s)}` is too large; a number has at most "
+                                  f"{MAX_DIGITS} digits before the point", span, None))
+            return False
+        if tok.type in ("DURATION", "TOKENS"):
+            try:
+                budgets.parse_budget(s)
+            except budgets.BudgetError:
+                longest = (budgets.time_text(budgets.MAX_SECONDS) if tok.type == "DURATION"
+                           else budgets.tokens_text(budgets.MAX_TOKENS))
+                self.problems.append(("ORC902", f"`{s}` is more than `{longest}`, the largest "
+                                      f"{'duration' if tok.type == 'DURATION' else 'token amount'}",
+                                      span, None))
+                return False
+        return True
 
     def _values(self, children: list[Any]) -> list[Any]:
         out = []
@@ -594,7 +651,7 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, line_offset: int, diags:
     if isinstance(err, UnexpectedCharacters):
         ch = err.char
         span = Span(path, line, col, line, col + 1)
-        diags.add("ORC002", f"unexpected character `{ch}`", span,
+        diags.add("ORC002", f"unexpected character {char_name(ch)}", span,
                   help="strings are written in double quotes; comments start with `#` or `//`"
                   if ch in "'\"" else None)
         return
@@ -632,16 +689,41 @@ def _hint(found: str, expected: set[str]) -> str | None:
 
 
 def parse_text(text: str, path: str, diags: Diagnostics) -> ast.File | None:
-    """Parse one file's text; on syntax errors, add them all and return None."""
+    """Parse one file's text; on syntax errors, add them all and return None.
+
+    A byte-order mark at the start is skipped. Strings holding control characters and
+    numbers out of range are reported (the tree is still returned); a text over the size
+    limit of a file is not parsed.
+    """
+    from orchdsl.sources import MAX_FILE_BYTES
+
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        diags.add("ORC011", f"`{path}` is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+                  help="split it into files that include each other")
+        return None
     lark, builder = _parser()
     builder.file = path
+    builder.problems = []
     try:
-        items: list[ast.Block | ast.Clause] = lark.parse(text)  # type: ignore[assignment]
-    except UnexpectedInput as err:
-        _syntax_diagnostic(err, path, 0, diags)
-        _more_errors(text, path, err, diags)
-        return None
+        try:
+            items: list[ast.Block | ast.Clause] = lark.parse(text)  # type: ignore[assignment]
+        except UnexpectedInput as err:
+            _syntax_diagnostic(err, path, 0, diags)
+            _report(builder, diags)
+            _more_errors(text, path, err, diags)
+            return None
+        _report(builder, diags)
+    finally:
+        builder.problems = []
     return ast.File(path, items)
+
+
+def _report(builder: AstBuilder, diags: Diagnostics) -> None:
+    for code, message, span, help in builder.problems:
+        diags.add(code, message, span, help=help)
+    builder.problems = []
 
 
 def _more_errors(text: str, path: str, first: UnexpectedInput, diags: Diagnostics) -> None:

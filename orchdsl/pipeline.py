@@ -48,42 +48,64 @@ def display_path(path: Path) -> str:
 
 
 def load(paths: list[Path], diags: Diagnostics, sources: dict[str, str]) -> list[ast.File]:
-    """Parse the given files and everything they include, each file once."""
+    """Parse the given files and everything they include, each file once.
+
+    Files are read by ``sources``: regular files only, of bounded size, and includes
+    only inside the folder of the top file, at most ``MAX_INCLUDE_DEPTH`` deep. The
+    walk keeps its own stack (depth first, in the order of the includes), so a long
+    chain of includes costs no recursion.
+    """
+    from orchdsl import sources as src
     from orchdsl.parser import parse_text
 
     files: list[ast.File] = []
     done: set[Path] = set()
+    total = 0
 
-    def visit(path: Path, stack: list[Path], via: Span | None) -> None:
-        real = path.resolve()
-        if real in stack:
-            cycle = " -> ".join(display_path(p) for p in [*stack[stack.index(real):], real])
-            diags.add("ORC004", f"include cycle: {cycle}", via,
-                      help="remove one of the includes; each file is read once anyway")
-            return
-        if real in done:
-            return
-        done.add(real)
-        name = display_path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-            diags.add("ORC003", f"cannot read `{name}`: {reason.lower()}", via)
-            return
-        sources[name] = text
-        tree = parse_text(text, name, diags)
-        if tree is None:
-            return
-        files.append(tree)
-        for item in tree.items:
-            if isinstance(item, ast.Clause) and item.kind == "include":
+    for top in paths:
+        root = src.project_root(top)
+        # (path, real paths of the files that include it, the include that named it)
+        todo: list[tuple[Path, tuple[Path, ...], Span | None]] = [(top, (), None)]
+        while todo:
+            path, chain, via = todo.pop()
+            real = Path(os.path.realpath(path))
+            if real in chain:
+                cycle = " -> ".join(display_path(p) for p in [*chain[chain.index(real):], real])
+                diags.add("ORC004", f"include cycle: {cycle}", via,
+                          help="remove one of the includes; each file is read once anyway")
+                continue
+            if real in done:
+                continue
+            done.add(real)
+            name = display_path(path)
+            try:
+                text = src.read_source(path, name, src.MAX_TOTAL_BYTES - total)
+            except src.SourceError as err:
+                diags.add(err.code, err.message, via, help=err.help)
+                continue
+            total += len(text.encode("utf-8"))
+            sources[name] = text
+            tree = parse_text(text, name, diags)
+            if tree is None:
+                continue
+            files.append(tree)
+            found: list[tuple[Path, tuple[Path, ...], Span | None]] = []
+            for item in tree.items:
+                if not (isinstance(item, ast.Clause) and item.kind == "include"):
+                    continue
                 target = item.value
                 assert isinstance(target, ast.Text)
-                visit(path.parent / target.value, [*stack, real], target.span)
-
-    for p in paths:
-        visit(p, [], None)
+                if len(chain) + 1 > src.MAX_INCLUDE_DEPTH:
+                    diags.add("ORC012", f"includes nest more than {src.MAX_INCLUDE_DEPTH} deep here",
+                              target.span, notes=[f"`{name}` is {len(chain)} includes below "
+                                                  f"`{display_path(top)}`"],
+                              help="include the parts from fewer levels, e.g. all from the top file")
+                    continue
+                try:
+                    found.append((src.include_path(path, target.value, root), (*chain, real), target.span))
+                except src.SourceError as err:
+                    diags.add(err.code, err.message, target.span, help=err.help)
+            todo.extend(reversed(found))
     return files
 
 

@@ -57,7 +57,7 @@ def _compile(spec: Path, out: Path) -> Path | int:
             return EXIT_ERRORS
         org = result.model
     for rel, text in build_files(org).items():
-        if rel == "model.json" or rel.startswith(("schemas/", "Agent_Memory/")):
+        if rel == "model.json" or rel.startswith(("schemas/", "Agent_Memory/", "agents/")):
             path = out / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")

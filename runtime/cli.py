@@ -109,6 +109,36 @@ def parser() -> argparse.ArgumentParser:
         for param in cmd.params:
             _add_param(s, param)
 
+    s = sub.add_parser("serve", help="serve the run on the wall clock: fire deadlines on time, project, and with "
+                                     "--http serve MCP to agents")
+    _common(s)
+    s.add_argument("--http", metavar="HOST:PORT", help="also serve MCP over streamable HTTP at http://HOST:PORT/mcp "
+                                                       "(each agent presents its token; see `orchdsl run tokens`)")
+    s.add_argument("--poll", type=float, default=0.5, metavar="SECONDS",
+                   help="how often to look for what other writers recorded (default 0.5)")
+    s.add_argument("--quiet", action="store_true", help="do not print what the clock fires")
+    _dispatch_options(s, "--dispatch", required=False)
+
+    s = sub.add_parser("dispatch", help="start agents when work waits for them (see docs/agents.md)")
+    _common(s)
+    _dispatch_options(s, "--agent-cmd", required=True)
+    s.add_argument("--poll", type=float, default=0.5, metavar="SECONDS",
+                   help="how often to look at the run (default 0.5)")
+    s.add_argument("--until-idle", action="store_true",
+                   help="stop when no agent runs and nothing waits that an agent could be started for")
+    s.add_argument("--quiet", action="store_true", help="do not print launches and exits")
+
+    s = sub.add_parser("mcp", help="serve one agent over MCP on standard input and output (what an agent tool "
+                                   "launches)")
+    _common(s)
+    s.add_argument("--as", dest="as_", default=os.environ.get("ORCHDSL_AS"), metavar="AGENT",
+                   help="the agent served: every tool acts as it (default: $ORCHDSL_AS)")
+
+    s = sub.add_parser("tokens", help="the agents' tokens for `serve --http` (issued for agents that have none)")
+    _common(s)
+    s.add_argument("agents", nargs="*", metavar="AGENT", help="these agents only (default: every agent)")
+    s.add_argument("--rotate", action="store_true", help="issue new tokens; the old ones stop working")
+
     s = sub.add_parser("scenario", help="play a scenario on a compiled model (`orchdsl run SPEC --scenario FILE`)")
     _common(s)
     s.add_argument("model", metavar="MODEL_JSON")
@@ -124,6 +154,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--clock", choices=("wall", "virtual"), default=None,
                    help="with `--repair`: the kind of clock to restore when the log lost it")
     return p
+
+
+def _dispatch_options(s: argparse.ArgumentParser, flag: str, required: bool) -> None:
+    s.add_argument(flag, dest="agent_cmd", required=required, metavar="COMMAND",
+                   help="the command that starts an agent for a waiting item, with placeholders {agent}, {kind}, "
+                        "{id}, {key}, {task}, {task_file}, {prompt}, {run_dir}, {item}")
+    s.add_argument("--max-agents", type=int, default=4, metavar="N", help="agents running at once (default 4)")
+    s.add_argument("--agent-timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop an agent that runs longer; its item is offered again")
 
 
 def _emit(out: Out, as_json: bool) -> None:
@@ -200,6 +239,8 @@ def _dispatch(a: argparse.Namespace) -> int:
         out = doctor(directory, a.repair, a.clock)
         _emit(out, a.json)
         return out.code
+    if a.cmd in ("serve", "mcp", "tokens", "dispatch"):
+        return _process(a, directory)
     command: Command | None = getattr(a, "command", None)
     if command is None:
         raise UsageError("give a command; see `orchdsl run --help`")
@@ -222,11 +263,68 @@ def _dispatch(a: argparse.Namespace) -> int:
         run.close()
 
 
+def _process(a: argparse.Namespace, directory: Path) -> int:
+    """``serve``, ``mcp``, ``dispatch`` and ``tokens``: the run as a living process, and its agents' tokens."""
+    from . import serve, tokens
+    from .dispatch import TemplateError, parse_template
+
+    if a.cmd == "mcp" and not a.as_:
+        raise UsageError("`mcp` needs `--as AGENT` (or $ORCHDSL_AS): the agent it serves")
+    http = _host_port(a.http) if a.cmd == "serve" and a.http else None
+    if getattr(a, "agent_cmd", None):
+        try:
+            parse_template(a.agent_cmd)
+        except TemplateError as exc:
+            raise UsageError(str(exc)) from exc
+    run = Run.open(directory)
+    if a.cmd == "mcp" and a.as_ not in run.model.agents:
+        run.close()
+        raise UsageError(f"unknown agent `{a.as_}`; the agents are listed by `orchdsl run tokens`")
+    if a.cmd == "serve":
+        return serve.run_serve(run, http, a.poll, a.quiet, _dispatching(a))
+    if a.cmd == "mcp":
+        return serve.run_mcp(run, a.as_)
+    if a.cmd == "dispatch":
+        return serve.run_dispatcher(run, _dispatching(a), a.poll, a.until_idle)
+    try:
+        unknown = [x for x in a.agents if x not in run.model.agents]
+        if unknown:
+            raise UsageError(f"unknown agent(s) {', '.join(f'`{x}`' for x in unknown)}")
+        try:
+            issued = tokens.issue(run.dir, a.agents or list(run.model.agents), rotate=a.rotate)
+        except tokens.TokenError as exc:
+            raise UsageError(str(exc)) from exc
+        shown = {k: v for k, v in issued.items() if not a.agents or k in a.agents}
+        text = "".join(f"{k}  {v}\n" for k, v in sorted(shown.items()))
+        _emit(Out({"tokens": shown, "file": str(run.dir / tokens.TOKENS_FILE)}, text), a.json)
+        return EXIT_OK
+    finally:
+        run.close()
+
+
+def _dispatching(a: argparse.Namespace) -> dict[str, Any] | None:
+    if not a.agent_cmd:
+        return None
+    if a.max_agents < 1 or (a.agent_timeout is not None and not a.agent_timeout > 0):
+        raise UsageError("`--max-agents` and `--agent-timeout` must be positive")
+    return {"template": a.agent_cmd, "max_running": a.max_agents, "timeout": a.agent_timeout, "quiet": a.quiet}
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"bad address `{text}`; write HOST:PORT, e.g. 127.0.0.1:8765")
+    return host or "127.0.0.1", int(port)
+
+
 def _run(run: Run, command: Command, values: dict[str, Any], as_: str | None) -> Out:
     """One command of the table on an open run; a writing one is checked first, and what it
     recorded is projected after (problems of the projection are warnings)."""
     if command.view:
-        return VIEWS[command.method](run, **arguments(command, values))
+        kwargs = arguments(command, values)
+        if command.acts:
+            kwargs["agent"] = as_
+        return VIEWS[command.method](run, **kwargs)
     run.check_projection()
     engine, before = run.engine, run.store.last_seq()
     try:
@@ -276,7 +374,7 @@ def commands_markdown() -> str:
     p = parser()
     sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
     rows = [("command", "what it does")]
-    for name in ("init", "scenario", "doctor"):
+    for name in ("init", "scenario", "doctor", "serve", "mcp", "tokens", "dispatch"):
         s = sub.choices[name]
         rows.append((f"`{_usage_line(s)}`", _help_of(sub, name)))
     for cmd in COMMANDS:

@@ -48,3 +48,9 @@ class VirtualClock:
             raise ValueError("a clock cannot go backwards")
         self._now = float(t)
         return self._now
+
+
+def elapsed() -> float:
+    """Seconds on a monotonic clock: for timing the processes a dispatcher supervises, never for
+    the engine, whose time is its ``Clock``'s."""
+    return time.monotonic()

@@ -14,6 +14,7 @@ the store, the clock and the state, with the commit loop):
   metrics and the capacity escalation of domains;
 - ``Standups`` (``standups.py``): standup reports on demand and on cadence;
 - ``Firing`` (``firing.py``): the clock: deadlines fired in time order;
+- ``Launches`` (``launches.py``): the dispatcher's record of the agents it starts;
 - ``Permissions`` (``permissions.py``) and ``Guards`` (``explain.py``): who
   may act, and why a move is refused.
 
@@ -42,6 +43,7 @@ from .errors import Refused
 from .explain import Guards
 from .firing import Firing
 from .flows import Flows
+from .launches import Launches
 from .measures import Measures
 from .model import Model, load_model
 from .permissions import Permissions
@@ -67,12 +69,13 @@ class Engine:
                                  clock if clock is not None else WallClock())
         guards = Guards(ctx)
         perms = self.permissions = Permissions(ctx, guards)
-        protocols = Protocols(ctx, perms)
+        protocols = self.protocols = Protocols(ctx, perms)
         flows = Flows(ctx)
         measures = Measures(ctx, perms)
         standups = Standups(ctx)
         firing = self.firing = Firing(ctx, perms, protocols, measures, standups)
-        tasks = Tasks(ctx, perms, flows, firing)
+        tasks = self.tasks = Tasks(ctx, perms, flows, firing, protocols)
+        launches = Launches(ctx)
 
         # instructions and tasks
         self.submit_instruction = tasks.submit_instruction
@@ -111,6 +114,9 @@ class Engine:
         self.capacity = measures.capacity
         self.schedule_standups = standups.schedule
         self.generate_standups = standups.generate
+        # the dispatcher's records
+        self.record_launch = launches.record_launch
+        self.record_exit = launches.record_exit
         # the clock
         self.process_clock = firing.process
         ctx.refresh()

@@ -84,8 +84,9 @@ REFUSALS: tuple[Refusal, ...] = (
     Refusal("RUN024", "no-handoff",
             "no handoff declared between the domains, or the task is not in the state a handoff starts in"),
     Refusal("RUN025", "handoff-open",
-            "a plain `move` would make the `on accept` or `on reject` transition of the task's open handoff; "
-            "use `accept_handoff` / `reject_handoff` (`orchdsl run handoff accept|reject`)"),
+            "a plain `move` would make the `on accept` or `on reject` transition of the task's handoff (open, or "
+            "declared for a task handed to another domain); use `handoff create`, then `accept_handoff` / "
+            "`reject_handoff` (`orchdsl run handoff accept|reject`)"),
     Refusal("RUN026", "waiting-for-answer",
             "the asker of an open blocking consultation about this task or instruction waits for its answer "
             "(or its timeout) before moving the task or creating tasks under the instruction"),

@@ -25,6 +25,7 @@ from typing import Any
 
 from .bulk import collector_paused
 from .context import MAX_ATTEMPTS, Context, contention
+from .contract.budgets import span_text
 from .contract.events import Draft, Event
 from .errors import Conflict, Refused
 from .measures import Measures
@@ -236,7 +237,7 @@ class Firing:
         assert th is not None
         actor = th.to or (st.owner if name == "warn" else None) or st.owner or ""
         to = self.perms.agents_of(actor, t)
-        text = f"{measured / 3600:g}h" if dim == "time" else f"{measured:g} tokens"
+        text = span_text(measured) if dim == "time" else f"{measured:g} tokens"
         data = {
             "task": t.id, "state": t.state, "visit": t.visit, "threshold": th.budget.text, "dimension": dim,
             "measured": measured, "measured_text": text, "to_actor": actor, "to": to,

@@ -40,7 +40,8 @@ class Protocols:
                     return spec
         return None
 
-    def _acceptor_role(self, h: Handoff) -> str | None:
+    def acceptor_role(self, h: Handoff) -> str | None:
+        """The role that accepts or rejects a handoff."""
         who = h.accepted_by
         if who == "@downstream_lead":
             return self.ctx.model.domain_lead_role.get(h.to_domain)
@@ -57,7 +58,7 @@ class Protocols:
         return h
 
     def _check_acceptor(self, agent: AgentInfo, h: Handoff, verb: str) -> None:
-        role = self._acceptor_role(h)
+        role = self.acceptor_role(h)
         if agent.role != role:
             who = names(self.ctx.model.agents_by_role.get(role or "", ()))
             raise Refused(

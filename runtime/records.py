@@ -243,3 +243,25 @@ def resolve(budget: Budget, state: StateRec, task: Task) -> list[tuple[str, floa
     if target is None or target.kind == "multiple":
         return []
     return [(dim, amount * budget.value) for dim, amount in resolve(target, state, task)]
+
+
+@dataclass(slots=True)
+class Launch:
+    """An agent process started for a waiting item (the dispatcher's record)."""
+
+    key: str
+    agent: str
+    kind: str
+    what: str
+    task: str | None
+    attempt: int
+    at: float
+    running: bool = True
+    code: int | None = None
+    reason: str | None = None
+    ended_at: float | None = None
+
+    def dump(self) -> dict[str, Any]:
+        return {"key": self.key, "agent": self.agent, "kind": self.kind, "id": self.what, "task": self.task,
+                "attempt": self.attempt, "at": self.at, "running": self.running, "code": self.code,
+                "reason": self.reason, "ended_at": self.ended_at}

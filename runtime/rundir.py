@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import tokens
 from .clock import Clock, VirtualClock, WallClock
 from .contract.budgets import time_problem
 from .contract.events import check_event
@@ -237,8 +238,9 @@ class Run:
     def init(cls, directory: Path, model_path: Path, start: float | None, force: bool = False,
              schemas: Path | None = None, memory: Path | None = None) -> Run:
         """Create a run directory for a compiled model; ``schemas`` and ``memory``
-        default to the ``schemas/`` and ``Agent_Memory/`` beside the model. The log appears
-        whole or not at all: it is filled under another name, then renamed."""
+        default to the ``schemas/`` and ``Agent_Memory/`` beside the model, and the agents'
+        prompts (``agents/``) beside it are copied too. The log appears whole or not at all: it
+        is filled under another name, then renamed."""
         try:
             model_text = model_path.read_text(encoding="utf-8")
             model = load_model(json.loads(model_text))
@@ -248,22 +250,28 @@ class Run:
             raise UsageError(str(exc)) from exc
         if start is not None and time_problem(start) is not None:
             raise UsageError(f"the clock cannot start at {start}: {time_problem(start)}")
-        if os.path.lexists(directory / STORE_FILE) and not force:
+        existing = os.path.lexists(directory / STORE_FILE)
+        if existing and not force:
             raise UsageError(f"`{directory}` holds a run already; use `--force` to start afresh")
         directory.mkdir(parents=True, exist_ok=True)
         here = model_path.resolve().parent
         with Root(directory) as root:
-            for name in (STORE_FILE, STORE_FILE + "-wal", STORE_FILE + "-shm", INIT_STORE, INIT_STORE + "-wal",
-                         INIT_STORE + "-shm", LEGACY_CLOCK, MANIFEST, TMP, MEMORY, "schemas"):
+            old = [INIT_STORE, INIT_STORE + "-wal", INIT_STORE + "-shm", TMP]  # left by an interrupted init
+            if existing:  # and `--force`: the run is discarded
+                old += [STORE_FILE, STORE_FILE + "-wal", STORE_FILE + "-shm", LEGACY_CLOCK, MANIFEST, MEMORY,
+                        "schemas", "agents"]
+            for name in old:
                 root.remove_tree(name)
             root.write_text(MODEL_FILE, model_text)
-            for src, name in ((schemas or here / "schemas", "schemas"), (memory or here / MEMORY, MEMORY)):
+            for src, name in ((schemas or here / "schemas", "schemas"), (memory or here / MEMORY, MEMORY),
+                              (here / "agents", "agents")):
                 if src.is_dir() and src.resolve() != (directory / name).resolve():
                     for rel, data in _files(src):
                         root.write_bytes(f"{name}/{rel}", data)
         _new_store(directory, model, start)
         run = cls.open(directory)
         run.project()
+        tokens.issue(directory, run.model.agents)
         return run
 
     @property

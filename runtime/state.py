@@ -28,6 +28,7 @@ from .records import (
     Delegation,
     Handoff,
     Instruction,
+    Launch,
     Message,
     Plan,
     Task,
@@ -99,6 +100,8 @@ class OrgState:
         """standup -> when its cadence was started (``standups_scheduled``)"""
         self.standup_last: dict[str, float] = {}
         self.standups: list[dict[str, Any]] = []
+        self.launches: dict[str, Launch] = {}
+        """item key -> its latest launch (``running`` until its exit is recorded)"""
         self._domain_hours = {
             d: math.fsum(self.ledger.capacity_hours(a) for a in self.ledger.agents_in(d)) for d in model.domains
         }
@@ -147,6 +150,8 @@ class OrgState:
             T.DOMAIN_CAPACITY_ESCALATED: self._domain_capacity_escalated,
             T.STANDUP_REPORTED: self._standup_reported,
             T.STANDUPS_SCHEDULED: self._standups_scheduled,
+            T.AGENT_LAUNCHED: self._agent_launched,
+            T.AGENT_EXITED: self._agent_exited,
         }
         missing = [t for t in T if t not in self._apply]
         if missing:
@@ -437,6 +442,15 @@ class OrgState:
                 self.standup_origin[name] = e.at
                 self._dirty_protocol.add(("standup", name))
 
+    def _agent_launched(self, e: Event) -> None:
+        d = e.data
+        self.launches[d["key"]] = Launch(d["key"], d["agent"], d["kind"], d["id"], d.get("task"), d["attempt"], e.at)
+
+    def _agent_exited(self, e: Event) -> None:
+        d = e.data
+        launch = self.launches[d["key"]]
+        launch.running, launch.code, launch.reason, launch.ended_at = False, d.get("code"), d["reason"], e.at
+
     def _stage(self, ins: Instruction, stage: str) -> None:
         flow = self.flows.get(ins.tier)
         if flow is not None and stage in flow.stages and stage not in ins.stages:
@@ -644,4 +658,5 @@ class OrgState:
             "standup_origin": dict(sorted(self.standup_origin.items())),
             "standup_last": dict(sorted(self.standup_last.items())),
             "standups": list(self.standups),
+            "launches": {k: v.dump() for k, v in sorted(self.launches.items())},
         }

@@ -26,6 +26,7 @@ from .flows import Flows
 from .gates import check_thresholds, pick_outcome
 from .model import AgentInfo, TransitionRec
 from .permissions import Permissions
+from .protocols import Protocols
 from .records import Message, Task
 from .state import OrgState
 
@@ -70,11 +71,12 @@ def next_task_id(state: OrgState, kind: str, parent: str | None) -> str:
 class Tasks:
     """Instructions and tasks: their commands and queries."""
 
-    def __init__(self, ctx: Context, perms: Permissions, flows: Flows, firing: Firing) -> None:
+    def __init__(self, ctx: Context, perms: Permissions, flows: Flows, firing: Firing, protocols: Protocols) -> None:
         self.ctx = ctx
         self.perms = perms
         self.flows = flows
         self.firing = firing
+        self.protocols = protocols
 
     # -- instructions and tasks ------------------------------------------------------------
 
@@ -183,7 +185,7 @@ class Tasks:
     def move(self, as_: str, task: str, target: str, attest: Sequence[str] = ()) -> list[Event]:
         """Move a task to ``target`` along a declared transition."""
         # The most frequent command: `Context.commit`'s loop, specialised to its one event.
-        ctx, data = self.ctx, self._move_data
+        ctx, data = self.ctx, self.move_data
         attempts = MAX_ATTEMPTS
         while attempts:
             attempts -= 1
@@ -202,7 +204,8 @@ class Tasks:
             return events
         raise contention()
 
-    def _move_data(self, now: float, as_: str, task: str, target: str, attest: Sequence[str]) -> dict[str, Any]:
+    def move_data(self, now: float, as_: str, task: str, target: str, attest: Sequence[str]) -> dict[str, Any]:
+        """The data of a move's event after every check of the move (``Refused`` when one fails)."""
         ctx = self.ctx
         state = ctx.state
         agent = ctx.model.agents.get(as_) or ctx.agent(as_)
@@ -218,6 +221,16 @@ class Tasks:
                     f"task {q(t.id)} has the open handoff {q(h.id)}, whose `on {side}` is "
                     f"{q(t.state + ' -> ' + target)}; use `orchdsl run handoff accept|reject`",
                     task=t.id, handoff=h.id,
+                )
+        elif t.handoff_to is not None:
+            spec = self.protocols.handoff_spec(t.domain, t.handoff_to)
+            move = (t.state, target)
+            if spec is not None and move in (spec.on_accept, spec.on_reject):
+                raise Refused(
+                    "RUN025",
+                    f"task {q(t.id)} is handed to {q(t.handoff_to)}: {q(t.state + ' -> ' + target)} is the "
+                    f"declared handoff's to make; its domain's lead creates it with `orchdsl run handoff create`",
+                    task=t.id,
                 )
         self.perms.check_move(agent, t, target, attest, now)
         return moved_data(t, target, attest)

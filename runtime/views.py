@@ -26,6 +26,8 @@ from .report import build_report, render_report
 from .rundir import Run, verify
 from .text import number, pct, table
 from .timefmt import iso
+from .work import moves as possible_moves
+from .work import waiting
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -339,8 +341,31 @@ def clock_show(run: Run) -> Out:
     return Out({"now": run.now, "now_iso": iso(run.now), "clock": mode}, f"{iso(run.now)} ({mode} clock)\n")
 
 
+def work(run: Run, agent: str) -> Out:
+    run.engine.ctx.agent(agent)
+    items = [i.dump() for i in waiting(run.engine, agent)]
+    if not items:
+        return Out({"agent": agent, "items": []}, f"{agent}: nothing waits for you\n")
+    rows = [(i["kind"], i["id"], i["summary"]) for i in items]
+    return Out({"agent": agent, "items": items},
+               f"{agent}: {len(items)} item(s) wait for you\n" + table(("KIND", "ID", "WHAT"), rows) + "\n")
+
+
+def moves(run: Run, agent: str, task: str) -> Out:
+    run.engine.refresh()
+    options = possible_moves(run.engine, task, agent)
+    t = run.engine.state.tasks[task]
+    rows = [(o["target"], "yes" if o["allowed"] else "no", ", ".join(o["actors"]),
+             o.get("refused") or (f"attest {', '.join(o['requires'])}" if o["requires"] else ""))
+            for o in options]
+    text = (f"{task} is in {t.state} (tier {t.tier}); moves for {agent}:\n"
+            + table(("TO", "YOU MAY", "BY", "NOTE"), rows) + "\n")
+    return Out({"task": task, "state": t.state, "agent": agent, "moves": options}, text)
+
+
 VIEWS: dict[str, Callable[..., Out]] = {
     "status": status, "inbox": inbox, "show": show, "instruction_show": instruction_show,
     "log": lambda run, verify=False, after=0: log(run, verify, after), "report": report, "clock_show": clock_show,
+    "work": work, "moves": moves,
 }
 """the view functions by the ``method`` the command table names"""

@@ -8,6 +8,11 @@ listed, comma-separated) expects a diagnostic of that code and severity whose
 primary span starts on that line; the example must produce exactly what its
 lines expect, nothing more. The page's own code must be expected on at least
 one line. Other ```orch blocks (the fix) must parse.
+
+A control picture in an example (``␛`` for U+001B, ``␀`` for NUL...) stands for the control
+character it pictures, so that pages stay printable. A few codes need files no example can
+hold (a folder, a file over the size limit, a long chain of includes): ``FIXTURES`` makes
+them beside the example and says which file to check.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from orchdsl.codes import CODES, Severity
 from orchdsl.diagnostics import Diagnostics
 from orchdsl.parser import parse_text
 from orchdsl.pipeline import check_files
+from orchdsl.sources import MAX_FILE_BYTES, MAX_INCLUDE_DEPTH
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "docs" / "codes"
@@ -53,13 +59,38 @@ def expectations(example: str) -> set[tuple[int, str, Severity]]:
     return out
 
 
-def run_example(example: str, tmp_path: Path) -> tuple[set[tuple[int, str, Severity]], list[str]]:
+def _folder(tmp: Path) -> Path:
+    (tmp / "teams").mkdir()
+    return tmp / "example.orch"
+
+
+def _huge_file(tmp: Path) -> Path:
+    with open(tmp / "huge.orch", "wb") as fh:
+        fh.truncate(MAX_FILE_BYTES + 1)  # sparse: the size is what counts, nothing is read
+    return tmp / "example.orch"
+
+
+def _include_chain(tmp: Path) -> Path:
+    """top.orch -> level1.orch -> ... -> example.orch, which is MAX_INCLUDE_DEPTH deep."""
+    names = ["top.orch"] + [f"level{i}.orch" for i in range(1, MAX_INCLUDE_DEPTH)] + ["example.orch"]
+    for here, below in zip(names, names[1:], strict=False):
+        (tmp / here).write_text(f'include "{below}"\n', encoding="utf-8")
+    return tmp / "top.orch"
+
+
+FIXTURES = {"ORC010": _folder, "ORC011": _huge_file, "ORC012": _include_chain}
+CONTROL_PICTURES = {0x2400 + c: c for c in range(0x20)}
+
+
+def run_example(example: str, tmp_path: Path, code: str | None = None) -> tuple[set[tuple[int, str, Severity]], list[str]]:
     """Check an example beside the base files: what it produced in example.orch,
     and every diagnostic that landed anywhere else (rendered)."""
     for base in BASES:
         shutil.copy(PAGES / base, tmp_path / base)
     path = tmp_path / "example.orch"
-    path.write_text(example, encoding="utf-8")
+    path.write_text(example.translate(CONTROL_PICTURES), encoding="utf-8")
+    if code in FIXTURES:
+        path = FIXTURES[code](tmp_path)
     result = check_files([path])
     got: set[tuple[int, str, Severity]] = set()
     elsewhere: list[str] = []
@@ -112,7 +143,7 @@ def test_page_example(page: Path, tmp_path: Path) -> None:
     for _, c, sev in expected:
         assert c in CODES, f"{page.name} expects unknown code {c}"
         assert CODES[c].severity is sev, f"{c} is marked {sev.value} but is {CODES[c].severity.value}"
-    got, elsewhere = run_example(example, tmp_path)
+    got, elsewhere = run_example(example, tmp_path, code.code)
     missing = sorted(expected - got)
     assert not missing, f"expected but not produced (line, code): {missing}; produced: {sorted(got)}"
     extra = sorted(got - expected)

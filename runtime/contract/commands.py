@@ -61,6 +61,8 @@ class Param:
     """the engine's keyword argument, when not ``name``"""
     choices: tuple[str, ...] = ()
     metavar: str | None = None
+    me: bool = False
+    """the calling agent when an agent calls the command itself (an MCP tool): filled in, not asked"""
 
     @property
     def keyword(self) -> str:
@@ -144,7 +146,7 @@ class Command:
     done: str = ""
     """what the command line says when it is done (a template over the parameters and ``returns``)"""
     view: bool = False
-    """a read-only view computed from the state, not an engine command"""
+    """a read-only view computed from the state, not an engine command (one that acts is about the agent)"""
     aliases: tuple[str, ...] = ()
 
     @property
@@ -298,12 +300,29 @@ COMMANDS: tuple[Command, ...] = (
     ), cli=("clock", "to"), acts=False, who=Who.OPERATOR),
     Command("clock_process", "fire what is due now", "process_clock", cli=("clock", "process"), acts=False,
             who=Who.OPERATOR, aliases=("process",)),
+    # -- the dispatcher ---------------------------------------------------------------------
+    Command("agent_launch", "record that an agent was started for a waiting item", "record_launch", (
+        Param("key", "text", "the item's key (`orchdsl run work` lists them)", required=True, positional=True),
+        _id("agent", "the agent started", required=True),
+        _id("kind", "the item's kind", required=True),
+        _id("id", "the id of the task, handoff, delegation or consultation", required=True),
+        _id("task", "the task the item is about"),
+    ), cli=("agent", "launch"), acts=False, who=Who.OPERATOR, done="launch of {agent} for {key} recorded"),
+    Command("agent_exit", "record how an agent started for an item ended", "record_exit", (
+        Param("key", "text", "the item's key", required=True, positional=True),
+        Param("code", "int", "the exit status"),
+        Param("reason", "choice", "how it ended", required=True, choices=("done", "failed", "timeout", "stopped")),
+    ), cli=("agent", "exit"), acts=False, who=Who.OPERATOR, done="exit for {key} recorded"),
     # -- views ----------------------------------------------------------------------------------
     Command("status", "tasks by state, SLA clocks, escalations, utilisation", "status", acts=False,
             writes=False, view=True),
-    Command("inbox", "an agent's inbox", "inbox", (
-        _id("agent", "the agent", required=True, positional=True),
+    Command("inbox", "an agent's inbox: the notices and messages sent to it", "inbox", (
+        _id("agent", "the agent", required=True, positional=True, me=True),
     ), acts=False, writes=False, view=True),
+    Command("work", "what waits for you: tasks you may move, gates you review, handoffs, delegations and "
+            "consultations to answer", "work", writes=False, view=True),
+    Command("moves", "the moves out of a task's state, and whether you may make each now (and why not)", "moves",
+            (TASK,), writes=False, view=True),
     Command("show", "one task with its history", "show", (TASK,), acts=False, writes=False, view=True),
     Command("instruction_show", "an instruction's flow as data", "instruction_show", (INSTRUCTION,),
             cli=("instruction", "show"), acts=False, writes=False, view=True),
@@ -371,9 +390,10 @@ def param_schema(p: Param) -> dict[str, Any]:
     return schema
 
 
-def arguments_schema(c: Command, acting_as: bool) -> dict[str, Any]:
+def arguments_schema(c: Command, acting_as: bool, by_agent: bool = False) -> dict[str, Any]:
     """The JSON Schema of a command's arguments as an object; ``acting_as`` adds the acting agent
-    (``as``), required unless a person from outside may issue the command."""
+    (``as``), required unless a person from outside may issue the command; ``by_agent`` leaves out
+    what an agent's own call fills in (the parameters that are the caller)."""
     props: dict[str, Any] = {}
     required: list[str] = []
     if acting_as and c.acts:
@@ -381,6 +401,8 @@ def arguments_schema(c: Command, acting_as: bool) -> dict[str, Any]:
         if not c.human:
             required.append("as")
     for p in c.params:
+        if by_agent and p.me:
+            continue
         props[p.name] = param_schema(p)
         if p.required:
             required.append(p.name)

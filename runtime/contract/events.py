@@ -49,6 +49,8 @@ class EventType(StrEnum):
     DOMAIN_CAPACITY_ESCALATED = "domain_capacity_escalated"
     STANDUP_REPORTED = "standup_reported"
     STANDUPS_SCHEDULED = "standups_scheduled"
+    AGENT_LAUNCHED = "agent_launched"
+    AGENT_EXITED = "agent_exited"
 
 
 class Event(NamedTuple):
@@ -331,6 +333,26 @@ class StandupsScheduled(TypedDict):
     standups: list[str]
 
 
+class AgentLaunched(TypedDict):
+    key: str
+    """the waiting item the agent was started for"""
+    agent: str
+    kind: str
+    id: str
+    task: str | None
+    attempt: int
+
+
+class AgentExited(TypedDict):
+    key: str
+    agent: str
+    code: int | None
+    """the process's exit status (``None`` when it was stopped)"""
+    reason: str
+    """``done`` (exit 0), ``failed`` (another status), ``timeout`` (stopped after its time) or ``stopped``
+    (the dispatcher stopped)"""
+
+
 DATA: dict[EventType, type] = {
     EventType.INSTRUCTION_SUBMITTED: InstructionSubmitted,
     EventType.TASK_CREATED: TaskCreated,
@@ -362,6 +384,8 @@ DATA: dict[EventType, type] = {
     EventType.DOMAIN_CAPACITY_ESCALATED: DomainCapacityEscalated,
     EventType.STANDUP_REPORTED: StandupReported,
     EventType.STANDUPS_SCHEDULED: StandupsScheduled,
+    EventType.AGENT_LAUNCHED: AgentLaunched,
+    EventType.AGENT_EXITED: AgentExited,
 }
 """the shape of each type's data"""
 

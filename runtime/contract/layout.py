@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 import string
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -164,11 +164,18 @@ def dumper(pure: bool = False) -> type[Any]:
 def write_text(path: Path, text: str, tmp_dir: Path | None = None) -> None:
     """Write ``text`` to ``path`` atomically: a reader sees the old file or the new one,
     never half of one. The temporary file is made in ``tmp_dir`` (default: beside the
-    file; it must be on the same file system) and removed if anything fails."""
+    file; it must be on the same file system) and removed if anything fails; the file gets
+    the permissions the process's umask gives new files."""
     path.parent.mkdir(parents=True, exist_ok=True)
     folder = tmp_dir if tmp_dir is not None else path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name[:40]}.", suffix=".tmp")
+    while True:
+        tmp = str(folder / f".{path.name[:40]}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)

@@ -44,7 +44,7 @@ def test_the_parser_has_every_command() -> None:
                                 and pr.required]
         for pr in c.params:
             if pr.required and not pr.positional:
-                args += [pr.option, "1" if pr.kind == "int" else "x"]
+                args += [pr.option, pr.choices[0] if pr.choices else "1" if pr.kind == "int" else "x"]
         ns = p.parse_args(args)
         assert ns.command is c
 

@@ -86,9 +86,15 @@ def test_cross_domain_guard_and_downstream_lead(engine: Engine) -> None:
     r = refused(engine, "RUN006", engine.move, LEAD, tid, "READY_FOR_HANDOFF", attest=handoff)
     assert "`downstream_domain_notified`" in r.reason
     engine.move(LEAD, tid, "READY_FOR_HANDOFF", attest=[*handoff, "downstream_domain_notified"])
-    r = refused(engine, "RUN004", engine.move, LEAD, tid, "COMPLETED", attest=["all_acceptance_criteria_met"])
-    assert "@downstream_lead (`frontend-lead`)" in r.reason
-    engine.move("frontend-lead", tid, "COMPLETED", attest=["all_acceptance_criteria_met"])
+    # a task handed to another domain finishes through the declared handoff, not a plain move
+    for who in (LEAD, "frontend-lead"):
+        r = refused(engine, "RUN025", engine.move, who, tid, "COMPLETED", attest=["all_acceptance_criteria_met"])
+        assert "handoff create" in r.reason
+    hid = engine.create_handoff(LEAD, tid, "frontend", "API ready")
+    engine.tick_handoff(LEAD, hid, engine.state.handoffs[hid].checklist)
+    r = refused(engine, "RUN004", engine.accept_handoff, LEAD, hid, attest=["all_acceptance_criteria_met"])
+    assert "frontend-lead" in r.reason
+    engine.accept_handoff("frontend-lead", hid, attest=["all_acceptance_criteria_met"])
     assert engine.task(tid)["state"] == "COMPLETED"
 
 
