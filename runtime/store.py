@@ -210,6 +210,9 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
+_LAST = "SELECT COALESCE(MAX(seq), 0) FROM events"
+_LAST_AND_NOW = f"SELECT ({_LAST}), (SELECT value FROM meta WHERE key = '{NOW}')"
+
 # SQLite's messages -> the RUN code of the problem and what it means for the file
 _PROBLEMS = (
     ("locked", "RUN030", "another process holds its lock"),
@@ -373,12 +376,14 @@ class SQLiteStore:
     def _append(self, events: list[Event], expected_last_seq: int, clock: float | None) -> int:
         db = self._db
         with self._transaction():
-            last = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+            if clock is None:
+                last = int(db.execute(_LAST).fetchone()[0])
+            else:
+                last, text = db.execute(_LAST_AND_NOW).fetchone()  # one statement: appends are the hot path
             if last != expected_last_seq:
                 raise Conflict(expected_last_seq, last)
             if clock is not None:
-                row = db.execute("SELECT value FROM meta WHERE key = ?", (NOW,)).fetchone()
-                stored = clock_value(row[0] if row else None)
+                stored = clock_value(text)
                 if stored is not None and stored > clock:
                     raise ClockMoved(expected_last_seq, stored)
                 if stored != clock:
