@@ -34,7 +34,7 @@ from orchdsl.model import Organisation
 
 # Files in the output directory that compilation owns: anything else there is
 # left alone, so that a committed tree may hold a README of its own.
-OWNED_ROOTS = ("Agent_Memory", "agents", "schemas", "model.json")
+OWNED_ROOTS = ("Agent_Memory", "agents", "schemas", "docs", "model.json")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from .contract.events import Draft, Event
 from .contract.model import Consultation as ConsultationSpec
 from .contract.model import Handoff as HandoffSpec
 from .errors import Refused
-from .model import AgentInfo
+from .model import AgentInfo, default_priority
 from .permissions import Permissions, acts_as
 from .records import Consultation, Delegation, Handoff, Task
 
@@ -215,7 +215,7 @@ class Protocols:
         to: str,
         subject: str,
         message: str = "",
-        priority: str = "normal",
+        priority: str | None = None,
         instruction: str | None = None,
         task: str | None = None,
     ) -> str:
@@ -223,6 +223,8 @@ class Protocols:
         (``D1``, ...). The recipient must acknowledge within the model's
         ``acknowledge_within``, or the delegation escalates once."""
         out: list[str] = []
+
+        chosen = priority if priority is not None else default_priority(self.ctx.model.priorities)
 
         def build(now: float) -> list[Draft]:
             sender = self.ctx.agent(as_)
@@ -234,8 +236,9 @@ class Protocols:
                     f"{q(as_)} ({q(sender.role)}) may not delegate to {q(to)} ({q(recipient.role)}): "
                     f"delegation goes one hop down the chain {' -> '.join(chain) or '(none declared)'}",
                 )
-            if priority not in self.ctx.model.priorities:
-                raise Refused("RUN013", f"priority {q(priority)} is not one of {names(self.ctx.model.priorities)}")
+            declared = self.ctx.model.priorities
+            if chosen not in declared:
+                raise Refused("RUN013", f"priority {q(chosen)} is not one of {names(declared)}")
             if not subject.strip():
                 raise Refused("RUN013", "a delegation needs a subject")
             if instruction is not None and instruction not in self.ctx.state.instructions:
@@ -248,7 +251,7 @@ class Protocols:
             out[:] = [did]
             data = {
                 "delegation": did, "from": as_, "to": to, "subject": subject, "message": message,
-                "priority": priority, "instruction": instruction, "task": task, "due": due,
+                "priority": chosen, "instruction": instruction, "task": task, "due": due,
             }
             return [("delegated", now, as_, data)]
 
@@ -291,7 +294,8 @@ class Protocols:
 
     # -- broadcasts -----------------------------------------------------------------
 
-    def broadcast(self, as_: str, channel: str, kind: str, priority: str, subject: str, message: str = "") -> list[Event]:
+    def broadcast(self, as_: str, channel: str, kind: str, priority: str | None = None, subject: str = "",
+                  message: str = "") -> list[Event]:
         """Send a message to every agent of a channel's member roles (but the sender)."""
 
         def build(now: float) -> list[Draft]:
@@ -302,10 +306,11 @@ class Protocols:
             if ch is None:
                 raise Refused("RUN002", f"unknown channel {q(channel)}; channels are {names(channels)}")
             kinds, priorities = spec.kinds, spec.priorities
+            chosen = priority if priority is not None else default_priority(priorities)
             if kind not in kinds:
                 raise Refused("RUN013", f"broadcast kind {q(kind)} is not one of {names(kinds)}")
-            if priority not in priorities:
-                raise Refused("RUN013", f"broadcast priority {q(priority)} is not one of {names(priorities)}")
+            if chosen not in priorities:
+                raise Refused("RUN013", f"broadcast priority {q(chosen)} is not one of {names(priorities)}")
             if not subject.strip():
                 raise Refused("RUN013", "a broadcast needs a subject")
             members = list(ch.members)
@@ -317,7 +322,7 @@ class Protocols:
                     f"all of them",
                 )
             to = [a for r in members for a in self.ctx.model.agents_by_role.get(r, ()) if a != as_]
-            data = {"channel": channel, "kind": kind, "priority": priority, "subject": subject,
+            data = {"channel": channel, "kind": kind, "priority": chosen, "subject": subject,
                     "message": message, "to": to}
             return [("broadcast_sent", now, as_, data)]
 

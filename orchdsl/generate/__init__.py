@@ -5,7 +5,9 @@
   folders (``memory``);
 - ``agents/{role}.md``: one prompt per role (``prompts``, the only user of jinja2);
 - ``schemas/{name}.schema.json``: JSON Schemas of every file an agent reads or
-  writes (``schemas``).
+  writes (``schemas``);
+- ``docs/*.md``: the hierarchy, lifecycle, protocols and flows as Mermaid
+  diagrams (``orchdsl.graph``).
 
 Every generator is deterministic: a fixed key order, no timestamps.
 """
@@ -65,6 +67,7 @@ def build_files(org: Organisation) -> dict[str, str]:
     from orchdsl.generate.memory import memory_files
     from orchdsl.generate.prompts import prompt_files
     from orchdsl.generate.schemas import agent_file_schemas
+    from orchdsl.graph import markdown_views
 
     schemas = agent_file_schemas(org)
     files: dict[str, str] = {
@@ -75,4 +78,5 @@ def build_files(org: Organisation) -> dict[str, str]:
         files[f"schemas/{name}.schema.json"] = dump_schema(schema)
     files.update(memory_files(org, schemas))
     files.update(prompt_files(org))
+    files.update(markdown_views(org))
     return files

@@ -186,7 +186,8 @@ COMMANDS: tuple[Command, ...] = (
         Param("skills", "ids", "skills the task requires", arg="required_skills", metavar="SKILL"),
         Param("nice", "ids", "skills that help", arg="nice_skills", metavar="SKILL"),
         Param("complexity", "choice", "the task's complexity", default="moderate", choices=COMPLEXITIES),
-        Param("priority", "text", "the task's priority (one the spec declares)", default="normal"),
+        Param("priority", "text", "the task's priority, one the spec declares (default: the middle one, "
+                                  "normal of the default list)"),
         Param("estimate", "estimate", "the estimate in hours (6h, 1.5d) and/or tokens (50K)", metavar="6h|50K"),
         Param("depends", "ids", "tasks that must finish first", arg="dependencies", metavar="TASK"),
         _id("parent", "the strategic task a tactical task belongs to", metavar="ST"),
@@ -239,7 +240,8 @@ COMMANDS: tuple[Command, ...] = (
         _id("to", "the agent below you", required=True, metavar="AGENT"),
         Param("subject", "text", "what is delegated", required=True),
         Param("message", "text", "details", default=""),
-        Param("priority", "text", "a priority the spec declares", default="normal"),
+        Param("priority", "text", "a priority the spec declares (default: the middle one, normal of the "
+                                  "default list)"),
         _id("instruction", "the instruction it is about"),
         _id("task", "the task it is about"),
     ), who=Who.DELEGATOR, returns="delegation", done="delegated {delegation}"),
@@ -262,7 +264,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("broadcast", "send an announcement to a channel", "broadcast", (
         _id("channel", "the channel", required=True, positional=True),
         _id("kind", "the kind of announcement (one the spec declares)", required=True),
-        Param("priority", "text", "a priority the spec declares", default="normal"),
+        Param("priority", "text", "a priority the spec declares (default: the middle one, normal of the "
+                                  "default list)"),
         Param("subject", "text", "the subject", required=True),
         Param("message", "text", "the message", default=""),
     ), who=Who.CHANNEL_SENDER, done="broadcast on {channel}"),

@@ -322,3 +322,12 @@ def test_task_description_and_acceptance_criteria(cli: Cli) -> None:
     assert data["tactical_acceptance_criteria"] == ["429 with Retry-After", "limits configurable per plan"]
     assert data["parent_strategic_task"] is None
     cli.ok("log", "--verify")  # the replayed log gives the same task
+
+
+def test_the_options_of_run_may_come_before_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from orchdsl.cli import main as orchdsl_main
+
+    d = tmp_path / "run"
+    assert orchdsl_main(["run", "--dir", str(d), "init", str(V2), "--virtual-clock"]) == 0  # the usage line's form
+    assert orchdsl_main(["run", "--dir", str(d), "--json", "status"]) == 0
+    assert '"clock": "virtual"' in capsys.readouterr().out
