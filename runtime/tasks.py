@@ -198,7 +198,7 @@ class Tasks:
             base = state.last_seq
             events = [Event(base + 1, "task_moved", now, as_, data(now, as_, task, target, attest))]
             try:
-                store.append(events, base)
+                ctx.append(events, base)
             except Conflict:
                 continue
             state.apply(events[0])

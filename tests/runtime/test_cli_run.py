@@ -210,7 +210,8 @@ def test_log_verify_catches_a_changed_projection_and_log(cli: Cli) -> None:
     db.commit()
     db.close()
     code, out, err = cli("log", "--verify")
-    assert code == 1 and "cannot be replayed" in err and "event 3 applied after 1" in err
+    assert code == 2 and "RUN028 store-damaged" in err and "cannot be replayed" in err
+    assert "event 3 applied after 1" in err
 
 
 def test_usage_errors_exit_2(cli: Cli, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

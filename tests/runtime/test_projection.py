@@ -17,7 +17,7 @@ import yaml
 from orchdsl_runtime import projection
 from orchdsl_runtime.contract.commands import BY_NAME
 from orchdsl_runtime.invoke import invoke
-from orchdsl_runtime.projection import MANIFEST
+from orchdsl_runtime.projector import MANIFEST
 from orchdsl_runtime.rundir import Run
 from orchdsl_runtime.scenario import play_file
 
@@ -125,14 +125,13 @@ def drive(run: Run) -> None:
     e.advance(30 * 3600)  # TT1.2 waited in ASSIGNED past its escalation threshold; D1 is overdue
     e.acknowledge("tech-lead", did, notes="late, sorry")
     e.generate_standups()
-    run.save_clock()
     run.project()
 
 
 def validate_all(run_dir: Path) -> dict[str, int]:
     schemas = {p.name.removesuffix(".schema.json"): json.loads(p.read_text())
                for p in (run_dir / "schemas").glob("*.schema.json")}
-    files = json.loads((run_dir / MANIFEST).read_text())
+    files = json.loads((run_dir / MANIFEST).read_text())["files"]
     counts: dict[str, int] = {}
     for rel in files:
         data = yaml.safe_load((run_dir / rel).read_text(encoding="utf-8"))
@@ -233,7 +232,7 @@ def test_projection_is_deterministic_and_a_pure_function_of_the_log(compiled_dir
         run = Run.init(tmp_path / name, compiled_dir / "model.json", START)
         try:
             drive(run)
-            assert run.project() == []  # nothing changed since the last write
+            assert run.project().changed == []  # nothing changed since the last write
         finally:
             run.close()
         memory = tmp_path / name / "Agent_Memory"
@@ -246,7 +245,7 @@ def test_projection_is_deterministic_and_a_pure_function_of_the_log(compiled_dir
             p.unlink()
     run = Run.open(again_dir)
     try:
-        changed = run.project()
+        changed = run.project().changed
     finally:
         run.close()
     memory = again_dir / "Agent_Memory"
@@ -261,9 +260,10 @@ def test_files_the_state_no_longer_produces_are_removed(compiled_dir: Path, tmp_
         stray.parent.mkdir(parents=True)
         stray.write_text("id: ST9\n")
         manifest = run.dir / MANIFEST
-        names = json.loads(manifest.read_text())
-        manifest.write_text(json.dumps([*names, "Agent_Memory/I9/tasks/strategic/ST9.yaml"]))
-        changed = run.project()
+        data = json.loads(manifest.read_text())
+        data["files"].append("Agent_Memory/I9/tasks/strategic/ST9.yaml")
+        manifest.write_text(json.dumps(data))
+        changed = run.project().changed
     finally:
         run.close()
     assert "Agent_Memory/I9/tasks/strategic/ST9.yaml" in changed and not stray.exists()
