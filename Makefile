@@ -7,8 +7,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 BASE := $(VENV)/.installed
 TESTDEPS := $(VENV)/.installed-test
+# The VS Code extension's packages: its grammar is tested with the engine VS Code uses.
+NODEDEPS := editors/vscode/node_modules/.package-lock.json
 
-.PHONY: demo test quick lint bench clean
+.PHONY: demo agents test quick lint bench clean
 
 $(BASE): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +26,10 @@ demo: $(BASE)
 	$(BIN)/orchdsl compile specs/orchestration_v2.orch -o out/orchestration_v2
 	$(BIN)/orchdsl run specs/orchestration_v2.orch --scenario examples/scenarios/tier4_migration.yaml
 
+$(NODEDEPS): editors/vscode/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix editors/vscode --silent --no-audit --no-fund; \
+	else echo "npm not found: the editor tests will be skipped"; fi
+
 # The scripted agents of examples/agents/ take a tier-3 instruction from submission to the end,
 # through MCP, started by the dispatcher when work waits for them.
 AGENTS_RUN := out/agents-run
@@ -35,7 +41,7 @@ agents: $(BASE)
 	$(BIN)/orchdsl run status --dir $(AGENTS_RUN)
 	$(BIN)/orchdsl run log --verify --dir $(AGENTS_RUN)
 
-test: $(TESTDEPS)
+test: $(TESTDEPS) $(NODEDEPS)
 	$(BIN)/python -m pytest
 	@$(MAKE) --no-print-directory lint
 
@@ -51,4 +57,4 @@ bench: $(TESTDEPS)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) out build *.egg-info .orchdsl-run
+	rm -rf $(VENV) out build *.egg-info .orchdsl-run editors/vscode/node_modules

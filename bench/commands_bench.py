@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 from orchdsl_runtime import HUMAN, Engine, MemoryStore, SQLiteStore, VirtualClock, load_model
 from orchdsl_runtime.contract.events import Event
 from orchdsl_runtime.model import Model
@@ -132,6 +133,25 @@ class Bench:
     """the largest log the other installations replay"""
     max_events: int | None = None
     """the largest log this run replays (None: every size)"""
+    mcp_rounds: int = 30
+    """calls of each tool per size (``assign``: at most one per task left pending)"""
+    fires: int = 10
+    """deadlines ``serve`` fires"""
+    built: dict[int, Built] = field(default_factory=dict)
+    """the run directories of each size, built once"""
+    mcp_copies: dict[int, Built] = field(default_factory=dict)
+    """a copy of each, made before any command ran on it, for the tool calls"""
+
+    def run_of(self, n: int) -> Built:
+        """The run directory of ``n`` tasks (built on first use, with its copy for the tool calls)."""
+        if n not in self.built:
+            self.log(f"building a run directory of {n:,} tasks")
+            built = build_run(self.work / f"run-{n}", self.model_json(), n)
+            self.log(f"  {built.events:,} events, {built.files:,} files, built in {built.seconds:.1f} s")
+            copy = self.work / f"run-{n}-mcp"
+            shutil.copytree(built.directory, copy, symlinks=True)
+            self.built[n], self.mcp_copies[n] = built, Built(**{**built.__dict__, "directory": copy})
+        return self.built[n]
 
     def model_json(self) -> Path:
         """The V2 organisation compiled once (model.json, schemas, Agent_Memory)."""
@@ -195,8 +215,7 @@ def build_run(directory: Path, model_json: Path, n: int, batch: int = 2_000) -> 
                                        measures={"test_coverage": 0.9, "tests_pass": 1})
                     engine.move(agent, task, "COMPLETED", attest=["all_acceptance_criteria_met"])
                     clock.advance(60.0)
-        run.save_clock()
-        run.rebuild()
+        run.project(full=True)
         engine.ctx.checkpoint(every=0)
         events = run.store.last_seq()
     finally:
@@ -227,9 +246,7 @@ def floor_and_cli(bench: Bench) -> list[Row]:
     unmeasured round first)."""
     runs: list[tuple[str, Path, Built]] = []
     for n in bench.sizes.tasks:
-        bench.log(f"building a run directory of {n:,} tasks")
-        built = build_run(bench.work / f"run-{n}", bench.model_json(), n)
-        bench.log(f"  {built.events:,} events, {built.files:,} files, built in {built.seconds:.1f} s")
+        built = bench.run_of(n)
         runs.append(("", bench.orchdsl, built))
         if n <= bench.compare_tasks:
             for name, bin_dir in bench.compare.items():
@@ -266,6 +283,132 @@ def floor_and_cli(bench: Bench) -> list[Row]:
                     rows[(variant, key, b.tasks)].times.append(wall)
                     rows[(variant, key, b.tasks)].cpu.append(cpu)
     return [*floor, *rows.values()]
+
+
+def mcp_calls(bench: Bench) -> list[Row]:
+    """The same calls as tools of a warm MCP server, in the copies of the run directories: through
+    the ``mcp`` SDK's own client over stdio (one ``orchdsl run mcp --as AGENT`` process per agent,
+    started and called once before measuring), and through the server's in-process handler
+    (``Service.call``, what each tool call runs after the protocol)."""
+    rows: list[Row] = []
+    for n in bench.sizes.tasks:
+        bench.run_of(n)
+        b = bench.mcp_copies[n]
+        bench.log(f"MCP tool calls at {n:,} tasks")
+        sdk = {key: Row(key, f"`{key}` through the SDK client (stdio)", "call", 1, note="", family="mcp", size=n,
+                        variant="stdio") for key, _ in COMMANDS}
+        anyio.run(_stdio_calls, bench, b, sdk)
+        local = {key: Row(key, f"`{key}` in-process (`Service.call`)", "call", 1, note="", family="mcp", size=n,
+                          variant="handler") for key, _ in COMMANDS}
+        _handler_calls(bench, b, local)
+        rows += [r for r in (*sdk.values(), *local.values()) if r.times]
+    return rows
+
+
+async def _stdio_calls(bench: Bench, b: Built, rows: dict[str, Row]) -> None:
+    from contextlib import AsyncExitStack
+
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    async with AsyncExitStack() as stack:
+        clients: dict[str, Any] = {}
+        task, agent = b.moving
+        for who in {agent, *(lead for _, lead in b.pending)}:
+            params = StdioServerParameters(command=str(bench.orchdsl), args=["run", "mcp", "--as", who, "--dir",
+                                                                              str(b.directory)])
+            clients[who] = await stack.enter_async_context(Client(params))
+            await clients[who].call_tool("status", {})  # warm: the state decoded as a call needs it
+
+        async def timed(row: Row | None, who: str, tool: str, args: dict[str, Any]) -> None:
+            t = time.perf_counter()
+            result = await clients[who].call_tool(tool, args)
+            elapsed = time.perf_counter() - t
+            if result.is_error:
+                raise RuntimeError(f"{tool} {args} as {who}: {result.content[0].text}")
+            if row is not None:
+                row.times.append(elapsed)
+
+        half = len(b.pending) // 2  # the other half is left to the in-process handler
+        for r in range(bench.mcp_rounds + 1):
+            keep = r > 0
+            await timed(rows["move"] if keep else None, agent, "move",
+                        {"task": task, "to": "BLOCKED" if r % 2 == 0 else "IN_PROGRESS"})
+            await timed(rows["status"] if keep else None, agent, "status", {})
+            if r < max(half, 2):
+                pend, lead = b.pending[r]
+                await timed(rows["assign"] if keep else None, lead, "assign", {"task": pend})
+
+
+def _handler_calls(bench: Bench, b: Built, rows: dict[str, Row]) -> None:
+    from orchdsl_runtime.service import Service
+
+    task, agent = b.moving
+    service = Service(Run.open(b.directory))
+    try:
+        moving = service.run.engine.state.tasks[task].state
+        left = b.pending[max(len(b.pending) // 2, 2):]  # those the SDK client did not assign
+        for r in range(bench.mcp_rounds + 1):
+            moving = "IN_PROGRESS" if moving == "BLOCKED" else "BLOCKED"
+            calls = [("move", agent, {"task": task, "to": moving}), ("status", agent, {})]
+            if r < len(left):
+                calls.append(("assign", left[r][1], {"task": left[r][0]}))
+            for key, who, args in calls:
+                t = time.perf_counter()
+                out = service.call(who, key, args)
+                elapsed = time.perf_counter() - t
+                if out.error:
+                    raise RuntimeError(f"{key} {args} as {who}: {out.text}")
+                if r:
+                    rows[key].times.append(elapsed)
+    finally:
+        service.close()
+
+
+TIMING = Path(__file__).resolve().parent / "timing.orch"
+"""a wall-clock organisation whose first state warns its lead three seconds after a task enters it"""
+WARN_AFTER = 3.0
+"""seconds from a task's creation to its SLA warning in ``TIMING``"""
+
+
+def serve_firing(bench: Bench) -> list[Row]:
+    """``orchdsl run serve`` on the wall clock firing deadlines by itself: tasks created by the
+    command line, each warned ``WARN_AFTER`` seconds later; the delay from each warning's due time
+    (its ``at``) to the moment its event is in the log (the log read every 2 ms by this process)."""
+    import sqlite3
+
+    directory = bench.work / "serve"
+    orch = str(bench.orchdsl)
+    subprocess.run([orch, "run", "init", str(TIMING), "--dir", str(directory)], check=True, capture_output=True)
+    row = Row("fire", "`orchdsl run serve`: a deadline's event in the log after its due time", "deadline", 1,
+              note=f"{bench.fires} SLA warnings, each due {WARN_AFTER:g} s after its task's creation", family="serve")
+    proc = subprocess.Popen([orch, "run", "serve", "--dir", str(directory), "--quiet"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None and "serving timing" in proc.stderr.readline()
+        subprocess.run([orch, "run", "submit", "--as", "human", "--tier", "1", "go", "--dir", str(directory)],
+                       check=True, capture_output=True)
+        for i in range(bench.fires):
+            subprocess.run([orch, "run", "task", "create", "--as", "lead", "--instruction", "I1", "--domain", "api",
+                            "--title", f"t{i}", "--dir", str(directory)], check=True, capture_output=True)
+            time.sleep(0.25)
+        db = sqlite3.connect(f"file:{directory / 'events.sqlite'}?mode=ro", uri=True)
+        seen: dict[int, float] = {}
+        deadline = time.monotonic() + WARN_AFTER + 30
+        while len(seen) < bench.fires and time.monotonic() < deadline:
+            now = time.time()
+            for seq, at in db.execute("SELECT seq, at FROM events WHERE type = 'sla_warning'"):
+                if seq not in seen:
+                    seen[seq] = now - at
+            time.sleep(0.002)
+        db.close()
+        if len(seen) < bench.fires:
+            raise RuntimeError(f"serve fired {len(seen)} of {bench.fires} warnings")
+        row.times = sorted(seen.values())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    return [row]
 
 
 def assigned_log(model: Model, n_events: int) -> list[Event]:
@@ -380,6 +523,8 @@ FAMILIES: dict[str, tuple[str, Family]] = {
     "cli": ("command latency, one process per command (includes the floor)", floor_and_cli),
     "replay": ("replay of a log of assigned tasks", replay),
     "memory": ("memory held by the state", memory),
+    "mcp": ("tool calls to a warm MCP server", mcp_calls),
+    "serve": ("deadlines fired by `orchdsl run serve`", serve_firing),
 }
 """the families of rows, in report order: name -> (title, function)"""
 
@@ -393,6 +538,11 @@ def _ms(s: float) -> str:
 
 def _s(s: float) -> str:
     return f"{s:,.2f} s" if s < 100 else f"{s:,.0f} s"
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _named(label: str, variant: str) -> str:
@@ -416,6 +566,18 @@ def targets(rows: list[Row], sizes: Sizes) -> list[tuple[str, str, bool]]:
         worst = max(moves, key=lambda r: r.median)
         out.append(("`orchdsl run move` under 0.3 s at every size",
                     f"at most {_ms(worst.median)} (median, at {worst.size:,} tasks)", worst.median < 0.3))
+    mcp = {(r.variant, r.key, r.size): r for r in rows if r.family == "mcp"}
+    for variant, how in (("stdio", "through the SDK client over stdio"), ("handler", "in the server's handler")):
+        worst = [r for (v, _, size), r in mcp.items() if v == variant and size == big]
+        if worst:
+            top = max(worst, key=lambda r: r.median)
+            out.append((f"an MCP tool call on a warm server under 5 ms median at {big:,} tasks, {how}",
+                        "medians " + ", ".join(f"`{r.key}` {_ms(r.median)}" for r in worst), top.median < 0.005))
+    for r in rows:
+        if r.family == "serve":
+            out.append(("`serve` firing a due deadline within 1 s of its due time",
+                        f"at most {_ms(max(r.times))} late (median {_ms(r.median)}, {len(r.times)} deadlines)",
+                        max(r.times) < 1.0))
     for r in rows:
         if r.family == "replay" and r.key == "open" and not r.variant and r.size and r.size >= 1_000_000:
             out.append((f"{r.size:,} events replayed in under 30 s",
@@ -437,7 +599,7 @@ def report(result: dict[str, Any]) -> str:
              + ("; **quick run** (small sizes)" if result["quick"] else ""), ""]
     lines += ["#### targets", ""]
     lines += [f"- {what}: {measured}: **{'met' if ok else 'not met'}**." for what, measured, ok in result["targets"]]
-    variants = sorted({r.variant for r in rows}, key=lambda v: (v != "", v))
+    variants = sorted({r.variant for r in rows if r.family != "mcp"}, key=lambda v: (v != "", v))
     floor = [r for r in rows if r.family == "floor"]
     cli = [r for r in rows if r.family == "cli"]
     if cli:
@@ -459,6 +621,24 @@ def report(result: dict[str, Any]) -> str:
                                  + " | ".join(cell(by_size[s]) if s in by_size else "" for s in sizes) + " |")
         notes = {r.size: r.note for r in cli if not r.variant}
         lines += ["", "Run directories: " + "; ".join(f"{s:,} tasks: {notes[s]}" for s in sizes if s in notes) + "."]
+    mcp = [r for r in rows if r.family == "mcp"]
+    if mcp:
+        sizes = sorted({r.size for r in mcp if r.size is not None})
+        lines += ["", "#### the same calls as tools of a warm MCP server: median (90th percentile) per call", "",
+                  "| tool | " + " | ".join(f"{s:,} tasks" for s in sizes) + " |", "|---|" + "---:|" * len(sizes)]
+        for variant in ("stdio", "handler"):
+            for key, _ in COMMANDS:
+                by_size = {r.size: r for r in mcp if r.key == key and r.variant == variant}
+                if by_size:
+                    label = next(iter(by_size.values())).label
+                    lines.append(f"| {label} | " + " | ".join(
+                        f"{_ms(by_size[s].median)} ({_ms(_pct(by_size[s].times, 0.9))}, {len(by_size[s].times)} calls)"
+                        if s in by_size else "" for s in sizes) + " |")
+    fire = [r for r in rows if r.family == "serve"]
+    for r in fire:
+        lines += ["", "#### deadlines fired by `orchdsl run serve` (a real process on the wall clock)", "",
+                  f"{r.note}: the event in the log {_ms(min(r.times))} to {_ms(max(r.times))} after its due "
+                  f"time (median {_ms(r.median)}; the log read every 2 ms)."]
     rep = [r for r in rows if r.family == "replay"]
     if rep:
         sizes = sorted({r.size for r in rep if r.size is not None})
@@ -544,7 +724,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         compare = dict(item.split("=", 1) for item in args.compare)
         bench = Bench(sizes, work, lambda s: print(f"… {s}", file=sys.stderr, flush=True),
-                      compare={k: Path(v) for k, v in compare.items()}, max_events=args.max_events)
+                      compare={k: Path(v) for k, v in compare.items()}, max_events=args.max_events,
+                      mcp_rounds=5 if args.quick else 30, fires=3 if args.quick else 10)
         info, load = machine_info(), {"start": loadavg()}
         rows: list[Row] = []
         try:

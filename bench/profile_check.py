@@ -4,8 +4,8 @@ Runs ``orchdsl.pipeline.check_files`` on the spec of the given scale under
 cProfile (after one unprofiled run, so that building the parser is left out)
 and prints the top functions by cumulative and by own time, then the own
 time summed by component: Lark itself (lexer and LALR loop), orchdsl's
-transformer handlers, lowering, guards, the pydantic model, checks,
-networkx. Time spent in built-in functions is charged to the component that
+transformer handlers, lowering, guards, the pydantic model, checks (with
+their graphs). Time spent in built-in functions is charged to the component that
 called them.
 
     .venv/bin/python bench/profile_check.py --scale 100
@@ -34,7 +34,6 @@ COMPONENTS = (
     ("orchdsl/model.py", "orchdsl model (model.py)"),
     ("/pydantic", "pydantic validation"),
     ("orchdsl/checks/", "orchdsl checks"),
-    ("/networkx/", "networkx"),
     ("orchdsl/diagnostics.py", "orchdsl diagnostics"),
     ("orchdsl/pipeline.py", "orchdsl pipeline"),
 )

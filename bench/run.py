@@ -325,11 +325,11 @@ def cold_start(runs: int) -> dict[str, Any]:
         "python_import_lark": [python, "-c", "import lark"],
         "bare_lark_v2": [python, "-c", bare.format("")],
         "bare_lark_cached_v2": [python, "-c", bare.format(", cache=True")],
-        "import_networkx": [python, "-c", "import networkx"],
         "import_model": [python, "-c", "import orchdsl.model"],
         "import_check": [python, "-c", _CHECK_IMPORTS],
         "orchdsl_help": [*orchdsl, "--help"],
         "orchdsl_check_v2": [*orchdsl, "check", v2],
+        "orchdsl_fmt_v2": [*orchdsl, "fmt", "--check", v2],
     }, runs)
     out["v2_lines"] = V2.read_text(encoding="utf-8").count("\n")
     return out
@@ -389,10 +389,10 @@ def machine() -> dict[str, Any]:
         pass
     python, _ = _tools()
     versions = subprocess.run(
-        [python, "-c", "import sys, lark, pydantic, networkx; "
-         "print(sys.version.split()[0], lark.__version__, pydantic.VERSION, networkx.__version__)"],
+        [python, "-c", "import sys, lark, pydantic, pygls; from importlib.metadata import version; "
+         "print(sys.version.split()[0], lark.__version__, pydantic.VERSION, version('pygls'))"],
         capture_output=True, text=True, check=False).stdout.split()
-    keys = ("python", "lark", "pydantic", "networkx")
+    keys = ("python", "lark", "pydantic", "pygls")
     info: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": ram_gb,
                             "platform": platform.platform(), **dict(zip(keys, versions, strict=False))}
     git = shutil.which("git")
@@ -435,6 +435,10 @@ def targets(data: dict[str, Any]) -> list[str]:
     if cold:
         out.append(f"- `orchdsl check` of the V2 spec under 0.5 s cold: median {_ms(cold['median'])} "
                    f"(fastest {_ms(cold['min'])}): {verdict(cold['median'], 0.5)}.")
+    fmt = data.get("cold", {}).get("orchdsl_fmt_v2")
+    if fmt:
+        out.append(f"- `orchdsl fmt` of the V2 spec under 0.5 s cold: median {_ms(fmt['median'])} "
+                   f"(fastest {_ms(fmt['min'])}): {verdict(fmt['median'], 0.5)}.")
     growth = data.get("growth") or []
     if growth:
         g = growth[-1]
@@ -456,7 +460,7 @@ def report(data: dict[str, Any]) -> str:
     m = data["machine"]
     out = [f"## orchdsl benchmark, {m['date']}", "",
            f"{m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM; Python {m.get('python')}, "
-           f"lark {m.get('lark')}, pydantic {m.get('pydantic')}, networkx {m.get('networkx')}; "
+           f"lark {m.get('lark')}, pydantic {m.get('pydantic')}, pygls {m.get('pygls')}; "
            f"commit {m.get('commit', '?')}; load average {m.get('load_before')} before, "
            f"{data.get('load_after')} after", ""]
     rows = data["scales"]
@@ -524,12 +528,14 @@ def report(data: dict[str, Any]) -> str:
         labels = [("python", "`python -c pass`"), ("python_import_lark", "`python -c 'import lark'`"),
                   ("bare_lark_v2", f"bare Lark: build the LALR tables, parse V2 ({c['v2_lines']} lines)"),
                   ("bare_lark_cached_v2", "bare Lark, tables from Lark's cache (`cache=True`), parse V2"),
-                  ("import_networkx", "`python -c 'import networkx'`"),
                   ("import_model", "`python -c 'import orchdsl.model'` (pydantic models)"),
                   ("import_check", "import every module a check uses, run nothing"),
                   ("orchdsl_help", "`orchdsl --help`"),
-                  ("orchdsl_check_v2", "`orchdsl check specs/orchestration_v2.orch`")]
+                  ("orchdsl_check_v2", "`orchdsl check specs/orchestration_v2.orch`"),
+                  ("orchdsl_fmt_v2", "`orchdsl fmt --check specs/orchestration_v2.orch`")]
         for key, label in labels:
+            if key not in c:
+                continue
             w = c[key]
             out.append(f"| {label} | {_ms(w['median'])} | {_ms(w['min'])} | {_ms(w['max'])} |")
         out.append("")

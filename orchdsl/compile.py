@@ -34,7 +34,7 @@ from orchdsl.model import Organisation
 
 # Files in the output directory that compilation owns: anything else there is
 # left alone, so that a committed tree may hold a README of its own.
-OWNED_ROOTS = ("Agent_Memory", "agents", "schemas", "model.json")
+OWNED_ROOTS = ("Agent_Memory", "agents", "schemas", "docs", "model.json")
 
 
 @dataclass
@@ -55,8 +55,8 @@ class Report:
                 + [f"not produced by the spec: {p}" for p in self.extra])
 
 
-def _existing(root: Path) -> dict[str, int]:
-    """The regular files below the owned roots, with their sizes; links are not followed
+def _existing(root: Path, roots: tuple[str, ...] = OWNED_ROOTS) -> dict[str, int]:
+    """The regular files below the owned ``roots``, with their sizes; links are not followed
     and anything but a folder or a regular file there is refused."""
     found: dict[str, int] = {}
 
@@ -70,7 +70,7 @@ def _existing(root: Path) -> dict[str, int]:
     # a temporary file of model.json that a killed compile left beside it
     leftovers = [n for n in os.listdir(root) if n.startswith(".model.json.") and n.endswith(".tmp")
                  and stat.S_ISREG(os.lstat(root / n).st_mode)]
-    for top in [*OWNED_ROOTS, *sorted(leftovers)]:
+    for top in [*roots, *sorted(leftovers)]:
         if not os.path.lexists(root / top):
             continue
         see(top)
@@ -94,15 +94,22 @@ def write_inside(root: Path, rel: str, text: str) -> None:
     layout.write_text(path, text)
 
 
-def compile_to_dir(org: Organisation, out: Path, check: bool = False) -> Report:
-    from orchdsl.generate import build_files
+def compile_to_dir(org: Organisation, out: Path, check: bool = False, layout: str = "default",
+                   run_dir: str | None = None) -> Report:
+    """Write (or with ``check`` compare) the output of ``layout``; ``ValueError`` when an
+    existing ``.mcp.json`` cannot be merged."""
+    from orchdsl.generate import build_files, claude
 
-    files = build_files(org)
+    files = build_files(org, layout, run_dir)
     report = Report(total=len(files))
     if os.path.lexists(out) and not os.path.isdir(out):
         raise NotADirectoryError(errno.ENOTDIR, "it exists and is not a folder", str(out))
     root = root_of(out)
-    present = _existing(root) if root.is_dir() else {}
+    claudes = layout == "claude"
+    present = _existing(root, OWNED_ROOTS + (claude.ROOTS if claudes else ())) if root.is_dir() else {}
+    if claudes:
+        present = claude.owned(root, present)
+        claude.settle(root, files, present)
     # Every path is proven before the first write: a refusal leaves the folder as it was.
     for rel in files:
         inside(root, rel)

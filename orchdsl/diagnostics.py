@@ -8,6 +8,7 @@ into a ``Diagnostics`` list; the pipeline sorts and de-duplicates them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -153,3 +154,13 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
         if key in lowered:
             match = [lowered[key]]
     return f"did you mean `{match[0]}`?" if match else None
+
+
+_SUGGESTED = re.compile(r"did you mean `([^`]+)`\?")
+
+
+def suggestion(d: Diagnostic) -> str | None:
+    """The name that a diagnostic's "did you mean" help offers in place of the text at its
+    primary span (what editors offer as a quick fix and SARIF as a fix), if any."""
+    found = _SUGGESTED.search(d.help or "")
+    return found.group(1) if found and d.span is not None else None

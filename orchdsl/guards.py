@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchdsl_runtime.contract.guards import MAX_DEPTH, MAX_NODES, guard_text, partial_eval
+from orchdsl_runtime.contract.model import COMPLEXITIES, KINDS
 
 from orchdsl import ast
 from orchdsl.diagnostics import Diagnostics, did_you_mean
@@ -64,13 +65,13 @@ def enum(*members: str) -> Type:
     return Type("enum", tuple(members))
 
 
-def task_environment(domains: list[str]) -> dict[str, Type]:
-    """The variables a lifecycle guard may use."""
+def task_environment(domains: list[str], priorities: list[str]) -> dict[str, Type]:
+    """The variables a lifecycle guard may use (``task.priority`` takes the declared priorities)."""
     return {
         "tier": INT,
-        "task.kind": enum("strategic", "tactical"),
-        "task.complexity": enum("simple", "moderate", "high"),
-        "task.priority": enum("critical", "high", "normal", "low"),
+        "task.kind": enum(*KINDS),
+        "task.complexity": enum(*COMPLEXITIES),
+        "task.priority": enum(*priorities),
         "task.cross_domain": BOOL,
         "task.dependencies_met": BOOL,
         "task.domain": enum(*domains),

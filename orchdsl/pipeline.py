@@ -18,10 +18,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchdsl import ast
 from orchdsl.diagnostics import Diagnostic, Diagnostics, Label, Span
 from orchdsl.model import Organisation
+
+if TYPE_CHECKING:
+    from orchdsl.parser import ParseFn
 
 
 @dataclass
@@ -32,6 +36,7 @@ class Result:
     diagnostics: list[Diagnostic]
     sources: dict[str, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    trees: list[ast.File] = field(default_factory=list)  # the syntax trees, when every file parsed
 
     @property
     def ok(self) -> bool:
@@ -140,27 +145,60 @@ def check_files(paths: list[Path]) -> Result:
             model = lower(files, diags)
             if model is not None:
                 run_checks(model, diags)
-        return Result(model, diags.sorted(), sources, [f.path for f in files])
+        return Result(model, diags.sorted(), sources, [f.path for f in files], files)
 
 
-def check_text(text: str, name: str = "<input>") -> Result:
-    """Check a spec held in memory (no includes are followed)."""
+def check_text(text: str, name: str = "<input>", base: Path | None = None,
+               parse: ParseFn | None = None) -> Result:
+    """Check a spec held in memory: standard input, or an editor's unsaved buffer.
+
+    Its includes are read from disk relative to ``base``; without ``base``
+    they are not followed (and reported). ``parse`` stands in for
+    ``parser.parse_text`` for this text (the language server's, which keeps
+    what it parsed before); an include that leads back to ``name`` is not
+    read again from disk.
+    """
+    from orchdsl import sources as src
     from orchdsl.checks import run_checks
     from orchdsl.lower import lower
     from orchdsl.parser import parse_text
 
     with _collector_paused():
         diags = Diagnostics()
-        tree = parse_text(text, name, diags)
+        sources = {name: text}
+        tree = (parse or parse_text)(text, name, diags)
         model = None
+        files = [name]
+        trees: list[ast.File] = []
         if tree is not None:
+            trees = [tree]
+            targets: list[Path] = []
             for item in tree.items:
                 if isinstance(item, ast.Clause) and item.kind == "include":
-                    diags.add("ORC003", "includes are not followed when checking text", item.span)
-            model = lower([tree], diags)
-            if model is not None:
-                run_checks(model, diags)
-        return Result(model, diags.sorted(), {name: text}, [name])
+                    if base is None:
+                        diags.add("ORC003", "includes are not followed when checking text", item.span)
+                        continue
+                    assert isinstance(item.value, ast.Text)
+                    try:  # the rules of `load`: inside the folder of the top file
+                        here = base / "-"  # where the text stands: only its folder counts
+                        target = src.include_path(here, item.value.value, src.project_root(here))
+                    except src.SourceError as err:
+                        diags.add(err.code, err.message, item.value.span, help=err.help)
+                        continue
+                    if not target.exists():  # `load` reports any other reason, without a place
+                        diags.add("ORC003", f"cannot read `{display_path(target)}`: no such file or directory",
+                                  item.value.span)
+                        continue
+                    targets.append(target)
+            if targets:
+                trees += [t for t in load(targets, diags, sources) if t.path != name]
+                sources[name] = text
+                files += [t.path for t in trees[1:]]
+            if not diags.has_errors or base is None:
+                model = lower(trees, diags)
+                if model is not None:
+                    run_checks(model, diags)
+        return Result(model, diags.sorted(), sources, files, trees)
 
 
 __all__ = ["Result", "check_files", "check_text", "load", "Label"]

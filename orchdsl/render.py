@@ -1,5 +1,5 @@
 """Rendering diagnostics: the same data as a human view, short lines, JSON,
-or GitHub workflow annotations.
+GitHub workflow annotations or a SARIF log (``sarif``).
 
 In: diagnostics and the source texts they point into. Out: text.
 
@@ -12,12 +12,13 @@ source lines are shown as visible symbols, never written to the terminal raw.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from orchdsl.diagnostics import Diagnostic, Span
 
-FORMATS = ("human", "short", "json", "github")
+FORMATS = ("human", "short", "json", "github", "sarif")
 
 MAX_PER_FILE = 200
 """the most diagnostics shown for one file; the rest are counted in an "and N more" line"""
@@ -75,6 +76,17 @@ _COLOURS = {"error": "\033[1;31m", "warning": "\033[1;33m", "bold": "\033[1m", "
             "reset": "\033[0m"}
 
 
+def colour_enabled(choice: str, stream: object) -> bool:
+    """Whether to colour output to ``stream``: ``--color always|never``, else a terminal
+    unless ``NO_COLOR`` is set to anything (https://no-color.org)."""
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 class _Paint:
     def __init__(self, on: bool) -> None:
         self.on = on
@@ -105,6 +117,10 @@ def render(diags: list[Diagnostic], sources: dict[str, str], fmt: str, colour: b
                           "message": o.message()} for o in omitted]},
             indent=2,
         ) + "\n"
+    if fmt == "sarif":
+        from orchdsl.sarif import sarif_log
+
+        return json.dumps(sarif_log(diags), indent=2, ensure_ascii=False) + "\n"
     if fmt == "short":
         return "".join(short(d) + "\n" for d in shown) + "".join(
             f"{visible(o.file) + ': ' if o.file else ''}note: {o.message()}\n" for o in omitted)

@@ -46,12 +46,12 @@ def _compile(spec: Path, out: Path) -> Path | int:
             return spec  # the runtime reports what is wrong with the model
     else:
         from orchdsl.pipeline import check_files
-        from orchdsl.render import render, summary_line
+        from orchdsl.render import colour_enabled, render, summary_line
 
         result = check_files([spec])
         errors = [d for d in result.diagnostics if d.is_error]
         if errors or result.model is None:
-            colour = bool(getattr(sys.stderr, "isatty", lambda: False)())
+            colour = colour_enabled("auto", sys.stderr)
             sys.stderr.write(render(result.diagnostics, result.sources, "human", colour))
             sys.stderr.write(f"not run: {summary_line(result.diagnostics)}\n")
             return EXIT_ERRORS
@@ -64,26 +64,41 @@ def _compile(spec: Path, out: Path) -> Path | int:
     return out / "model.json"
 
 
+GLOBAL_VALUES = ("--dir",)
+"""options of ``orchdsl run`` itself that take a value, given before the command"""
+
+
+def _command_at(args: list[str]) -> int:
+    """Where the command is in ``orchdsl run``'s arguments, after the options of ``orchdsl run`` itself
+    (``orchdsl run --dir D init SPEC`` is ``orchdsl run init SPEC --dir D``)."""
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] in GLOBAL_VALUES else 1
+    return i
+
+
 def main(argv: Sequence[str]) -> int:
     # the runtime is its own package (``runtime/`` installed as ``orchdsl_runtime``)
     from orchdsl_runtime.cli import main as runtime_main
 
     args = list(argv)
     spec_at = None
-    if args[:1] == ["init"]:
-        spec_at = next((i for i, a in enumerate(args[1:], 1) if a.endswith(SPEC_SUFFIXES)), None)
-    elif args and args[0].endswith(SPEC_SUFFIXES) and not args[0].startswith("-"):
+    at = _command_at(args)
+    word = args[at] if at < len(args) else ""
+    if word == "init":
+        spec_at = next((i for i, a in enumerate(args[at + 1:], at + 1) if a.endswith(SPEC_SUFFIXES)), None)
+    elif word.endswith(SPEC_SUFFIXES):
         if "--scenario" not in args:
             sys.stderr.write("orchdsl run: give `--scenario FILE` to play a scenario on "
-                             f"`{args[0]}`, or `orchdsl run init {args[0]}` to start a run\n")
+                             f"`{word}`, or `orchdsl run init {word}` to start a run\n")
             return EXIT_USAGE
         i = args.index("--scenario")
         if i + 1 >= len(args):
             sys.stderr.write("orchdsl run: `--scenario` needs a file\n")
             return EXIT_USAGE
         scenario = args[i + 1]
-        rest = args[1:i] + args[i + 2:]
-        args = ["scenario", args[0], scenario, *rest]
+        rest = [a for j, a in enumerate(args) if j not in (at, i, i + 1)]
+        args = ["scenario", word, scenario, *rest]
         spec_at = 1
     if spec_at is None:
         return int(runtime_main(args))

@@ -2,13 +2,20 @@
 
 In: argv (after ``orchdsl run``). Out: text or ``--json`` on stdout, reasons on
 stderr and an exit code: 0 done, 1 refused (the refusal code and reason on
-stderr) or a failed check, 2 usage or I/O (no run directory, a bad argument).
+stderr) or a failed check, 2 usage or I/O (no run directory, a bad argument, a
+damaged, locked or read-only run directory, with its RUN code).
 
 The commands are the command table's (``contract.commands``): the parser is
 generated from it, each engine command runs through ``invoke`` and each view
 through ``views``. Only ``init`` and ``scenario``, which make run directories,
-are declared here. This module never imports the compiler: ``orchdsl.run_cli``
-compiles a ``.orch`` spec and hands over the compiled model.
+and ``doctor``, which examines and repairs one, are declared here. This module
+never imports the compiler: ``orchdsl.run_cli`` compiles a ``.orch`` spec and
+hands over the compiled model.
+
+A writing command first checks what it will write into (``Run.check_projection``);
+once its events are recorded it is accepted, whatever happens to the projection
+after: a file that cannot be written is a warning (``RUN036``) that the next
+writing command or ``doctor --repair`` settles, never a failure of the command.
 """
 
 from __future__ import annotations
@@ -22,9 +29,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .contract.commands import COMMANDS, Command, Param
-from .errors import Refused
+from .errors import Refused, RunError, StoreError
 from .invoke import ArgumentError, arguments, convert, invoke
-from .rundir import DEFAULT_DIR, DEFAULT_START, BrokenLog, Run, UsageError, run_dir
+from .rundir import DEFAULT_DIR, DEFAULT_START, Run, UsageError, run_dir, store_error
 from .snapshot import SnapshotError
 from .timefmt import iso
 from .views import VIEWS, Out, clock_out, command_out
@@ -146,6 +153,16 @@ def parser(first: str | None = None) -> argparse.ArgumentParser:
         s.add_argument("model", metavar="MODEL_JSON")
         s.add_argument("scenario", metavar="SCENARIO_YAML")
         s.add_argument("--quiet", action="store_true", help="print only the report")
+
+    if first in (None, "doctor"):
+        s = sub.add_parser("doctor", help="check the run directory and say what is wrong; `--repair` rebuilds what "
+                                          "the log gives (never the log itself)")
+        _common(s)
+        s.add_argument("--repair", action="store_true",
+                       help="rebuild the projection, the manifest and the clock from the log; move aside what is "
+                            "in their way")
+        s.add_argument("--clock", choices=("wall", "virtual"), default=None,
+                       help="with `--repair`: the kind of clock to restore when the log lost it")
     return p
 
 
@@ -203,11 +220,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _usage(text if text.startswith("orchdsl run") else f"orchdsl run: {text}", as_json)
     except ArgumentError as exc:
         return _usage(f"orchdsl run: {exc}", as_json)
-    except BrokenLog as exc:
-        sys.stderr.write(f"orchdsl run: {exc}\n")
-        return EXIT_FAILED
+    except RunError as exc:
+        return _problem(exc, as_json)
+    except StoreError as exc:  # the log failed under a command (locked, full, damaged)
+        if exc.code is None:
+            raise
+        return _problem(store_error(run_dir(_dir_of(argv)), exc), as_json)
     except SystemExit as exc:  # argparse --help
         return int(exc.code or 0)
+
+
+def _dir_of(argv: list[str]) -> str | None:
+    if "--dir" in argv and argv.index("--dir") + 1 < len(argv):
+        return argv[argv.index("--dir") + 1]
+    return next((a.removeprefix("--dir=") for a in argv if a.startswith("--dir=")), None)
+
+
+def _problem(exc: RunError, as_json: bool) -> int:
+    """A coded problem of the run directory: its code, name and message; exit 2."""
+    if as_json:
+        sys.stdout.write(json.dumps({"error": {"code": exc.code, "name": exc.name, "message": exc.message}},
+                                    sort_keys=True) + "\n")
+    sys.stderr.write(f"orchdsl run: {exc.code} {exc.name}: {exc.message}\n")
+    return EXIT_USAGE
 
 
 def _dispatch(a: argparse.Namespace) -> int:
@@ -228,6 +263,12 @@ def _dispatch(a: argparse.Namespace) -> int:
         from .scenario import main_scenario  # YAML and JSON Schema, only to play a scenario
 
         return main_scenario(Path(a.model), Path(a.scenario), a.dir, a.json, a.quiet)
+    if a.cmd == "doctor":
+        from .doctor import doctor  # the whole projection and the schemas, only to examine a run
+
+        out = doctor(directory, a.repair, a.clock)
+        _emit(out, a.json)
+        return out.code
     if a.cmd in ("serve", "mcp", "tokens", "dispatch"):
         return _process(a, directory)
     command: Command | None = getattr(a, "command", None)
@@ -248,8 +289,8 @@ def _dispatch(a: argparse.Namespace) -> int:
             return EXIT_FAILED
         except SnapshotError as exc:
             run.store.drop_snapshots()
-            raise BrokenLog(f"the snapshot of `{directory}` is damaged ({exc}); it is dropped: "
-                            "run the command again (it will replay the whole log)") from exc
+            raise RunError("RUN028", f"the snapshot of `{directory}` is damaged ({exc}); it is dropped: run the "
+                                     "command again (it will replay the whole log)") from exc
         _emit(out, a.json)
         run.checkpoint()
         return out.code
@@ -312,14 +353,15 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 def _run(run: Run, command: Command, values: dict[str, Any], as_: str | None) -> Out:
-    """One command of the table on an open run; what is recorded is projected, and the clock saved."""
+    """One command of the table on an open run; a writing one is checked first, and what it
+    recorded is projected after (problems of the projection are warnings)."""
     if command.view:
         kwargs = arguments(command, values)
         if command.acts:
             kwargs["agent"] = as_
         return VIEWS[command.method](run, **kwargs)
+    run.check_projection()
     engine, before = run.engine, run.store.last_seq()
-    done = False
     try:
         if not run.virtual:
             engine.process_clock()  # a wall clock: fire what fell due since the last command
@@ -331,16 +373,35 @@ def _run(run: Run, command: Command, values: dict[str, Any], as_: str | None) ->
                 raise UsageError(f"`{values['time']}` is in the past; the clock is at {iso(run.now)}")
         if command.name.startswith("clock_"):
             invoke(engine, command, as_, values)
-            done = True
-            return clock_out(run, before)
-        result = invoke(engine, command, as_, values)
-        done = True
-        return command_out(command, values, result)
-    finally:
-        # what was recorded is projected (a refused command records and projects nothing)
-        if run.store.last_seq() != before or (done and command.name.startswith("clock_")):
-            run.save_clock()
-            run.project()
+            out = clock_out(run, before)
+        else:
+            out = command_out(command, values, invoke(engine, command, as_, values))
+    except BaseException:
+        _project_after(run, before, command, None)
+        raise
+    _project_after(run, before, command, out)
+    return out
+
+
+def _project_after(run: Run, before: int, command: Command, out: Out | None) -> None:
+    """Bring the projection up to the log after a writing command, accepted or not; what
+    cannot be written is a warning on stderr (and in ``--json`` output), never a failure."""
+    try:
+        if run.store.last_seq() == before and not command.name.startswith("clock_") and not run.projection_behind():
+            return
+        written = run.project()
+        problems = written.problems
+    except Exception as exc:  # noqa: BLE001 - after the commit nothing may fail the command
+        problems = [("Agent_Memory", f"{type(exc).__name__}: {exc}")]
+    if not problems:
+        return
+    rel, why = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    text = (f"the projection is incomplete: `{rel}` {why}{more}; the next writing command or `orchdsl run doctor "
+            "--repair` completes it")
+    sys.stderr.write(f"orchdsl run: warning: RUN036 projection-incomplete: {text}\n")
+    if out is not None and isinstance(out.data, dict):
+        out.data["warnings"] = [{"code": "RUN036", "name": "projection-incomplete", "message": text}]
 
 
 def commands_markdown() -> str:
@@ -348,7 +409,7 @@ def commands_markdown() -> str:
     p = parser()
     sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
     rows = [("command", "what it does")]
-    for name in ("init", "scenario", "serve", "mcp", "tokens", "dispatch"):
+    for name in ("init", "scenario", "doctor", "serve", "mcp", "tokens", "dispatch"):
         s = sub.choices[name]
         rows.append((f"`{_usage_line(s)}`", _help_of(sub, name)))
     for cmd in COMMANDS:

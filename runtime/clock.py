@@ -39,6 +39,10 @@ class VirtualClock:
         self._now += seconds
         return self._now
 
+    def restore(self, t: float) -> None:
+        """Put the clock back to ``t`` after an advance whose firings were not recorded."""
+        self._now = float(t)
+
     def set(self, t: float) -> float:
         if t < self._now:
             raise ValueError("a clock cannot go backwards")

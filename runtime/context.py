@@ -23,7 +23,7 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from .bulk import collector_paused
-from .clock import Clock
+from .clock import Clock, VirtualClock
 from .contract.events import Draft, Event
 from .errors import Conflict, Refused
 from .model import AgentInfo, Model
@@ -32,7 +32,7 @@ from .snapshot import SnapshotStore
 from .snapshot import load as load_snapshot
 from .snapshot import save as save_snapshot
 from .state import Changes, OrgState
-from .store import BatchBuffer, EventStore
+from .store import NOW, BatchBuffer, ClockMoved, EventStore, clock_value
 
 MAX_ATTEMPTS = 50
 """how many times a command is validated again after other writers got there first"""
@@ -75,6 +75,11 @@ class Context:
         self.state = self._start()
         self.on_reload: list[Callable[[], None]] = []
         """called after the state was rebuilt from the store (parts that cache state-bound data)"""
+        self.virtual = isinstance(clock, VirtualClock)
+        """a virtual clock's time is kept in the store, with the events of each command"""
+        self.stored_clock: float | None = None
+        """the clock's time as the store last had it"""
+        self.sync_clock()
 
     # -- the state and the store ---------------------------------------------------------
 
@@ -121,6 +126,38 @@ class Context:
         self.changes_after = self.state.last_seq
         self.state.changes = Changes(self.state.last_seq)
 
+    def append(self, events: list[Event], base: int) -> None:
+        """Append ``events`` after ``base``; a virtual clock's time goes with them, in the same
+        transaction. ``Conflict`` when another writer appended (or moved the clock) first."""
+        if not self.virtual:
+            self.store.append(events, base)
+            return
+        now = self.clock.now()
+        try:
+            self.store.append(events, base, now)
+        except ClockMoved as moved:
+            self.catch_up(moved.stored)
+            raise
+        self.stored_clock = now
+
+    def sync_clock(self) -> None:
+        """Move a virtual clock forward to the time the store keeps, when it is later."""
+        if self.virtual:
+            stored = clock_value(self.store.meta.get(NOW))
+            if stored is not None:
+                self.catch_up(stored)
+
+    def catch_up(self, stored: float) -> None:
+        self.stored_clock = stored
+        clock = self.clock
+        assert isinstance(clock, VirtualClock)
+        if stored > clock.now():
+            clock.set(stored)
+
+    def clock_unsaved(self) -> bool:
+        """Whether a virtual clock moved since the store last had its time."""
+        return self.virtual and self.clock.now() != self.stored_clock
+
     def reload(self) -> None:
         """Rebuild the state from the store (after a failure left it ahead of the store)."""
         if self.state.changes is not None:
@@ -159,7 +196,7 @@ class Context:
             else:
                 events = [Event(base + i, t, at, actor, data) for i, (t, at, actor, data) in enumerate(drafts, 1)]
             try:
-                store.append(events, base)
+                self.append(events, base)
             except Conflict:
                 continue
             apply = state.apply
@@ -192,14 +229,18 @@ class Context:
             self.store = real
             if buffer.events:
                 self.reload()
+            self.sync_clock()
             raise
         self.store = real
-        if not buffer.events:
+        if not buffer.events and buffer.clock is None:
             return
         try:
-            real.append(buffer.events, buffer.base)
+            real.append(buffer.events, buffer.base, buffer.clock)
+            if buffer.clock is not None:
+                self.stored_clock = buffer.clock
         except BaseException as exc:
             self.reload()
+            self.sync_clock()
             if isinstance(exc, Conflict):
                 raise Refused(
                     "RUN017",

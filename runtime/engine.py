@@ -28,6 +28,7 @@ only from the clock.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +37,9 @@ from typing import Any
 from .clock import Clock, VirtualClock, WallClock
 from .context import HUMAN as HUMAN
 from .context import Context
+from .contract.budgets import MAX_TIME, time_problem
 from .contract.events import Event
+from .errors import Refused
 from .explain import Guards
 from .firing import Firing
 from .flows import Flows
@@ -49,6 +52,7 @@ from .standups import Standups
 from .state import OrgState
 from .store import EventStore, MemoryStore
 from .tasks import Tasks
+from .timefmt import iso
 
 
 class Engine:
@@ -166,9 +170,20 @@ class Engine:
         return self.advance(time - now)
 
     def advance(self, seconds: float) -> list[Event]:
-        """Move a virtual clock forward and fire what fell due."""
+        """Move a virtual clock forward and fire what fell due. The clock's new time is
+        recorded with the firings; if they are not (refused, a store error), the clock
+        stays where it was. A time past ``budgets.MAX_TIME`` is refused (``RUN039``)."""
         clock = self.ctx.clock
         if not isinstance(clock, VirtualClock):
             raise TypeError("advance needs a VirtualClock; call process_clock() with a wall clock")
+        start = clock.now()
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError("a clock moves forward by a finite amount")
+        if time_problem(start + seconds) is not None:
+            raise Refused("RUN039", f"the clock cannot move past {iso(MAX_TIME)}; it is at {iso(start)}")
         clock.advance(seconds)
-        return self.firing.process()
+        try:
+            return self.firing.process()
+        except BaseException:
+            clock.restore(start)
+            raise

@@ -1,10 +1,13 @@
-"""Errors of the runtime: refused commands, bad model files, store conflicts.
+"""Errors of the runtime: refused commands, a damaged run directory, bad model files, store conflicts.
 
 A refused command raises ``Refused`` with a stable ``code`` (``RUN001`` ...) and
-a ``reason`` that names what is missing. Nothing is appended to the store when a
-command is refused. ``REFUSALS`` is the registry of codes, each with its name
-and meaning (``orchdsl explain RUN004`` prints one; docs/runtime.md lists them
-all); ``CODES`` and ``NAMES`` map codes to names and back.
+a ``reason`` that names what is missing (exit 1). Nothing is appended to the store
+when a command is refused. A run directory that cannot be used as it is (a
+damaged, missing, locked or read-only file) raises ``RunError`` with a code from
+``RUN027`` on and a message saying which file and what to do (exit 2).
+``REFUSALS`` is the registry of codes, each with its name and meaning
+(``orchdsl explain RUN004`` prints one; docs/runtime.md lists them all);
+``CODES`` and ``NAMES`` map codes to names and back.
 """
 
 from __future__ import annotations
@@ -87,6 +90,47 @@ REFUSALS: tuple[Refusal, ...] = (
     Refusal("RUN026", "waiting-for-answer",
             "the asker of an open blocking consultation about this task or instruction waits for its answer "
             "(or its timeout) before moving the task or creating tasks under the instruction"),
+    # -- the run directory (exit 2; docs/run.md#when-the-run-directory-is-damaged) --------------
+    Refusal("RUN027", "store-missing",
+            "the run directory's event log `events.sqlite` is missing, empty, or a folder or a link (exit 2); "
+            "only `orchdsl run init` starts a log: restore it from a backup"),
+    Refusal("RUN028", "store-damaged",
+            "the event log `events.sqlite` is not one of orchdsl, or is damaged: truncated, overwritten, damaged "
+            "pages, an event that cannot be read or replayed (exit 2); restore it from a backup"),
+    Refusal("RUN029", "store-version",
+            "the event log `events.sqlite` was written in another format version than this runtime's (exit 2); use the "
+            "orchdsl that wrote it"),
+    Refusal("RUN030", "store-locked",
+            "another process held the event log's lock longer than the wait (`$ORCHDSL_LOCK_TIMEOUT`, 10 s by "
+            "default; exit 2); nothing was recorded: try again"),
+    Refusal("RUN031", "run-unwritable",
+            "the run directory or its event log cannot be written: a read-only folder or file system, "
+            "missing permissions, no space left (exit 2); nothing was recorded"),
+    Refusal("RUN032", "clock-damaged",
+            "the virtual clock kept in `events.sqlite` is missing, not a finite number, outside the calendar "
+            "the runtime supports, or before the last event (exit 2); `orchdsl run doctor --repair` sets it "
+            "from the log"),
+    Refusal("RUN033", "model-damaged",
+            "the compiled model `model.json` is missing, unreadable, not a compiled model, or not the model the log was recorded "
+            "with (exit 2); put back the model the run was started with"),
+    Refusal("RUN034", "manifest-damaged",
+            "the list of projected files `.projection.json` is not in the runtime's format or lists a path "
+            "the projection never writes (exit 2); `orchdsl run doctor --repair` rebuilds it"),
+    Refusal("RUN035", "projection-blocked",
+            "a folder, a link or a special file stands where the runtime writes a projected file or folder "
+            "(`Agent_Memory` itself included; exit 2); `orchdsl run doctor --repair` moves it aside"),
+    Refusal("RUN036", "projection-incomplete",
+            "projected files differ from the log (a warning after an accepted command, which stays recorded; "
+            "`doctor` exits 2): the next writing command or `orchdsl run doctor --repair` completes them"),
+    Refusal("RUN037", "schemas-damaged",
+            "the folder `schemas/` lacks a schema of a projected file, or one is not a JSON object (exit 2 from "
+            "`doctor`; commands do not read them): copy `schemas/` from the compiled output"),
+    Refusal("RUN038", "stray-file",
+            "a file where the runtime writes its own that the log does not produce, e.g. a notice an agent "
+            "wrote into an inbox (reported by `doctor`, exit 2; `--repair` moves it aside)"),
+    Refusal("RUN039", "clock-overrun",
+            "a clock pass would fire more events than a pass may (`firing.MAX_FIRINGS`), or move the clock "
+            "past the calendar the runtime supports; advance in smaller steps"),
 )
 """Every refusal code, in order; the table in docs/runtime.md is this list (a test keeps it so)."""
 
@@ -111,12 +155,29 @@ class Refused(Exception):
         self.data = data
 
 
+class RunError(Exception):
+    """A problem of the run directory (exit 2): ``code`` is a RUN code, ``message`` says which
+    file and what to do. Nothing was recorded, except where the message says otherwise."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code} {CODES[code]}: {message}")
+        self.code = code
+        self.name = CODES[code]
+        self.message = message
+
+
 class ModelError(Exception):
     """The compiled model file cannot be loaded (format, schema, references)."""
 
 
 class StoreError(Exception):
-    """The event store is unusable: another model's store, an unknown schema version."""
+    """The event store is unusable: another model's store, an unknown schema version, a file
+    that is damaged, locked or cannot be written. ``code`` is the RUN code of a problem of the
+    store's file (``None`` for a misuse of the store)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Conflict(StoreError):

@@ -6,9 +6,15 @@ heartbeats (once per missed period), automatic transitions, and the protocol
 deadlines (overdue acknowledgements, unanswered consultations, domains too
 long above their capacity limit, standup cadences); each firing is stamped
 with its due time and sees the ones before it. The firings are applied to the
-state as they are made and appended in one transaction; when another writer
-appended first, the state is rebuilt from the store and the clock processed
-again. Token thresholds fire when a heartbeat reports tokens (``token_checks``).
+state as they are made and appended in one transaction, with a virtual clock's
+new time; when another writer appended first, the state is rebuilt from the
+store and the clock processed again. Token thresholds fire when a heartbeat
+reports tokens (``token_checks``).
+
+A pass fires at most ``MAX_FIRINGS`` events: a virtual clock asked to move
+further is refused (``RUN039``, nothing recorded: advance in smaller steps); a
+wall clock that fell that far behind catches up in several transactions of at
+most about that many events each, every one a prefix of the firings in time order.
 """
 
 from __future__ import annotations
@@ -21,18 +27,29 @@ from .bulk import collector_paused
 from .context import MAX_ATTEMPTS, Context, contention
 from .contract.budgets import span_text
 from .contract.events import Draft, Event
-from .errors import Conflict
+from .errors import Conflict, Refused
 from .measures import Measures
 from .permissions import Permissions
 from .protocols import Protocols
 from .records import Task, resolve
 from .standups import Standups
 from .state import ACK, AFTER, CONSULT, DOMAIN, ESCALATE, HEARTBEAT, STANDUP, WARN
+from .timefmt import iso
 
 PROTOCOL_KINDS = {"ack": ACK, "domain": DOMAIN, "standup": STANDUP, "consult": CONSULT}
 
 Pending = tuple[float, int, str, str]
 """(due, kind, task id or protocol ident, target or protocol kind) of a firing"""
+MAX_FIRINGS = 10_000
+"""the most events one clock pass fires"""
+
+
+class _Overrun(Exception):
+    """A pass reached ``MAX_FIRINGS``; ``due`` is the time of its last firing."""
+
+    def __init__(self, due: float) -> None:
+        super().__init__(due)
+        self.due = due
 
 
 class Firing:
@@ -49,14 +66,28 @@ class Firing:
     def process(self) -> list[Event]:
         """Fire every deadline due by now, in time order; returns the events."""
         ctx = self.ctx
-        for _ in range(MAX_ATTEMPTS):
+        done: list[Event] = []
+        attempts = MAX_ATTEMPTS
+        while attempts:
+            attempts -= 1
             ctx.refresh()
             base = ctx.state.last_seq
+            now = ctx.clock.now()
+            until = None
             try:
                 with collector_paused():
-                    fired = self._fire_due(ctx.clock.now())
-                    if fired:
-                        ctx.store.append(fired, base)
+                    try:
+                        fired = self._fire_due(now, MAX_FIRINGS)
+                    except _Overrun as over:
+                        ctx.reload()  # drop the pass; fire a prefix of it, or refuse it
+                        if ctx.virtual:
+                            raise Refused("RUN039", f"moving the clock to {iso(now)} would fire more than "
+                                          f"{MAX_FIRINGS} events (the last of them due at {iso(over.due)}); "
+                                          "advance it in smaller steps") from None
+                        until = over.due
+                        fired = self._fire_due(until, None)
+                    if fired or ctx.clock_unsaved():
+                        ctx.append(fired, base)
             except Conflict:
                 ctx.reload()
                 continue
@@ -64,12 +95,16 @@ class Firing:
                 if ctx.state.last_seq != base:
                     ctx.reload()  # drop what was applied but not stored
                 raise
-            return fired
+            done += fired
+            if until is None:
+                return done
+            attempts = MAX_ATTEMPTS  # a wall clock catching up: the next part
         raise contention()
 
-    def _fire_due(self, now: float) -> list[Event]:
+    def _fire_due(self, now: float, limit: int | None) -> list[Event]:
         """Fire, in (due, kind, task) order, every deadline due by ``now``,
-        including those that earlier firings make due."""
+        including those that earlier firings make due; ``_Overrun`` (the state
+        then holds part of the pass) once ``limit`` events are fired."""
         ctx = self.ctx
         state = ctx.state
         timers, tasks = state.timers, state.tasks
@@ -81,6 +116,8 @@ class Firing:
         extra: list[Pending] = []
         later: list[tuple[float, tuple[str]]] = []  # fired tasks' next deadlines after now
         while True:
+            if limit is not None and len(fired) > limit:
+                raise _Overrun(fired[-1].at)
             if state.has_changes():  # a firing changed more than its own task (a capacity band, a protocol)
                 state.flush()
                 for item in self._pending_of(timers.pop_due(now), now):

@@ -20,12 +20,28 @@ from .context import HUMAN, Context, names, q
 from .contract.events import Draft, Event
 from .errors import Refused
 from .gates import pick_outcome
-from .model import Flow
+from .model import ActorCheck, AgentInfo, Flow
 from .permissions import acts_as
 from .records import Instruction
 
 CLOSE = "close"
 """the pseudo-stage a gate guards to hold the closing of an instruction"""
+ROUTING = "routing"
+"""the stage an instruction's submission runs (when its tier's flow has it)"""
+
+
+def runs_stage(agent: AgentInfo, actor: str | None) -> bool:
+    """Whether an agent is the actor of a flow step: anyone when it names none, ``@assignee``
+    any member (an instruction has no assignee), else as ``acts_as`` says."""
+    return actor is None or acts_as(agent, actor) or (actor == "@assignee" and agent.kind == "member")
+
+
+def decides(agent: AgentInfo, reviewer: ActorCheck) -> bool:
+    """Whether an agent is the reviewer of a stage gate: one of its roles, or any domain lead
+    for ``@lead``, any member for ``@member`` (an instruction has no domain)."""
+    return (agent.role in reviewer.roles
+            or ("@lead" in reviewer.relations and agent.kind == "lead")
+            or ("@member" in reviewer.relations and agent.kind == "member"))
 
 
 class Flows:
@@ -86,7 +102,7 @@ class Flows:
                     "RUN013", f"tier {ins.tier} has no stage {q(stage)}; its stages are {names(flow.stages)}"
                 )
             actor = flow.actors.get(stage)
-            if not (actor is None or acts_as(agent, actor) or (actor == "@assignee" and agent.kind == "member")):
+            if not runs_stage(agent, actor):
                 raise Refused("RUN004", f"{q(as_)} may not run stage {q(stage)}: its actor is {actor}")
             self._check_stage_open(ins, stage)
             if stage in ins.stages:
@@ -123,11 +139,7 @@ class Flows:
                     f"gate {q(gate)} guards no stage of tier {ins.tier}; the stage gates of tier {ins.tier} "
                     f"are {names(stage_gates)}",
                 )
-            if g.reviewer is not None and not (
-                agent.role in g.reviewer.roles
-                or ("@lead" in g.reviewer.relations and agent.kind == "lead")
-                or ("@member" in g.reviewer.relations and agent.kind == "member")
-            ):
+            if g.reviewer is not None and not decides(agent, g.reviewer):
                 raise Refused(
                     "RUN004", f"{q(as_)} may not decide gate {q(gate)}: the reviewer is {names(g.reviewer.text)}"
                 )

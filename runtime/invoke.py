@@ -156,7 +156,11 @@ def _time(p: Param, raw: Any) -> float:
             raise ValueError(f"bad time `{raw}`; write e.g. 2025-01-06T09:00:00Z") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
+    t = dt.timestamp()
+    problem = budgets.time_problem(t)
+    if problem is not None:
+        raise ValueError(f"`{raw}`: {problem}")
+    return t
 
 
 def _tokens(p: Param, raw: Any) -> float:

@@ -250,6 +250,12 @@ class Model:
         return self.agents_by_role.get(actor, ())
 
 
+def default_priority(priorities: tuple[str, ...]) -> str:
+    """The priority a command takes when none is given: the middle one of the declared list
+    (``normal`` of ``critical, high, normal, low``)."""
+    return priorities[len(priorities) // 2] if priorities else "normal"
+
+
 def digest_of(data: Mapping[str, Any]) -> str:
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -134,6 +134,14 @@ class Permissions:
         return rec
 
     def check_actor(self, agent: AgentInfo, t: Task, rec: TransitionRec) -> None:
+        if not rec.actors.text:
+            when = f" after {rec.after.text}" if rec.after is not None else ""
+            raise Refused(
+                "RUN004",
+                f"{q(agent.id)} may not move {q(t.id)} from {q(t.state)} to {q(rec.target)}: nobody makes that "
+                f"move; the clock makes it{when}",
+                task=t.id,
+            )
         if not self.permitted(rec.actors, agent, t):
             note = ""
             if "@peer" in rec.actors.relations and t.assignee == agent.id:

@@ -28,12 +28,11 @@ of the compiler's schema it matches:
 - ``_system/capacity/{domain}/team.yaml`` and ``_system/capacity/system_wide.yaml``:
   the capacity ledger.
 
-``write_projection`` writes the files that changed, each atomically (a
-temporary file in the same folder, then ``os.replace``), and removes the files
-it wrote before that the state no longer produces. The content is a function
-of the state and the clock only, so it is deterministic. Every file matches a
-JSON Schema the compiler generated (``orchdsl run init`` copies them into the
-run directory); the runtime writes no schema of its own.
+The content is a function of the state and the clock only, so it is
+deterministic; ``texts`` gives each file's YAML. ``projector`` writes them into
+the run directory. Every file matches a JSON Schema the compiler generated
+(``orchdsl run init`` copies them into the run directory); the runtime writes
+no schema of its own.
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
-from pathlib import Path
 from typing import Any, TypeVar
 
 from .contract import layout
@@ -59,7 +57,6 @@ from .timefmt import iso as _iso
 
 K = TypeVar("K")
 MEMORY = layout.MEMORY
-MANIFEST = ".projection.json"
 DAY = 86400.0
 NOTICE_TYPES, OWN_FILES = layout.NOTICE_TYPES, layout.OWN_FILES
 HEADER = "# Written by the orchdsl runtime from the event log; do not edit: it is rewritten after every command.\n"
@@ -586,54 +583,9 @@ def project(model: Model, state: OrgState, events: Sequence[Event], now: float) 
     return files
 
 
-# -- writing ------------------------------------------------------------------------------------
+# -- the texts ------------------------------------------------------------------------------
 
 
-def _texts(model: Model, state: OrgState, events: Sequence[Event], now: float) -> dict[str, str]:
+def texts(model: Model, state: OrgState, events: Sequence[Event], now: float) -> dict[str, str]:
+    """Every projected file's text, by its path from the run directory (``Agent_Memory/...``)."""
     return {f"{MEMORY}/{path}": dump(data) for path, (_, data) in project(model, state, events, now).items()}
-
-
-def write_projection(run_dir: Path, model: Model, state: OrgState, events: Sequence[Event], now: float) -> list[str]:
-    """Write the projection under ``run_dir/Agent_Memory``; returns the paths that changed."""
-    texts = _texts(model, state, events, now)
-    changed = write_texts(run_dir, texts)
-    manifest = run_dir / MANIFEST
-    try:
-        before = set(json.loads(manifest.read_text(encoding="utf-8")))
-    except (FileNotFoundError, ValueError):
-        before = set()
-    for rel in sorted(before - set(texts)):
-        (run_dir / rel).unlink(missing_ok=True)
-        changed.append(rel)
-    _atomic(manifest, json.dumps(sorted(texts), indent=0) + "\n")
-    return changed
-
-
-def write_texts(run_dir: Path, texts: dict[str, str]) -> list[str]:
-    """Write the files (paths relative to ``run_dir``) whose content differs; returns their paths."""
-    changed = []
-    for rel, text in sorted(texts.items()):
-        path = run_dir / rel
-        try:
-            same = path.read_text(encoding="utf-8") == text
-        except FileNotFoundError:
-            same = False
-        if not same:
-            _atomic(path, text)
-            changed.append(rel)
-    return changed
-
-
-def stale_files(run_dir: Path, model: Model, state: OrgState, events: Sequence[Event], now: float) -> list[str]:
-    """The projected files whose content on disk differs from what the state gives."""
-    out = []
-    for rel, text in sorted(_texts(model, state, events, now).items()):
-        try:
-            if (run_dir / rel).read_text(encoding="utf-8") != text:
-                out.append(rel)
-        except FileNotFoundError:
-            out.append(rel)
-    return out
-
-
-_atomic = layout.write_text

@@ -16,9 +16,44 @@ from .contract.events import Draft, Event
 from .contract.model import Consultation as ConsultationSpec
 from .contract.model import Handoff as HandoffSpec
 from .errors import Refused
-from .model import AgentInfo
+from .model import AgentInfo, Model, default_priority
 from .permissions import Permissions, acts_as
 from .records import Consultation, Delegation, Handoff, Task
+
+DEFAULT_ACCEPTOR = "@downstream_lead"
+"""who accepts a handoff that names no acceptor"""
+
+
+def handoff_keys(from_domain: str, to_domain: str) -> tuple[tuple[str, str], ...]:
+    """The (from, to) pairs a handoff between two domains is looked up by, in order: the
+    specific pair first, then ``from -> *``, ``* -> to`` and ``* -> *``."""
+    return (from_domain, to_domain), (from_domain, "*"), ("*", to_domain), ("*", "*")
+
+
+def on_link(agent: AgentInfo, link: str, domain: str | None) -> bool:
+    """Whether an agent fills a link of the delegation chain: ``@lead`` is any domain lead,
+    ``@member`` any member (of ``domain`` when given), anything else a role by name."""
+    if link == "@lead":
+        return agent.kind == "lead"
+    if link == "@member":
+        return agent.kind == "member" and (domain is None or agent.domain == domain)
+    return agent.role == link
+
+
+def on_hop(sender: AgentInfo, recipient: AgentInfo, up: str, down: str) -> bool:
+    """Whether a delegation from ``sender`` to ``recipient`` follows the chain's hop ``up -> down``;
+    below ``@lead``, a ``@member`` is of the lead's own domain."""
+    return on_link(sender, up, None) and on_link(recipient, down, sender.domain if up == "@lead" else None)
+
+
+def handoff_acceptor(model: Model, accepted_by: str, from_domain: str, to_domain: str) -> str | None:
+    """The role that accepts a handoff: ``@downstream_lead`` is the receiving domain's lead,
+    ``@lead`` the handing domain's, anything else a role by name."""
+    if accepted_by == "@downstream_lead":
+        return model.domain_lead_role.get(to_domain)
+    if accepted_by == "@lead":
+        return model.domain_lead_role.get(from_domain)
+    return accepted_by
 
 
 class Protocols:
@@ -31,10 +66,9 @@ class Protocols:
     # -- handoffs -----------------------------------------------------------------
 
     def handoff_spec(self, from_domain: str, to_domain: str) -> HandoffSpec | None:
-        """The handoff declared for a pair of domains: the specific pair first,
-        then ``from -> *``, ``* -> to`` and ``* -> *``."""
+        """The handoff declared for a pair of domains (``handoff_keys`` gives the order)."""
         specs = self.ctx.model.handoffs
-        for f, t in ((from_domain, to_domain), (from_domain, "*"), ("*", to_domain), ("*", "*")):
+        for f, t in handoff_keys(from_domain, to_domain):
             for spec in specs:
                 if spec.from_domain == f and spec.to_domain == t:
                     return spec
@@ -42,12 +76,7 @@ class Protocols:
 
     def acceptor_role(self, h: Handoff) -> str | None:
         """The role that accepts or rejects a handoff."""
-        who = h.accepted_by
-        if who == "@downstream_lead":
-            return self.ctx.model.domain_lead_role.get(h.to_domain)
-        if who == "@lead":
-            return self.ctx.model.domain_lead_role.get(h.from_domain)
-        return who
+        return handoff_acceptor(self.ctx.model, h.accepted_by, h.from_domain, h.to_domain)
 
     def _handoff(self, handoff: str) -> Handoff:
         h = self.ctx.state.handoffs.get(handoff)
@@ -110,9 +139,8 @@ class Protocols:
                 )
             hid = f"H{len(self.ctx.state.handoffs) + 1}"
             out[:] = [hid]
-            accepted_by = spec.accepted_by or "@downstream_lead"
-            acceptor = m.domain_lead_role.get(to) if accepted_by == "@downstream_lead" else (
-                m.domain_lead_role.get(t.domain) if accepted_by == "@lead" else accepted_by)
+            accepted_by = spec.accepted_by or DEFAULT_ACCEPTOR
+            acceptor = handoff_acceptor(m, accepted_by, t.domain, to)
             data = {
                 "handoff": hid, "task": t.id, "from_domain": t.domain, "to_domain": to, "by": as_,
                 "summary": summary, "artifacts": list(artifacts), "checklist": list(spec.checklist),
@@ -196,18 +224,7 @@ class Protocols:
 
     def _on_chain(self, sender: AgentInfo, recipient: AgentInfo) -> bool:
         chain = self.ctx.model.delegation.chain if self.ctx.model.delegation else ()
-
-        def matches(agent: AgentInfo, link: str, domain: str | None) -> bool:
-            if link == "@lead":
-                return agent.kind == "lead"
-            if link == "@member":
-                return agent.kind == "member" and (domain is None or agent.domain == domain)
-            return agent.role == link
-
-        for up, down in zip(chain, chain[1:], strict=False):
-            if matches(sender, up, None) and matches(recipient, down, sender.domain if up == "@lead" else None):
-                return True
-        return False
+        return any(on_hop(sender, recipient, up, down) for up, down in zip(chain, chain[1:], strict=False))
 
     def delegate(
         self,
@@ -215,7 +232,7 @@ class Protocols:
         to: str,
         subject: str,
         message: str = "",
-        priority: str = "normal",
+        priority: str | None = None,
         instruction: str | None = None,
         task: str | None = None,
     ) -> str:
@@ -223,6 +240,8 @@ class Protocols:
         (``D1``, ...). The recipient must acknowledge within the model's
         ``acknowledge_within``, or the delegation escalates once."""
         out: list[str] = []
+
+        chosen = priority if priority is not None else default_priority(self.ctx.model.priorities)
 
         def build(now: float) -> list[Draft]:
             sender = self.ctx.agent(as_)
@@ -234,8 +253,9 @@ class Protocols:
                     f"{q(as_)} ({q(sender.role)}) may not delegate to {q(to)} ({q(recipient.role)}): "
                     f"delegation goes one hop down the chain {' -> '.join(chain) or '(none declared)'}",
                 )
-            if priority not in self.ctx.model.priorities:
-                raise Refused("RUN013", f"priority {q(priority)} is not one of {names(self.ctx.model.priorities)}")
+            declared = self.ctx.model.priorities
+            if chosen not in declared:
+                raise Refused("RUN013", f"priority {q(chosen)} is not one of {names(declared)}")
             if not subject.strip():
                 raise Refused("RUN013", "a delegation needs a subject")
             if instruction is not None and instruction not in self.ctx.state.instructions:
@@ -248,7 +268,7 @@ class Protocols:
             out[:] = [did]
             data = {
                 "delegation": did, "from": as_, "to": to, "subject": subject, "message": message,
-                "priority": priority, "instruction": instruction, "task": task, "due": due,
+                "priority": chosen, "instruction": instruction, "task": task, "due": due,
             }
             return [("delegated", now, as_, data)]
 
@@ -291,7 +311,8 @@ class Protocols:
 
     # -- broadcasts -----------------------------------------------------------------
 
-    def broadcast(self, as_: str, channel: str, kind: str, priority: str, subject: str, message: str = "") -> list[Event]:
+    def broadcast(self, as_: str, channel: str, kind: str, priority: str | None = None, subject: str = "",
+                  message: str = "") -> list[Event]:
         """Send a message to every agent of a channel's member roles (but the sender)."""
 
         def build(now: float) -> list[Draft]:
@@ -302,10 +323,11 @@ class Protocols:
             if ch is None:
                 raise Refused("RUN002", f"unknown channel {q(channel)}; channels are {names(channels)}")
             kinds, priorities = spec.kinds, spec.priorities
+            chosen = priority if priority is not None else default_priority(priorities)
             if kind not in kinds:
                 raise Refused("RUN013", f"broadcast kind {q(kind)} is not one of {names(kinds)}")
-            if priority not in priorities:
-                raise Refused("RUN013", f"broadcast priority {q(priority)} is not one of {names(priorities)}")
+            if chosen not in priorities:
+                raise Refused("RUN013", f"broadcast priority {q(chosen)} is not one of {names(priorities)}")
             if not subject.strip():
                 raise Refused("RUN013", "a broadcast needs a subject")
             members = list(ch.members)
@@ -317,7 +339,7 @@ class Protocols:
                     f"all of them",
                 )
             to = [a for r in members for a in self.ctx.model.agents_by_role.get(r, ()) if a != as_]
-            data = {"channel": channel, "kind": kind, "priority": priority, "subject": subject,
+            data = {"channel": channel, "kind": kind, "priority": chosen, "subject": subject,
                     "message": message, "to": to}
             return [("broadcast_sent", now, as_, data)]
 

@@ -151,6 +151,49 @@ def _marks(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]],
             _marks(v, (*path, i), marks, key_marks)
 
 
+MAX_VALUES = 100_000
+"""the most values a scenario may hold once its aliases are expanded"""
+
+
+def _bounded(root: yaml.Node, name: str) -> None:
+    """Refuse a document whose aliases would expand it past ``MAX_VALUES`` values (a "billion
+    laughs" of nested aliases) or that refers to itself; counted on the composed nodes, each
+    node once, without expanding anything."""
+    size: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, closing = stack.pop()
+        key = id(node)
+        kids = _children(node)
+        if closing:
+            open_.discard(key)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            if size[key] > MAX_VALUES:
+                line, col = node.start_mark.line + 1, node.start_mark.column + 1
+                raise ScenarioError([Located(name, line, col, f"error: this value expands to more than "
+                                             f"{MAX_VALUES} values through its aliases")])
+            continue
+        if key in size:
+            continue
+        open_.add(key)
+        stack.append((node, True))
+        for k in kids:
+            if id(k) in open_:
+                line, col = k.start_mark.line + 1, k.start_mark.column + 1
+                raise ScenarioError([Located(name, line, col, "error: an alias refers to a value that holds it")])
+            if id(k) not in size:
+                stack.append((k, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def load(path: Path) -> Scenario:
     """Read and validate a scenario; ``ScenarioError`` lists every problem with its place."""
     name = str(path)
@@ -165,11 +208,15 @@ def loads(text: str, name: str = "<scenario>") -> Scenario:
     try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         node = yaml.compose(text, Loader=loader)
+        if node is not None:
+            _bounded(node, name)
         data = yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise ScenarioError([Located(name, line, col, f"error: invalid YAML: {exc.problem or exc}")]) from None
+    except RecursionError:
+        raise ScenarioError([Located(name, 1, 1, "error: the YAML is nested too deeply")]) from None
     sc = Scenario(name, data if isinstance(data, dict) else {})
     if node is not None:
         _marks(node, (), sc.marks, sc.key_marks)
@@ -264,7 +311,11 @@ class Player:
             if t < run.now:
                 self.fail(("steps", i, "at"), f"`at` {step['at']} is before the clock ({iso(run.now)})")
                 return
-            run.engine.advance(t - run.now)
+            try:
+                run.engine.advance(t - run.now)
+            except Refused as r:
+                self.fail(("steps", i, "at" if "at" in step else "advance"), f"{r.code} {r.name}: {r.reason}")
+                return
             before = self.print_events(before)  # what the clock fired, before the command
         if cmd is not None:
             args = step[cmd] if isinstance(step[cmd], dict) else {}
@@ -296,7 +347,6 @@ class Player:
         self.print_events(before)
         if cmd is None and ("at" in step or "advance" in step):
             self.say(f"    {iso(run.now)}  {'(clock)':<21} it is now {iso(run.now)}")
-        run.save_clock()
         run.project()
         if "expect" in step:
             self.expect(i, step["expect"])

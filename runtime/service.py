@@ -123,11 +123,15 @@ class Service:
             return state.timers.next_due()
 
     def after_change(self) -> None:
-        """Save the clock, bring the projection up to date (after anything was recorded) and keep a
-        snapshot of the state now and then, for the processes that open the run later."""
-        self.run.save_clock()
-        self.run.project()
-        self.run.checkpoint()
+        """Bring the projection up to date, only the files the new events touch (the clock is
+        recorded with the events), and keep a snapshot of the state now and then, for the
+        processes that open the run later. What the projection cannot write never fails the
+        call that was recorded: the next change or `orchdsl run doctor --repair` completes it."""
+        try:
+            self.run.project()
+            self.run.checkpoint()
+        except Exception:  # noqa: BLE001 - after the commit nothing may fail the call
+            pass
 
     def close(self) -> None:
         with self.lock:

@@ -22,7 +22,7 @@ from .errors import Conflict, Refused
 from .firing import Firing, moved_data
 from .flows import Flows
 from .gates import check_thresholds, pick_outcome
-from .model import AgentInfo, TransitionRec
+from .model import AgentInfo, TransitionRec, default_priority
 from .permissions import Permissions
 from .profiles import Scored
 from .protocols import Protocols
@@ -112,7 +112,7 @@ class Tasks:
         required_skills: Sequence[str] = (),
         nice_skills: Sequence[str] = (),
         complexity: str = "moderate",
-        priority: str = "normal",
+        priority: str | None = None,
         estimate_hours: float | None = None,
         estimate_tokens: float | None = None,
         dependencies: Sequence[str] = (),
@@ -127,6 +127,7 @@ class Tasks:
         work is (the title is its name) and ``acceptance_criteria`` when it is done."""
         ctx, out = self.ctx, list[str]()
         m = ctx.model
+        chosen_priority = priority if priority is not None else default_priority(m.priorities)
 
         def build(now: float) -> list[Draft]:
             ctx.agent(as_)
@@ -144,8 +145,8 @@ class Tasks:
                 raise Refused("RUN013", f"handoff domain {q(handoff_to)} must be another declared domain")
             if complexity not in COMPLEXITIES:
                 raise Refused("RUN013", f"complexity {q(complexity)} is not one of {names(COMPLEXITIES)}")
-            if priority not in m.priorities:
-                raise Refused("RUN013", f"priority {q(priority)} is not one of {names(m.priorities)}")
+            if chosen_priority not in m.priorities:
+                raise Refused("RUN013", f"priority {q(chosen_priority)} is not one of {names(m.priorities)}")
             unknown = [s for s in (*required_skills, *nice_skills) if s not in m.skills]
             if unknown:
                 raise Refused("RUN013", f"unknown skill(s) {names(unknown)}")
@@ -168,7 +169,7 @@ class Tasks:
             data = {
                 "task": tid, "instruction": instruction, "kind": kind, "domain": domain, "title": title,
                 "tier": ins.tier, "required_skills": list(required_skills), "nice_skills": list(nice_skills),
-                "complexity": complexity, "priority": priority, "estimate_hours": estimate_hours,
+                "complexity": complexity, "priority": chosen_priority, "estimate_hours": estimate_hours,
                 "estimate_tokens": estimate_tokens, "dependencies": list(dependencies), "parent": parent,
                 "handoff_to": handoff_to, "state": m.initial,
             }
@@ -196,7 +197,7 @@ class Tasks:
             base = state.last_seq
             events = [Event(base + 1, "task_moved", now, as_, data(now, as_, task, target, attest))]
             try:
-                store.append(events, base)
+                ctx.append(events, base)
             except Conflict:
                 continue
             state.apply(events[0])

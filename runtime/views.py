@@ -351,7 +351,10 @@ def clock_show(run: Run) -> Out:
 
 def work(run: Run, agent: str) -> Out:
     run.engine.ctx.agent(agent)
-    items = [i.dump() for i in waiting(run.engine, agent)]
+    launches = run.engine.state.launches
+    # what another agent was started for is that agent's to do
+    items = [i.dump() for i in waiting(run.engine, agent)
+             if not (i.key in launches and launches[i.key].running and launches[i.key].agent != agent)]
     if not items:
         return Out({"agent": agent, "items": []}, f"{agent}: nothing waits for you\n")
     rows = [(i["kind"], i["id"], i["summary"]) for i in items]

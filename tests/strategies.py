@@ -277,7 +277,7 @@ def valid_specs(draw: st.DrawFn) -> str:
     # ---------------------------------------------------------- protocols
     chain = ["boss", "tech", "@lead", "@member"] if middle else ["boss", "@lead", "@member"]
     emit(f"delegation {{ chain {' -> '.join(chain)} acknowledge within {draw(st.integers(1, 4))}h "
-         "overdue escalate to boss priorities high, low }")
+         "overdue escalate to boss priorities critical, high, normal, low }")
     emit('broadcast { kinds news, blocker channel all { members * } channel leads { members @lead } '
          'channel "{domain}-team" { members @lead, @member } }')
     emit("standup daily { from @member to @lead every 1d sections done, next }")

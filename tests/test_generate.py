@@ -75,8 +75,7 @@ def test_v2_tree(tmp_path: Path) -> None:
     assert "tech-lead" in inboxes and "engineering-manager" in inboxes
     assert len(inboxes) == len(org.agents) == 26
     prompts = sorted(p.stem for p in (tmp_path / "agents").glob("*.md"))
-    assert prompts == sorted(r.id for r in org.roles)
-    assert 20 <= len(prompts) <= 25
+    assert prompts == inboxes  # one prompt per agent
     assert (tmp_path / "model.json").is_file()
     for name in ("compiled-model", "strategic-task", "tactical-task", "delegation", "acknowledgement",
                  "broadcast", "handoff", "strategic-plan", "review", "standup-ic-daily", "standup-lead-daily",
@@ -223,72 +222,6 @@ def test_delegation_hops_of_every_spec() -> None:
                 assert people.roles[target].reports_to == hop["from"], (spec.name, hop)
 
 
-# ------------------------------------------------------------------ prompts
-
-
-@pytest.mark.parametrize("spec", GOOD_SPECS, ids=lambda p: p.name)
-def test_every_spec_compiles_and_prompts_have_front_matter(spec: Path, tmp_path: Path) -> None:
-    org = model(spec)
-    report = compile_to_dir(org, tmp_path)
-    assert report.total == report.written
-    for r in org.roles:
-        text = (tmp_path / "agents" / f"{r.id}.md").read_text(encoding="utf-8")
-        fm = front_matter(text)
-        assert fm["name"] == r.id
-        assert list(fm)[:2] == ["name", "description"]
-        if r.tools:
-            assert fm["tools"] == ", ".join(r.tools)
-        assert f"# {r.title or r.id}\n" in text
-        assert text.endswith("\n") and not text.endswith("\n\n")
-        assert "{{" not in text and "{%" not in text
-
-
-def test_v2_front_matter() -> None:
-    fm = front_matter(v2_files()["agents/backend-lead.md"])
-    assert fm == {"name": "backend-lead",
-                  "description": "Backend tactical planning, API and database coordination",
-                  "model": "sonnet", "color": "orange", "tools": "Read, Write, Edit, Grep, Glob"}
-
-
-def test_backend_lead_prompt() -> None:
-    text = v2_files()["agents/backend-lead.md"]
-    owned = text.split("## Task states you own", 1)[1].split("\n## ", 1)[0]
-    for state in ("IN_PLANNING", "ESCALATED", "DOMAIN_REVIEW", "READY_FOR_HANDOFF"):
-        assert f"### `{state}`" in owned
-    for state in ("PENDING", "IN_PROGRESS", "UNDER_REVIEW", "ASSIGNED"):
-        assert f"### `{state}`" not in owned
-    assert "tiers 1-4: target 8h, warning at 16h, escalation at 2d" in owned  # DOMAIN_REVIEW
-    escalated = text.split("## Escalations and warnings you receive", 1)[1].split("\n## ", 1)[0]
-    for state in ("ASSIGNED", "IN_PROGRESS", "UNDER_REVIEW", "BLOCKED"):
-        assert f"`{state}`" in escalated
-    assert "`DOMAIN_REVIEW`" not in escalated  # that escalates to the tech lead
-    assert "Reports to: Tech Lead (`tech-lead`)" in text
-    assert "`domain_review`" in text and "`peer_review`" not in text.split("## Quality gates", 1)[1]
-    assert "_system/capacity/backend/team.yaml" in text
-    assert "_communication/inbox/backend-lead/" in text
-    assert "_communication/broadcast/backend-team/" in text
-    assert "backend-developer-1_to_backend-lead_{YYYYMMDD}.yaml" in text
-    assert "You prepare handoffs from your domain to `frontend`" in text
-
-
-def test_tech_lead_and_ic_prompts() -> None:
-    tl = v2_files()["agents/tech-lead.md"]
-    escalated = tl.split("## Escalations and warnings you receive", 1)[1].split("\n## ", 1)[0]
-    for state in ("IN_PLANNING", "ESCALATED", "DOMAIN_REVIEW", "READY_FOR_HANDOFF"):
-        assert f"`{state}`" in escalated
-    assert "not acknowledged within 2h" in escalated
-    assert "No IC passes the assignment filter" in escalated
-    assert "_system/capacity/system_wide.yaml" in tl
-    ic = v2_files()["agents/qa-engineer.md"]
-    assert "Heartbeat: report progress at least every 4h" in ic
-    assert "`qa-engineer-1`, `qa-engineer-2`" in ic
-    assert "### `peer_review`" in ic
-    assert "_communication/reports/daily/{agent}_to_qa-lead_{YYYYMMDD}.yaml" in ic
-    em = v2_files()["agents/engineering-manager.md"]
-    assert "nobody; you are the top of the hierarchy" in em
-    assert "### `risk_assessment`" in em and "### `go_no_go`" in em
-
-
 # ------------------------------------------------------------------ determinism and imports
 
 
@@ -377,6 +310,8 @@ def test_a_bare_organisation_still_generates() -> None:
     assert result.model is not None
     files = build_files(result.model)
     assert front_matter(files["agents/boss.md"])["name"] == "boss"
+    assert "| `status` |" in files["agents/boss.md"]  # the runtime cannot load it: views only
+    assert "| `move` |" not in files["agents/boss.md"]
     assert "Agent_Memory/_communication/inbox/boss/.gitkeep" in files
     for schema in agent_file_schemas(result.model).values():
         Draft202012Validator.check_schema(schema)

@@ -5,6 +5,7 @@
 - check:   ``check/<name>.<format>``, ``orchdsl check`` of the bad specs in every format
 - compile: ``compile/orchestration_v2.sha256``, every file compilation writes, with its hash
            and ``compile/startup/``, some files compiled from ``examples/startup.orch``, as text
+- graph:   ``graph/<spec>.<view>[.tier<N>].<mmd|dot>``, ``orchdsl graph`` of each view
 
 Set ``ORCHDSL_UPDATE_GOLDEN=1`` to rewrite the files from the current output;
 otherwise a mismatch fails with a unified diff. The bad specs in
@@ -235,6 +236,25 @@ def test_compile_readable_golden(tmp_path: Path, capsys: pytest.CaptureFixture[s
     capsys.readouterr()
     for name in READABLE:
         assert_golden(f"compile/startup/{name}", (out / name).read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------- graph: Mermaid and DOT text
+
+GRAPHS = [("orchestration_v2", view, tier) for view in ("hierarchy", "lifecycle", "protocols", "flows")
+          for tier in (None,)] + [("orchestration_v2", "lifecycle", 2), ("orchestration_v2", "flows", 4),
+                                  ("startup", "hierarchy", None), ("startup", "lifecycle", None)]
+
+
+@pytest.mark.parametrize("fmt", ["mermaid", "dot"])
+@pytest.mark.parametrize("spec, view, tier", GRAPHS,
+                         ids=[f"{s}-{v}" + (f"-tier{t}" if t is not None else "") for s, v, t in GRAPHS])
+def test_graph_golden(spec: str, view: str, tier: int | None, fmt: str,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    path = f"specs/{spec}.orch" if spec.startswith("orchestration") else f"examples/{spec}.orch"
+    argv = ["graph", path, "--view", view, "--format", fmt] + (["--tier", str(tier)] if tier is not None else [])
+    assert main(argv) == 0
+    suffix = (f".tier{tier}" if tier is not None else "") + (".mmd" if fmt == "mermaid" else ".dot")
+    assert_golden(f"graph/{spec}.{view}{suffix}", capsys.readouterr().out)
 
 
 def test_goldens_hold_no_machine_paths() -> None:

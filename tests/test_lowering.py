@@ -253,3 +253,19 @@ def test_checks_run_after_lowering_errors() -> None:
     r = check(text)
     codes = [d.code for d in r.diagnostics if d.is_error]
     assert "ORC102" in codes and "ORC306" in codes
+
+
+def test_priority_guards_take_the_declared_priorities() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "specs" / "orchestration_v2.orch").read_text()
+    text = text.replace("  priorities critical, high, normal, low\n", "  priorities urgent, later\n")
+    assert "task.priority" not in text
+    guarded = text.replace("-> IN_PLANNING when tier >= 3 and task.kind == strategic by planner",
+                           "-> IN_PLANNING when tier >= 3 and task.priority == urgent by planner", 1)
+    assert guarded != text
+    ok = check_text(guarded, "v2.orch")
+    assert ok.ok, [d.message for d in ok.diagnostics if d.is_error]
+    assert ok.model is not None and ok.model.guard_variables["task.priority"]["values"] == ["urgent", "later"]
+    bad = check_text(guarded.replace("task.priority == urgent", "task.priority == normal"), "v2.orch")
+    assert [d.code for d in bad.diagnostics if d.is_error] == ["ORC310"]

@@ -6,7 +6,7 @@ dispatcher starts it with the item in its environment (``ORCHDSL_ITEM``) and the
 line that launches the agent's MCP server (``ORCHDSL_MCP_ARGV``), or the URL and
 token of a served endpoint (``ORCHDSL_MCP_URL``, ``ORCHDSL_MCP_TOKEN``); it
 connects with the official MCP client, does what the item asks (if it still
-waits), and exits 0. It reads the
+waits), then whatever else waits for it (the ``work`` tool), and exits 0. It reads the
 compiled model (``model.json`` in the run directory) to know the lifecycle and
 the gates, and a plan (``--plan FILE``) to know which tasks to create when an
 instruction reaches a planning stage.
@@ -26,9 +26,9 @@ What it does for each kind of item:
   the checklist, accepts the handoff;
 - ``delegation``, ``consultation``: acknowledges, answers.
 
-``--crash AGENT:KIND`` makes it exit with status 3 before acting, the first time
-it is started as AGENT for an item of KIND (a marker file in the run directory
-remembers it), to show that the dispatcher offers the item again.
+``--crash AGENT:KIND`` makes it exit with status 3 midway, the first time it is
+about to handle an item of KIND as AGENT (a marker file in the run directory
+remembers it), to show that the dispatcher offers the work again.
 """
 
 from __future__ import annotations
@@ -50,8 +50,10 @@ from mcp.client.streamable_http import streamable_http_client
 
 
 class Agent:
-    def __init__(self, client: Any, model: dict[str, Any], plan: dict[str, Any], me: str) -> None:
+    def __init__(self, client: Any, model: dict[str, Any], plan: dict[str, Any], me: str, run_dir: Path,
+                 crash: str | None = None) -> None:
         self.client, self.model, self.plan, self.me = client, model, plan, me
+        self.run_dir, self.crash = run_dir, crash
         self.states = {s["name"]: s for s in model["lifecycle"]["states"]}
         self.gates = {g["name"]: g for g in model["gates"]}
 
@@ -64,11 +66,27 @@ class Agent:
 
     # -- items ------------------------------------------------------------------------------
 
+    async def work(self, item: dict[str, Any], most: int = 20) -> None:
+        """The item it was started for, then whatever else waits for it, as long as something does."""
+        done: set[str] = set()
+        for _ in range(most):
+            waiting = (await self.call("work"))["items"]
+            mine = next((i for i in waiting if i["key"] == item["key"]), None)
+            if mine is None:
+                mine = next((i for i in waiting if i["key"] not in done), None)
+            if mine is None:
+                return
+            done.add(mine["key"])
+            await self.handle(mine)
+            item = {"key": ""}
+
     async def handle(self, item: dict[str, Any]) -> None:
-        waiting = (await self.call("work"))["items"]
-        if not any(i["key"] == item["key"] for i in waiting):
-            return  # someone else did it meanwhile, or it no longer waits
         kind = item["kind"]
+        if self.crash == f"{self.me}:{kind}":
+            marker = self.run_dir / f".crashed-{self.me}-{kind}"
+            if not marker.exists():
+                marker.write_text("crashed once\n")
+                os._exit(3)  # midway: what it did before stays recorded, this item is not done
         if kind == "stage":
             await self.stage(item["instruction"], item["detail"])
         elif kind == "stage_gate":
@@ -191,11 +209,6 @@ async def main() -> int:
     a = p.parse_args()
     item = json.loads(os.environ["ORCHDSL_ITEM"])
     run_dir = Path(os.environ["ORCHDSL_RUN_DIR"])
-    if a.crash == f"{item['agent']}:{item['kind']}":
-        marker = run_dir / f".crashed-{item['agent']}-{item['kind']}"
-        if not marker.exists():
-            marker.write_text("crashed once\n")
-            return 3
     model = json.loads((run_dir / "model.json").read_text())
     plan = yaml.safe_load(a.plan.read_text()) or {}
     url = os.environ.get("ORCHDSL_MCP_URL")
@@ -203,11 +216,11 @@ async def main() -> int:
         headers = {"Authorization": f"Bearer {os.environ['ORCHDSL_MCP_TOKEN']}"}
         async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
             async with Client(streamable_http_client(url, http_client=http)) as client:
-                await Agent(client, model, plan, item["agent"]).handle(item)
+                await Agent(client, model, plan, item["agent"], run_dir, a.crash).work(item)
         return 0
     argv = json.loads(os.environ["ORCHDSL_MCP_ARGV"])  # else launch this agent's own MCP server
     async with Client(StdioServerParameters(command=argv[0], args=argv[1:])) as client:
-        await Agent(client, model, plan, item["agent"]).handle(item)
+        await Agent(client, model, plan, item["agent"], run_dir, a.crash).work(item)
     return 0
 
 

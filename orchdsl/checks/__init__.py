@@ -3,7 +3,7 @@
 Each check is a function ``(org, graphs, diags) -> None`` that adds
 diagnostics and changes nothing. The modules of this package group them by
 concern, each exporting ``CHECKS``; they run in the order listed here. Graphs
-(networkx) are built once and shared, see ``graphs``.
+(``digraph``) are built once and shared, see ``graphs``.
 
 The checks also run on a model that lowering reported errors in. Lowering
 records what it could not resolve; a check asks ``graphs.broken(kind, name)``

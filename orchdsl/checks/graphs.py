@@ -1,14 +1,13 @@
 """The graphs the checks share: the reporting hierarchy and the lifecycle of
-each tier, built once per organisation on first use (networkx)."""
+each tier, built once per organisation on first use (``digraph``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import cached_property
 
-import networkx as nx
-
 from orchdsl import model as m
+from orchdsl.checks.digraph import DiGraph
 from orchdsl.diagnostics import Diagnostics
 
 
@@ -96,9 +95,9 @@ class Graphs:
         return out
 
     @cached_property
-    def hierarchy(self) -> nx.DiGraph:
+    def hierarchy(self) -> DiGraph:
         """Edges from each role to the role it reports to."""
-        g = nx.DiGraph()
+        g = DiGraph()
         for r in self.org.roles:
             g.add_node(r.id)
             if r.reports_to:
@@ -124,7 +123,7 @@ class Graphs:
             node = self.roles[node].reports_to if node in self.roles else None
         return out
 
-    def lifecycle(self, tier: int) -> nx.DiGraph:
+    def lifecycle(self, tier: int) -> DiGraph:
         """The lifecycle at one tier: states that apply, transitions whose guard can hold."""
         return self._lifecycles[tier]
 
@@ -146,11 +145,11 @@ class Graphs:
         return [t for t in self.tiers if self.applies(state, t)]
 
     @cached_property
-    def _lifecycles(self) -> dict[int, nx.DiGraph]:
-        out: dict[int, nx.DiGraph] = {}
+    def _lifecycles(self) -> dict[int, DiGraph]:
+        out: dict[int, DiGraph] = {}
         lc = self.org.lifecycle
         for tier in self.tiers:
-            g = nx.DiGraph()
+            g = DiGraph()
             for s in lc.states:
                 if self.applies(s, tier):
                     g.add_node(s.name)

@@ -7,9 +7,8 @@ that lowering could not resolve.
 
 from __future__ import annotations
 
-import networkx as nx
-
 from orchdsl import model as m
+from orchdsl.checks.digraph import simple_cycles
 from orchdsl.checks.graphs import Check, Graphs
 from orchdsl.diagnostics import Diagnostics, Label, Span
 
@@ -117,7 +116,7 @@ def lead_roles(org: m.Organisation, g: Graphs) -> dict[str, list[m.Domain]]:
 
 def check_hierarchy(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     """ORC201 cycles, ORC202 no root, ORC203 several roots."""
-    for cycle in sorted(nx.simple_cycles(g.hierarchy), key=lambda c: sorted(c)):
+    for cycle in sorted(simple_cycles(g.hierarchy), key=lambda c: sorted(c)):
         first = min(cycle)
         i = cycle.index(first)
         ordered = cycle[i:] + cycle[:i]

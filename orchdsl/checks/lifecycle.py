@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 
-import networkx as nx
-
 from orchdsl import model as m
+from orchdsl.checks.digraph import DiGraph
 from orchdsl.checks.graphs import Check, Graphs, closure
 from orchdsl.diagnostics import Diagnostics, Label
 
@@ -393,7 +392,7 @@ def check_gates_on_paths(org: m.Organisation, g: Graphs, diags: Diagnostics) -> 
             if lc.initial not in lg:
                 continue
 
-            def succ(n: str, lg: nx.DiGraph = lg, guarded: set[tuple[str, str]] = guarded) -> Iterable[str]:
+            def succ(n: str, lg: DiGraph = lg, guarded: set[tuple[str, str]] = guarded) -> Iterable[str]:
                 return (v for v in lg.successors(n) if (n, v) not in guarded)
 
             path = _shortest(lc.initial, succ, success)

@@ -84,7 +84,8 @@ def lower(files: list[ast.File], diags: Diagnostics) -> m.Organisation | None:
         agents=agents, lifecycle=lc, delegation=delegation, broadcast=broadcast,
         handoffs=handoffs, standups=standups, consultations=consultations,
         assignment=assignment, capacity=capacity, tiers=tier_list, gates=gates, metrics=metrics,
-        guard_variables={k: v.to_json() for k, v in task_environment(sc.domain_names).items()},
+        guard_variables={k: v.to_json() for k, v in
+                         task_environment(sc.domain_names, protocols.task_priorities(sc)).items()},
     )
     if out is not None:
         out.set_broken(sc.broken)

@@ -20,6 +20,13 @@ from orchdsl import model as m
 from orchdsl.lower.scope import Scope, clause_span, named, payload, text
 
 
+def task_priorities(sc: Scope) -> list[str]:
+    """The priorities tasks and delegations take: the delegation's declared list, else the default one."""
+    blocks = sc.blocks("delegation")
+    declared = [n.text for n in sc.names(sc.one(blocks[0], "priorities"))] if blocks else []
+    return declared or list(m.DEFAULT_PRIORITIES)
+
+
 def delegation(sc: Scope) -> m.Delegation | None:
     blocks = sc.blocks("delegation")
     if not blocks:

@@ -30,6 +30,11 @@ MAX_SECONDS = 100 * 365 * 86_400.0
 """the longest time a budget or a clock step may span (a hundred years)"""
 MAX_TOKENS = 1e15
 """the largest token amount"""
+MIN_TIME = 0.0
+"""the earliest time of a clock, in seconds since the epoch (1970-01-01T00:00:00Z)"""
+MAX_TIME = 64_060_588_800.0
+"""the latest time of a clock (4000-01-01T00:00:00Z): deadlines a hundred years of budgets
+later and forecasts still fall inside the calendar every time is written in"""
 
 _LITERAL = re.compile(r"([0-9]+(?:\.[0-9]+)?)([A-Za-z]+)")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
@@ -110,6 +115,17 @@ def unit_suggestion(unit: str) -> str | None:
         return "h"
     close = difflib.get_close_matches(unit, [*TIME_UNITS, *TOKEN_UNITS], n=1)
     return close[0] if close else None
+
+
+def time_problem(t: object) -> str | None:
+    """What makes ``t`` unusable as a clock's time (seconds since the epoch), or ``None``."""
+    if isinstance(t, bool) or not isinstance(t, int | float):
+        return "a time is a number of seconds since 1970-01-01T00:00:00Z"
+    if not math.isfinite(t):
+        return f"`{t}` is not a finite number"
+    if not MIN_TIME <= t <= MAX_TIME:
+        return "a time lies between 1970-01-01T00:00:00Z and 4000-01-01T00:00:00Z"
+    return None
 
 
 def _bounded(value: float, limit: float, text: str) -> float:

@@ -78,19 +78,20 @@ class Param:
 
 
 class Who(StrEnum):
-    """Who may issue a command, as the engine checks it (``permissions.roles_for`` tells
-    which roles of a model that is)."""
+    """Who may issue a command, as the engine checks it (``roles.may_issue`` tells which roles
+    of a model that is)."""
 
     ANYONE = "anyone"
     """any agent (and, where ``human`` is set, a person from outside)"""
     TRANSITION_ACTOR = "transition-actor"
     """an actor of some transition of the lifecycle"""
     ASSIGNER = "assigner"
-    """an actor of a transition into a state owned by ``@assignee``"""
+    """an actor of the transition assignment makes (the first from the task's state into a state
+    owned by ``@assignee``), before the assignee is set and with it"""
     ASSIGNEE = "assignee"
     """a member of a domain, on the tasks assigned to it"""
     MEMBER = "member"
-    """a member of the task's domain"""
+    """the task's assignee; before assignment, a member of the task's domain"""
     TASK_GATE_REVIEWER = "task-gate-reviewer"
     """the reviewer of a gate that guards a transition of the lifecycle"""
     DOMAIN_LEAD = "domain-lead"
@@ -100,9 +101,9 @@ class Who(StrEnum):
     HANDOFF_TICKER = "handoff-ticker"
     """the lead of the handing domain, or the task's assignee"""
     HANDOFF_ACCEPTOR = "handoff-acceptor"
-    """the role a handoff names as its acceptor"""
+    """the role a handoff names as its acceptor, when an actor of its ``on accept`` transition"""
     HANDOFF_REJECTOR = "handoff-rejector"
-    """the acceptor of a handoff that declares a rejection path"""
+    """the acceptor of a handoff that declares a rejection path, when an actor of that transition"""
     DELEGATOR = "delegator"
     """a link of the delegation chain with a link below it"""
     DELEGATE = "delegate"
@@ -116,7 +117,7 @@ class Who(StrEnum):
     STAGE_ACTOR = "stage-actor"
     """the actor of a stage of a tier's flow"""
     STAGE_GATE_REVIEWER = "stage-gate-reviewer"
-    """the reviewer of a gate that guards a stage"""
+    """the reviewer of a gate that guards a stage (``@lead``: any domain lead, ``@member``: any member)"""
     DEFECT_RECORDER = "defect-recorder"
     """a domain lead or a gate reviewer"""
     STAFF = "staff"
@@ -186,7 +187,8 @@ COMMANDS: tuple[Command, ...] = (
         Param("skills", "ids", "skills the task requires", arg="required_skills", metavar="SKILL"),
         Param("nice", "ids", "skills that help", arg="nice_skills", metavar="SKILL"),
         Param("complexity", "choice", "the task's complexity", default="moderate", choices=COMPLEXITIES),
-        Param("priority", "text", "the task's priority (one the spec declares)", default="normal"),
+        Param("priority", "text", "the task's priority, one the spec declares (default: the middle one, "
+                                  "normal of the default list)"),
         Param("estimate", "estimate", "the estimate in hours (6h, 1.5d) and/or tokens (50K)", metavar="6h|50K"),
         Param("depends", "ids", "tasks that must finish first", arg="dependencies", metavar="TASK"),
         _id("parent", "the strategic task a tactical task belongs to", metavar="ST"),
@@ -239,7 +241,8 @@ COMMANDS: tuple[Command, ...] = (
         _id("to", "the agent below you", required=True, metavar="AGENT"),
         Param("subject", "text", "what is delegated", required=True),
         Param("message", "text", "details", default=""),
-        Param("priority", "text", "a priority the spec declares", default="normal"),
+        Param("priority", "text", "a priority the spec declares (default: the middle one, normal of the "
+                                  "default list)"),
         _id("instruction", "the instruction it is about"),
         _id("task", "the task it is about"),
     ), who=Who.DELEGATOR, returns="delegation", done="delegated {delegation}"),
@@ -262,7 +265,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("broadcast", "send an announcement to a channel", "broadcast", (
         _id("channel", "the channel", required=True, positional=True),
         _id("kind", "the kind of announcement (one the spec declares)", required=True),
-        Param("priority", "text", "a priority the spec declares", default="normal"),
+        Param("priority", "text", "a priority the spec declares (default: the middle one, normal of the "
+                                  "default list)"),
         Param("subject", "text", "the subject", required=True),
         Param("message", "text", "the message", default=""),
     ), who=Who.CHANNEL_SENDER, done="broadcast on {channel}"),

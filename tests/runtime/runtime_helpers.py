@@ -1,8 +1,12 @@
-"""Helpers of the runtime tests: refusals that must change nothing, tasks in a given state, and a
-tier-3 instruction driven through a run directory (every kind of projected file)."""
+"""Helpers of the runtime tests: refusals that must change nothing, tasks in a given state, a
+tier-3 instruction driven through a run directory (every kind of projected file), the command
+line of a run directory in this process."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,11 +14,10 @@ from typing import Any
 import pytest
 import yaml
 from orchdsl_runtime import HUMAN, Engine, Refused, projection
+from orchdsl_runtime.cli import main
 from orchdsl_runtime.contract.commands import BY_NAME
 from orchdsl_runtime.invoke import invoke
 from orchdsl_runtime.rundir import Run
-
-START = 1736154000.0  # 2025-01-06T09:00:00Z
 
 
 def refused(engine: Engine, code: str, fn: Callable[..., object], *args: object, **kwargs: object) -> Refused:
@@ -104,7 +107,6 @@ def drive(run: Run) -> None:
     e.advance(30 * 3600)  # TT1.2 waited in ASSIGNED past its escalation threshold; D1 is overdue
     e.acknowledge("tech-lead", did, notes="late, sorry")
     e.generate_standups()
-    run.save_clock()
     run.project()
 
 
@@ -112,3 +114,41 @@ def projected(run_dir: Path) -> list[str]:
     """The files the runtime wrote under Agent_Memory (they start with its header)."""
     return sorted(str(p.relative_to(run_dir)) for p in (run_dir / "Agent_Memory").rglob("*.yaml")
                   if p.read_text(encoding="utf-8").startswith(projection.HEADER))
+
+
+START = 1736154000.0  # 2025-01-06T09:00:00Z
+START_ISO = "2025-01-06T09:00:00Z"
+DEV, LEAD, TASK = "senior-developer", "backend-lead", "TT0.1"
+
+
+def started_run(directory: Path, model: Path, estimate: str = "4h") -> Path:
+    """A run directory on a virtual clock with one task, `TASK`, in progress by `DEV`."""
+    ok(directory, "init", str(model), "--virtual-clock", START_ISO)
+    ok(directory, "submit", "--as", "human", "--tier", "2", "shared", "work")
+    ok(directory, "task", "create", "--as", "planner", "--instruction", "I1", "--domain", "backend", "--title",
+       "shared", "--skills", "python", "--estimate", estimate)
+    ok(directory, "assign", TASK, "--as", LEAD, "--to", DEV)
+    ok(directory, "move", TASK, "IN_PROGRESS", "--as", DEV)
+    return directory
+
+
+def cli(directory: Path, *args: str) -> tuple[int, str, str]:
+    """``orchdsl run ARGS --dir DIRECTORY`` in this process: exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([*args, "--dir", str(directory)])
+    return code, out.getvalue(), err.getvalue()
+
+
+def ok(directory: Path, *args: str) -> str:
+    code, out, err = cli(directory, *args)
+    assert code == 0, (args, out, err)
+    return out
+
+
+def events(run: Path) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(run / "events.sqlite")
+    try:
+        return db.execute("SELECT seq, type, at, actor, data FROM events ORDER BY seq").fetchall()
+    finally:
+        db.close()

@@ -214,7 +214,7 @@ def test_log_verify_catches_a_changed_projection_and_log(cli: Cli) -> None:
     path.write_text("tampered\n")
     run = Run.open(cli.dir)
     try:
-        assert run.rebuild() == [str(path.relative_to(cli.dir))]  # a full rebuild repairs the rest
+        assert run.project(full=True).changed == [str(path.relative_to(cli.dir))]  # a full one repairs the rest
     finally:
         run.close()
     assert cli("log", "--verify")[0] == 0
@@ -227,7 +227,8 @@ def test_log_verify_catches_a_changed_projection_and_log(cli: Cli) -> None:
     db.commit()
     db.close()
     code, out, err = cli("log", "--verify")
-    assert code == 1 and "cannot be replayed" in err and "event 3 applied after 1" in err
+    assert code == 2 and "RUN028 store-damaged" in err and "cannot be replayed" in err
+    assert "event 3 applied after 1" in err
 
 
 def test_usage_errors_exit_2(cli: Cli, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -338,3 +339,12 @@ def test_task_description_and_acceptance_criteria(cli: Cli) -> None:
     assert data["tactical_acceptance_criteria"] == ["429 with Retry-After", "limits configurable per plan"]
     assert data["parent_strategic_task"] is None
     cli.ok("log", "--verify")  # the replayed log gives the same task
+
+
+def test_the_options_of_run_may_come_before_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from orchdsl.cli import main as orchdsl_main
+
+    d = tmp_path / "run"
+    assert orchdsl_main(["run", "--dir", str(d), "init", str(V2), "--virtual-clock"]) == 0  # the usage line's form
+    assert orchdsl_main(["run", "--dir", str(d), "--json", "status"]) == 0
+    assert '"clock": "virtual"' in capsys.readouterr().out

@@ -70,11 +70,13 @@ def free_port() -> int:
         return port
 
 
-@pytest.mark.slow
-def test_serve_dispatches_a_tier3_instruction_to_completion(submitted: Path) -> None:
+def test_serve_dispatches_a_tier3_instruction_to_completion_while_an_agent_crashes(submitted: Path) -> None:
+    """The dispatcher inside `serve --http`: the agents use the served endpoint with their tokens;
+    the backend lead's agent crashes the first time it is to hand the API over."""
     port = free_port()
     proc = subprocess.Popen([ORCHDSL, "run", "serve", "--dir", str(submitted), "--http", f"127.0.0.1:{port}",
-                             "--dispatch", AGENT, "--max-agents", "4", "--poll", "0.2"],
+                             "--dispatch", f"{AGENT} --crash backend-lead:handoff_create", "--max-agents", "4",
+                             "--poll", "0.2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 240
@@ -88,20 +90,29 @@ def test_serve_dispatches_a_tier3_instruction_to_completion(submitted: Path) -> 
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     log = assert_completed(submitted)
-    assert all(e["data"]["reason"] in ("done", "stopped") for e in log if e["type"] == "agent_exited")
+    assert_crashed_once(log)
 
 
-def test_a_crashed_agent_is_offered_its_item_again(submitted: Path) -> None:
-    proc = subprocess.run([ORCHDSL, "run", "dispatch", "--dir", str(submitted), "--agent-cmd",
-                           f"{AGENT} --crash backend-lead:handoff_create", "--until-idle", "--max-agents", "4",
-                           "--poll", "0.1"], capture_output=True, text=True, timeout=300, check=False)
+@pytest.mark.slow
+def test_a_standalone_dispatcher_with_stdio_agents(submitted: Path) -> None:
+    """The dispatcher on its own, polling the store; each agent launches its own MCP server."""
+    proc = subprocess.run([ORCHDSL, "run", "dispatch", "--dir", str(submitted), "--agent-cmd", AGENT,
+                           "--until-idle", "--max-agents", "4", "--poll", "0.1"],
+                          capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = assert_completed(submitted)
-    [crashed] = [e["data"] for e in log if e["type"] == "agent_exited" and e["data"]["reason"] == "failed"]
-    assert crashed["key"].startswith("handoff_create") and crashed["code"] == 3
-    again = [e["data"] for e in log if e["type"].startswith("agent_") and e["data"]["key"] == crashed["key"]]
-    assert [(x.get("attempt"), x.get("reason")) for x in again] == [(1, None), (None, "failed"), (2, None),
-                                                                    (None, "done")]
+    assert all(e["data"]["reason"] == "done" for e in log if e["type"] == "agent_exited")
+
+
+def assert_crashed_once(log: list[dict[str, Any]]) -> None:
+    """The backend lead's agent died once, about to hand the API over; the handoff was made after."""
+    [crashed] = [e for e in log if e["type"] == "agent_exited" and e["data"]["reason"] == "failed"]
+    assert (crashed["data"]["agent"], crashed["data"]["code"]) == ("backend-lead", 3)
+    created = [e for e in log if e["type"] == "handoff_created"]
+    assert created and all(e["seq"] > crashed["seq"] for e in created)
+    relaunched = [e for e in log if e["type"] == "agent_launched" and e["seq"] > crashed["seq"]
+                  and e["data"]["agent"] == "backend-lead"]
+    assert relaunched, "the backend lead was not started again"
 
 
 def test_a_hanging_agent_is_stopped_and_tried_again_then_left_to_the_slas(tmp_path: Path, compiled_dir: Path) -> None:

@@ -15,10 +15,9 @@ import jsonschema
 import pytest
 import yaml
 from orchdsl_runtime import projection
-from orchdsl_runtime.projection import MANIFEST
 from orchdsl_runtime.rundir import Run
 from orchdsl_runtime.scenario import play_file
-from runtime_helpers import START, drive, projected
+from runtime_helpers import START, cli, drive, projected
 
 from orchdsl.generate.schemas import NOTICE_TYPES, agent_file_schemas
 from orchdsl.pipeline import check_files
@@ -165,7 +164,7 @@ def test_projection_is_deterministic_and_a_pure_function_of_the_log(compiled_dir
         run = Run.init(tmp_path / name, compiled_dir / "model.json", START)
         try:
             drive(run)
-            assert run.project() == []  # nothing changed since the last write
+            assert run.project().changed == []  # nothing changed since the last write
         finally:
             run.close()
         memory = tmp_path / name / "Agent_Memory"
@@ -178,8 +177,8 @@ def test_projection_is_deterministic_and_a_pure_function_of_the_log(compiled_dir
             p.unlink()
     run = Run.open(again_dir)
     try:
-        assert run.project() == []  # nothing new in the log: the projection writes nothing
-        changed = run.rebuild()
+        assert run.project().changed == []  # nothing new in the log: the projection writes nothing
+        changed = run.project(full=True).changed
     finally:
         run.close()
     memory = again_dir / "Agent_Memory"
@@ -187,19 +186,19 @@ def test_projection_is_deterministic_and_a_pure_function_of_the_log(compiled_dir
     assert again == texts[0] and changed
 
 
-def test_files_the_state_no_longer_produces_are_removed(compiled_dir: Path, tmp_path: Path) -> None:
+def test_a_projection_never_deletes_a_file_the_state_does_not_produce(compiled_dir: Path, tmp_path: Path) -> None:
+    """Such a file is a stray: `doctor` reports it and `--repair` moves it aside."""
     run = Run.init(tmp_path / "run", compiled_dir / "model.json", START)
     try:
         stray = run.dir / "Agent_Memory" / "I9" / "tasks" / "strategic" / "ST9.yaml"
         stray.parent.mkdir(parents=True)
         stray.write_text("id: ST9\n")
-        manifest = run.dir / MANIFEST
-        names = json.loads(manifest.read_text())
-        manifest.write_text(json.dumps([*names, "Agent_Memory/I9/tasks/strategic/ST9.yaml"]))
-        changed = run.rebuild()
+        changed = run.project(full=True).changed
     finally:
         run.close()
-    assert "Agent_Memory/I9/tasks/strategic/ST9.yaml" in changed and not stray.exists()
+    assert "Agent_Memory/I9/tasks/strategic/ST9.yaml" not in changed and stray.read_text() == "id: ST9\n"
+    code, out, _ = cli(run.dir, "doctor")
+    assert code == 2 and "RUN038" in out and "ST9.yaml" in out
 
 
 @pytest.mark.parametrize("scenario", sorted(p.stem for p in (ROOT / "examples" / "scenarios").glob("*.yaml")))

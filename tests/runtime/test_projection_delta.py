@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from orchdsl_runtime import projection
 from orchdsl_runtime.cli import main
-from orchdsl_runtime.delta import PROGRESS
+from orchdsl_runtime.projector import MANIFEST, Written
 from orchdsl_runtime.rundir import Run
 from orchdsl_runtime.scenario import play_file
 from runtime_helpers import START, drive, projected
@@ -31,8 +31,8 @@ def same_as_full(run: Run) -> None:
     on_disk = {rel: (run.dir / rel).read_text(encoding="utf-8") for rel in projected(run.dir)}
     assert sorted(on_disk) == sorted(full)
     assert on_disk == full
-    progress = json.loads((run.dir / PROGRESS).read_text())
-    assert progress["seq"] == run.store.last_seq()
+    manifest = json.loads((run.dir / MANIFEST).read_text())
+    assert manifest["applied"] == run.store.last_seq() and manifest["unwritten"] == []
 
 
 class Checked:
@@ -49,7 +49,7 @@ class Checked:
 
         def command(*args: Any, **kwargs: Any) -> Any:
             out = value(*args, **kwargs)
-            self.written.append(self._run.project())
+            self.written.append(self._run.project().changed)
             same_as_full(self._run)
             return out
 
@@ -83,14 +83,14 @@ def test_every_command_of_a_tier3_instruction(compiled_dir: Path, tmp_path: Path
 @pytest.mark.parametrize("scenario", sorted(p.stem for p in (ROOT / "examples" / "scenarios").glob("*.yaml")))
 def test_every_step_of_the_example_scenarios(compiled_dir: Path, tmp_path: Path, scenario: str,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    project: Callable[[Run], list[str]] = Run.project
+    project: Callable[[Run, bool], Written] = Run.project
     steps = []
 
-    def project_and_check(self: Run) -> list[str]:
-        changed = project(self)
+    def project_and_check(self: Run, full: bool = False) -> Written:
+        written = project(self, full)
         same_as_full(self)
-        steps.append(changed)
-        return changed
+        steps.append(written.changed)
+        return written
 
     monkeypatch.setattr(Run, "project", project_and_check)
     run, failures, _ = play_file(compiled_dir / "model.json", ROOT / "examples" / "scenarios" / f"{scenario}.yaml",
@@ -127,11 +127,11 @@ def test_a_move_writes_its_task_file_only(started: tuple[Path, str]) -> None:
     run = Run.open(directory)
     try:
         run.engine.move(DEV1, task, "IN_PROGRESS")
-        assert run.project() == [f"Agent_Memory/I1/tasks/tactical/backend/{task}.yaml"]
+        assert run.project().changed == [f"Agent_Memory/I1/tasks/tactical/backend/{task}.yaml"]
         run.engine.move(DEV1, task, "BLOCKED")
         run.engine.move(DEV1, task, "IN_PROGRESS")
-        assert run.project() == []  # the file was rendered again, and found the same
-        assert run.project() == []
+        assert run.project().changed == []  # the file was rendered again, and found the same
+        assert run.project().changed == []
         same_as_full(run)
     finally:
         run.close()
@@ -181,13 +181,13 @@ def test_a_new_day_rewrites_the_capacity_forecasts(started: tuple[Path, str]) ->
     assert cli(directory, "log", "--verify")[0] == 0
 
 
-def test_without_its_record_the_projection_is_rebuilt_whole(started: tuple[Path, str]) -> None:
+def test_without_its_manifest_the_projection_is_rebuilt_whole(started: tuple[Path, str]) -> None:
     directory, task = started
     path = directory / "Agent_Memory" / "I1" / "tasks" / "tactical" / "backend" / f"{task}.yaml"
     path.write_text("tampered\n")
     assert cli(directory, "clock", "process")[0] == 0  # nothing touched the file
     assert path.read_text() == "tampered\n"
-    (directory / PROGRESS).unlink()
+    (directory / MANIFEST).unlink()
     assert cli(directory, "clock", "process")[0] == 0
     assert path.read_text().startswith(projection.HEADER)
     assert cli(directory, "log", "--verify")[0] == 0

@@ -131,6 +131,19 @@ def test_structural_errors_are_located() -> None:
     assert locations("name: x\n")[0][2] == "error: missing key `steps`"
 
 
+def test_aliases_cannot_blow_a_scenario_up() -> None:
+    """A "billion laughs" of nested aliases is refused before anything expands it; an alias that
+    holds itself is refused too; ordinary aliases still work."""
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    probs = locations("\n".join(lines) + "\nname: x\nsteps:\n  - say: *a8\n")
+    assert len(probs) == 1 and probs[0][0] == 6 and "more than 100000 values" in probs[0][2]  # at `a5`
+    probs = locations("loop: &l [*l]\nname: x\nsteps: []\n")
+    assert probs == [(1, 7, "error: an alias refers to a value that holds it")]  # the value it holds
+    sc = loads("name: x\nsteps:\n  - submit: &who {as: human, tier: 1, text: hi}\n  - submit: *who\n")
+    assert sc.steps[0]["submit"] == sc.steps[1]["submit"]
+
+
 def test_failed_expectations_are_located(model_path: Path, tmp_path: Path) -> None:
     path = tmp_path / "fail.yaml"
     path.write_text(

@@ -15,45 +15,8 @@ import pytest
 
 ORCHDSL = str(Path(sys.executable).with_name("orchdsl"))
 
-# A lifecycle whose first state warns its owner three seconds (0.05 minutes) after a task enters it.
-SPEC = """\
-org timing
-
-skills {
-  levels { working = 1 }
-  category languages { python }
-}
-
-experience { mid = 1 }
-
-role lead { title "Lead" }
-role dev { title "Developer" reports_to lead }
-
-domain api {
-  lead lead
-  member dev { experience mid skills { python: working } }
-}
-
-lifecycle task {
-  tiers 1
-  state TODO {
-    initial
-    owner @lead
-    sla 0.05m
-    warn 1x to @lead
-    -> DOING by @assignee
-  }
-  state DOING {
-    owner @assignee
-    sla 1h
-    -> DONE by @assignee
-  }
-  state DONE { terminal success }
-}
-
-tier 0 "Trivial" { flow lead:answer }
-tier 1 "Task" { flow @lead:tactical_planning -> @assignee:execution }
-"""
+SPEC = Path(__file__).resolve().parents[2] / "bench" / "timing.orch"
+"""a lifecycle whose first state warns its owner three seconds (0.05 minutes) after a task enters it"""
 
 
 def cli(run: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -67,10 +30,8 @@ def events(run: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def wall_run(tmp_path: Path) -> Path:
-    spec = tmp_path / "timing.orch"
-    spec.write_text(SPEC)
     run = tmp_path / "run"
-    proc = subprocess.run([ORCHDSL, "run", "init", str(spec), "--dir", str(run)], capture_output=True, text=True,
+    proc = subprocess.run([ORCHDSL, "run", "init", str(SPEC), "--dir", str(run)], capture_output=True, text=True,
                           check=False)
     assert proc.returncode == 0, proc.stderr
     return run

@@ -194,10 +194,11 @@ def test_a_record_that_does_not_decode_drops_the_snapshot(compiled_dir: Path, tm
         lines[i] = "\t".join([state, json.dumps(fields)])
 
     forge(directory / "events.sqlite", bad_tier)
-    code, out, _ = cli("log", "--verify", "--dir", str(directory))
-    assert code == 1 and f"record `{tasks[2]}` of the snapshot" in out and "does not decode" in out
+    code, out, err = cli("log", "--verify", "--dir", str(directory))
+    assert code == 1 and f"record `{tasks[2]}` of the snapshot" in out and "does not decode" in out, (out, err)
     code, _, err = cli("show", tasks[2], "--dir", str(directory))
-    assert code == 1 and "the snapshot" in err and "is damaged" in err and "run the command again" in err
+    assert code == 2 and "RUN028" in err and "the snapshot" in err and "is damaged" in err
+    assert "run the command again" in err
     store = SQLiteStore(directory / "events.sqlite")
     assert store.read_snapshot(snapshot.FORMAT, load_model(directory / "model.json").digest) is None
     store.close()

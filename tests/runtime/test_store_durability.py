@@ -81,11 +81,11 @@ class RacingStore(SQLiteStore):
 
     hook: Any = None
 
-    def append(self, events: list[Event], expected_last_seq: int) -> int:
+    def append(self, events: list[Event], expected_last_seq: int, clock: float | None = None) -> int:
         hook, self.hook = self.hook, None
         if hook is not None:
             hook()
-        return super().append(events, expected_last_seq)
+        return super().append(events, expected_last_seq, clock)
 
 
 def test_two_engines_on_one_file_lose_no_update(v2: Model, tmp_path: Path) -> None:
