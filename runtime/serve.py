@@ -62,6 +62,7 @@ async def serve(run: Run, http: tuple[str, int] | None, poll: float, out: TextIO
             with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 tg.start_soon(_wait_for_signal, signals, stop)
                 tg.start_soon(clock_loop, service, stop, poll, out, dispatcher)
+                tg.start_soon(anyio.to_thread.run_sync, service.warm)
                 server = None
                 if http is not None:
                     server = _http_server(service, *http)

@@ -115,6 +115,15 @@ class Service:
                 self.after_change()
             return new
 
+    def warm(self) -> None:
+        """Import what a first call would otherwise import (numpy, for the commands that score
+        candidates; YAML, for the projection): a server lives long and pays it once, as it
+        starts, not in a call."""
+        from . import candidates  # noqa: F401
+        from .contract.layout import dumper
+
+        dumper()
+
     def next_due(self) -> float | None:
         """When the clock next has something to fire (``None``: nothing is planned)."""
         with self.lock:

@@ -97,6 +97,9 @@ class OrgState:
         """(kind, parent) -> how many tasks of that kind and parent exist (for default ids)"""
         self.kind_totals: dict[str, int] = {}
         """kind -> how many tasks of that kind exist (derived from ``kind_counts``)"""
+        self._by_state: dict[str, dict[str, None]] | None = None
+        """derived: state -> the ids of the tasks in it, in order of creation; made on first
+        use (``by_state``) and then kept by the fold"""
         self.instructions: Table[Instruction] = Table()
         self.inboxes: Table[list[Message]] = Table()
         self.escalations: list[dict[str, Any]] = []
@@ -217,6 +220,8 @@ class OrgState:
             description=d.get("description", ""), acceptance_criteria=tuple(d.get("acceptance_criteria", ())),
         )
         self.tasks[task.id] = task
+        if self._by_state is not None:
+            self._by_state.setdefault(task.state, {})[task.id] = None
         key = (task.kind, task.parent or None)
         self.kind_counts[key] = self.kind_counts.get(key, 0) + 1
         self.kind_totals[task.kind] = self.kind_totals.get(task.kind, 0) + 1
@@ -259,6 +264,9 @@ class OrgState:
         task = self.tasks[d["task"]]
         target = d["target"]
         task.history.append((seq, at, task.state, target))
+        if self._by_state is not None:
+            del self._by_state[task.state][task.id]
+            self._by_state.setdefault(target, {})[task.id] = None
         task.state = target
         task.visit += 1
         task.entered_at = at
@@ -648,6 +656,16 @@ class OrgState:
         task.plan = None
         self._dirty.add(task.id)
         self._touched(task.id)
+
+    def by_state(self) -> dict[str, dict[str, None]]:
+        """State -> the ids of the tasks in it (read-only for the caller): made from the
+        tables' tags once, without decoding a task, then kept by the fold."""
+        if self._by_state is None:
+            index: dict[str, dict[str, None]] = {}
+            for tid, st in self.tasks.tags():
+                index.setdefault(st, {})[tid] = None
+            self._by_state = index
+        return self._by_state
 
     def flush(self) -> None:
         """Schedule the tasks whose deadlines changed since the last flush."""

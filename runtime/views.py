@@ -75,13 +75,15 @@ def _sla_text(sla: dict[str, Any]) -> str:
 
 
 def status_data(run: Run) -> dict[str, Any]:
-    """The open work: every task not in a terminal state (those in one are counted by state),
-    escalations, open handoffs, delegations and consultations, utilisation."""
+    """The open work: every task not in a terminal state, the number of tasks in each state,
+    escalations, open handoffs, delegations and consultations, utilisation. Its cost grows with
+    the open work, not with the history (``OrgState.by_state``)."""
     engine, model = run.engine, run.model
-    base = engine.status()
+    engine.refresh()
     state, ledger, now = engine.state, engine.state.ledger, run.now
     finished = {name for name, st in model.states.items() if st.terminal is not None}
-    open_ids = sorted((tid for tid, st in state.tasks.tags() if st not in finished), key=_id_key)
+    by_state = state.by_state()
+    open_ids = sorted((tid for st, ids in by_state.items() if st not in finished for tid in ids), key=_id_key)
     tasks = [task_row(model, state.tasks[tid], now) for tid in open_ids]
     domains = {}
     for d in model.domains:
@@ -97,16 +99,16 @@ def status_data(run: Run) -> dict[str, Any]:
         "now": now,
         "now_iso": iso(now),
         "clock": "virtual" if run.virtual else "wall",
-        "last_seq": base["last_seq"],
-        "instructions": base["instructions"],
-        "tasks_by_state": base["tasks"],
+        "last_seq": state.last_seq,
+        "instructions": len(state.instructions),
+        "tasks_by_state": {st: len(ids) for st, ids in sorted(by_state.items()) if ids},
         "tasks": tasks,
         "escalations": [dict(e) for e in [*state.escalations, *state.protocol_escalations]],
         "handoffs": [state.handoffs[k].dump() for k, status in state.handoffs.tags() if status == "open"],
         "delegations": [state.delegations[k].dump() for k, status in state.delegations.tags() if status == "pending"],
         "consultations": [state.consultations[k].dump() for k, status in state.consultations.tags()
                           if status == "open"],
-        "utilisation": {"agents": base["utilisation"], "domains": domains},
+        "utilisation": {"agents": {a: ledger.utilisation(a) for a in sorted(model.candidates)}, "domains": domains},
     }
 
 
@@ -122,8 +124,8 @@ def render_status(data: dict[str, Any]) -> str:
                 for t in data["tasks"]]
         out += [table(("TASK", "STATE", "DOMAIN", "ASSIGNEE", "SLA (in state/target)", "TITLE"), rows), ""]
     if data["tasks_by_state"]:
-        counts = ", ".join(f"{s} {len(ids)}" for s, ids in data["tasks_by_state"].items())
-        listed = "" if len(data["tasks"]) == sum(map(len, data["tasks_by_state"].values())) else (
+        counts = ", ".join(f"{s} {n}" for s, n in data["tasks_by_state"].items())
+        listed = "" if len(data["tasks"]) == sum(data["tasks_by_state"].values()) else (
             " (tasks in a terminal state are not listed; `orchdsl run show TASK` shows one)")
         out += [f"tasks by state: {counts}{listed}", ""]
     else:

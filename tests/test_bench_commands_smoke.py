@@ -31,7 +31,8 @@ def test_a_tiny_run_writes_every_row_and_the_report(bench: ModuleType, tmp_path:
     out = tmp_path / "commands.json"
     here = Path(sys.executable).parent
     assert bench.main(["--tasks", "10,30", "--rounds", "1", "--events", "301", "--replay-rounds", "1",
-                       "--memory-tasks", "40", "--compare", f"same={here}", "--out", str(out)]) == 0
+                       "--memory-tasks", "40", "--mcp-rounds", "2", "--fires", "2", "--compare", f"same={here}",
+                       "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert text.startswith("### Command figures")
     assert "| `orchdsl run move` (same) |" in text and "| per assigned task |" in text
@@ -47,12 +48,20 @@ def test_a_tiny_run_writes_every_row_and_the_report(bench: ModuleType, tmp_path:
         for key in ("open", "assigned"):
             assert rows[("memory", key, 40, variant)]["values"][0] > 0
     assert rows[("replay", "snapshot", 301, "")]["values"]
+    for variant in ("stdio", "handler"):
+        for key in ("move", "status", "assign"):
+            assert len(rows[("mcp", key, 30, variant)]["values"]) >= 2
+    assert len(rows[("mcp", "ping", 30, "stdio")]["values"]) == 2
+    assert len(rows[("serve", "fire", None, "")]["values"]) == 2
     assert {("floor", "python", None, ""), ("floor", "help", None, "")} <= set(rows)
     assert [t[0] for t in data["targets"]] == [
         "`orchdsl run move` at 30 tasks within 1.5x of its time at 10 tasks",
         "`orchdsl run status` at 30 tasks within 1.5x of its time at 10 tasks",
         "`orchdsl run assign` at 30 tasks within 1.5x of its time at 10 tasks",
         "`orchdsl run move` under 0.3 s at every size",
+        "an MCP tool call on a warm server under 5 ms median at 30 tasks, through the SDK client over stdio",
+        "an MCP tool call on a warm server under 5 ms median at 30 tasks, in the server's handler",
+        "`serve` firing a due deadline within 1 s of its due time",
     ]
 
 

@@ -136,7 +136,7 @@ def test_lifecycle_through_the_cli_with_every_refusal(cli: Cli) -> None:
                      "--title", "next", "--skills", "python")["task"]
     status = cli.json("status")
     assert [t["id"] for t in status["tasks"]] == [other]
-    assert status["tasks_by_state"] == {"COMPLETED": [task], "PENDING": [other]}
+    assert status["tasks_by_state"] == {"COMPLETED": 1, "PENDING": 1}
     assert "COMPLETED 1, PENDING 1 (tasks in a terminal state are not listed" in cli.ok("status")
     code, out, err = cli("log", "--verify")
     assert code == 0, out + err
@@ -161,7 +161,7 @@ def test_json_outputs_parse_and_clock_persists(cli: Cli) -> None:
     task = _task(cli)
     cli.ok("assign", task, "--as", "backend-lead")
     status = cli.json("status")
-    assert status["tasks_by_state"] == {"ASSIGNED": [task]}
+    assert status["tasks_by_state"] == {"ASSIGNED": 1} and [t["id"] for t in status["tasks"]] == [task]
     row = status["tasks"][0]
     assert row["sla"]["target"] == 4 * 3600 and row["sla"]["dimension"] == "time"
     assert set(status["utilisation"]["domains"]) >= {"backend", "frontend"}

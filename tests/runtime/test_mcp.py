@@ -115,7 +115,7 @@ def test_a_tier3_instruction_played_through_mcp(run_dir: Path) -> None:
     assert {"handoff_create", "handoff_tick", "handoff_accept", "gate", "heartbeat"} <= set(seen)
     assert sum(1 for s in seen if s.startswith("refused")) >= 5
     shown = json.loads(cli(run_dir, "status", "--json").stdout)
-    assert shown["tasks_by_state"]["COMPLETED"] == ["TT1.1", "TT1.2"]
+    assert shown["tasks_by_state"]["COMPLETED"] == 2
     verify = cli(run_dir, "log", "--verify")
     assert verify.returncode == 0, verify.stdout
 

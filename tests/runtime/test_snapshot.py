@@ -254,3 +254,18 @@ def test_the_command_line_keeps_a_snapshot_every_so_many_events(compiled_dir: Pa
         assert encoded(run.engine.state.tasks) == ["TT0.1", "TT0.2"]  # the events after it touched TT0.3
     finally:
         run.close()
+
+
+def test_the_index_of_tasks_by_state_is_kept_by_the_fold(compiled_dir: Path, tmp_path: Path) -> None:
+    run = Run.init(tmp_path / "run", compiled_dir / "model.json", START)
+    try:
+        state = run.engine.state
+        assert state.by_state() == {}  # made before any task exists, then kept by the fold
+        drive(run)
+        assert run.engine.state is state
+        fresh: dict[str, list[str]] = {}
+        for tid, st in state.tasks.tags():
+            fresh.setdefault(st, []).append(tid)
+        assert {st: list(ids) for st, ids in state.by_state().items() if ids} == fresh
+    finally:
+        run.close()
