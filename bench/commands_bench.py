@@ -53,6 +53,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -396,23 +397,33 @@ def serve_firing(bench: Bench) -> list[Row]:
         assert proc.stderr is not None and "serving timing" in proc.stderr.readline()
         subprocess.run([orch, "run", "submit", "--as", "human", "--tier", "1", "go", "--dir", str(directory)],
                        check=True, capture_output=True)
-        for i in range(bench.fires):
-            subprocess.run([orch, "run", "task", "create", "--as", "lead", "--instruction", "I1", "--domain", "api",
-                            "--title", f"t{i}", "--dir", str(directory)], check=True, capture_output=True)
-            time.sleep(0.25)
-        db = sqlite3.connect(f"file:{directory / 'events.sqlite'}?mode=ro", uri=True)
         seen: dict[int, float] = {}
-        deadline = time.monotonic() + WARN_AFTER + 30
-        while len(seen) < bench.fires and time.monotonic() < deadline:
-            now = time.time()
-            for seq, at in db.execute("SELECT seq, at FROM events WHERE type = 'sla_warning'"):
-                if seq not in seen:
-                    seen[seq] = now - at
-            time.sleep(0.002)
-        db.close()
+        done = threading.Event()
+
+        def watch() -> None:  # from before the first task: some fall due while others are created
+            db = sqlite3.connect(f"file:{directory / 'events.sqlite'}?mode=ro", uri=True)
+            deadline = time.monotonic() + WARN_AFTER + 60
+            while len(seen) < bench.fires and time.monotonic() < deadline and not done.is_set():
+                now = time.time()
+                for seq, at in db.execute("SELECT seq, at FROM events WHERE type = 'sla_warning'"):
+                    if seq not in seen:
+                        seen[seq] = now - at
+                time.sleep(0.002)
+            db.close()
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            for i in range(bench.fires):
+                subprocess.run([orch, "run", "task", "create", "--as", "lead", "--instruction", "I1", "--domain",
+                                "api", "--title", f"t{i}", "--dir", str(directory)], check=True, capture_output=True)
+                time.sleep(0.25)
+        finally:
+            watcher.join(timeout=WARN_AFTER + 65)
+            done.set()
         if len(seen) < bench.fires:
             raise RuntimeError(f"serve fired {len(seen)} of {bench.fires} warnings")
-        row.times = sorted(seen.values())
+        row.times = [seen[seq] for seq in sorted(seen)]  # in the order they fell due
     finally:
         proc.terminate()
         proc.wait(timeout=20)

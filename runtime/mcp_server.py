@@ -88,8 +88,8 @@ async def serve_stdio(service: Service, agent: str) -> None:
     from mcp.server.stdio import stdio_server
 
     server = build(service, lambda: agent, f"orchdsl-{agent}")
-    async with stdio_server() as (read, write), anyio.create_task_group() as tg:
-        tg.start_soon(anyio.to_thread.run_sync, service.warm)
+    service.warm()  # before the first request: no call waits for an import
+    async with stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())
 
 

@@ -58,11 +58,11 @@ async def serve(run: Run, http: tuple[str, int] | None, poll: float, out: TextIO
     url = f"http://{http[0]}:{http[1]}/mcp" if http is not None else None
     dispatcher = _dispatcher(service, dispatching, out, url)
     try:
+        service.warm()  # before it says it serves: no first deadline or call waits for an import
         async with anyio.create_task_group() as tg:
             with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 tg.start_soon(_wait_for_signal, signals, stop)
                 tg.start_soon(clock_loop, service, stop, poll, out, dispatcher)
-                tg.start_soon(anyio.to_thread.run_sync, service.warm)
                 server = None
                 if http is not None:
                     server = _http_server(service, *http)
