@@ -181,3 +181,31 @@ def doc_example(doc: str, heading: str) -> str:
     found = re.search(r"```orch\n(.*?)```", doc[start:], re.S)
     assert found is not None
     return found.group(1)
+
+
+def test_the_language_server_knows_policies_and_notices() -> None:
+    from orchdsl.lsp.complete import complete
+    from orchdsl.lsp.index import Index
+    from orchdsl.parser import parse_text
+
+    text = spec()
+    diags = Diagnostics()
+    tree = parse_text(text, "rota.orch", diags)
+    assert tree is not None
+    index = Index([tree])
+    assert [o.span.line for o in index.declarations("escalation", "page")] == [text.splitlines().index(
+        "escalation page {") + 1]
+    uses = [o for o in index.references("escalation", "page", include_declarations=False)]
+    assert len(uses) == 1 and text.splitlines()[uses[0].span.line - 1].strip() == "escalation page"
+    # recipients and level targets are references to their roles; `on` names the gate's outcomes
+    boss = index.references("role", "boss", include_declarations=False)
+    assert len(boss) == 4  # reports_to, the policy's third level, the gate's notice and DONE's
+    assert len(index.references("outcome", "review/again", include_declarations=False)) == 1
+    assert len(index.references("role", "lead", include_declarations=False)) >= 4
+
+    def labels(before: str) -> set[str]:
+        at = text.index(before) + len(before)
+        return {i.label for i in complete(text[:at] + " " + text[at:], at + 1, index)}
+
+    assert "page" in labels("    escalation")
+    assert {"again", "ok"} <= labels("notify @assignee, @owner on")
