@@ -110,6 +110,8 @@ FIXING_NOTICE = 'notify @lead, @owner, lead "taken"'
      "ORC110", "`@owner` names nobody here: state `DONE` has no owner", ""),
     (spec(("terminal success notify boss", "terminal success escalation page")),
      "ORC317", "terminal state `DONE` declares `escalation`", ""),
+    (spec(("-> FIXING by @lead, primary, secondary", "-> FIXING by @lead, primary, secondary -> DONE after 20m")),
+     "ORC315", "the escalation policy's level 3 at `30m` in `OPEN` is never reached", ""),
 ])
 def test_misuse_is_a_located_coded_diagnostic(text: str, code: str, message: str, help: str) -> None:
     r = check(text)

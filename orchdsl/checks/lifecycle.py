@@ -290,7 +290,9 @@ def check_thresholds(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None
         if not (sla_ok and thr_ok):
             continue
         _check_order(s, tiers, thresholds, diags)
-        _check_after(s, tiers, thresholds, g, diags)
+        levels = [(f"escalation policy's level {i}", m.Threshold(budget=lv.after, span=lv.after.span or lv.span))
+                  for i, lv in enumerate(s.escalation.levels if s.escalation else [], 1)]
+        _check_after(s, tiers, [*thresholds, *levels], g, diags)
 
 
 def _kind(b: m.Budget) -> str:
