@@ -211,3 +211,19 @@ def test_the_language_server_knows_policies_and_notices() -> None:
 
     assert "page" in labels("    escalation")
     assert {"again", "ok"} <= labels("notify @assignee, @owner on")
+
+
+def test_the_state_machine_file_lists_policies_and_notices() -> None:
+    import yaml
+
+    r = check_files([EXAMPLE])
+    assert r.model is not None
+    sm = yaml.safe_load(build_files(r.model)["Agent_Memory/_system/config/task_state_machine.yaml"])
+    triggered = sm["states"]["TRIGGERED"]
+    assert triggered["escalation"]["policy"] == "page_oncall" and triggered["escalation"]["repeat"] == 2
+    assert [lv["to"] for lv in triggered["escalation"]["levels"]] == [
+        ["secondary-oncall"], ["incident-commander"], ["head-of-reliability"]]
+    assert triggered["notify"] == [{"to": ["primary-oncall"], "text": "you are paged: take the incident"}]
+    assert "escalation" not in sm["states"]["POSTMORTEM"] and "notify" not in sm["states"]["POSTMORTEM"]
+    (gate,) = sm["gates"]
+    assert gate["notify"] == [{"to": ["@assignee"], "on": ["rework"], "text": "the commander sent the postmortem back"}]
