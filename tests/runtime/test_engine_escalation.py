@@ -14,8 +14,11 @@ from typing import Any
 
 import pytest
 from conftest import compile_spec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from orchdsl_runtime import HUMAN, Engine, MemoryStore, VirtualClock, load_model
 from orchdsl_runtime.scenario import play_file
+from test_engine_clock import twin
 from test_projection import validate_all
 
 from orchdsl.emit import compiled_json
@@ -114,6 +117,23 @@ def test_notices_on_entering_a_state_and_on_a_gate_outcome(rota: Engine) -> None
     rota.decide_gate("lead", tid, "review", "ok")
     rota.move("secondary", tid, "DONE")
     assert texts(rota, "boss")[-1] == f"`{tid}` entered `DONE`"
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=50), min_size=1, max_size=10))
+def test_one_jump_fires_what_small_steps_fire(minutes: list[int]) -> None:
+    """Levels falling due together with other levels, rounds and a second task's levels fire in
+    one pass in the order small steps fire them."""
+    whole = engine_for(SPEC)
+    incident(whole)
+    whole.advance(7 * M)
+    incident(whole)  # its levels fall 7 minutes after the first task's
+    stepped = twin(whole.model, whole)
+    for step in minutes:
+        stepped.advance(step * M)
+    whole.advance(sum(minutes) * M)
+    assert [tuple(e) for e in whole.events()] == [tuple(e) for e in stepped.events()]
+    assert whole.state.dump() == stepped.state.dump()
 
 
 def test_a_replay_reaches_the_same_state(rota: Engine) -> None:
