@@ -227,3 +227,13 @@ def test_the_state_machine_file_lists_policies_and_notices() -> None:
     assert "escalation" not in sm["states"]["POSTMORTEM"] and "notify" not in sm["states"]["POSTMORTEM"]
     (gate,) = sm["gates"]
     assert gate["notify"] == [{"to": ["@assignee"], "on": ["rework"], "text": "the commander sent the postmortem back"}]
+
+
+def test_the_lifecycle_diagram_shows_policies_and_notices() -> None:
+    from orchdsl.graph import lifecycle, to_mermaid
+
+    r = check_files([EXAMPLE])
+    assert r.model is not None
+    text = to_mermaid(lifecycle(r.model))
+    assert "escalation page_oncall (5m, 15m, 30m, repeat 2)<br/>notify primary-oncall" in text
+    assert "RESOLVED<br/>terminal, success<br/>notify head-of-reliability" in text
