@@ -321,7 +321,9 @@ class OrgState:
         task = self.tasks[d["task"]]
         kind = "warn" if e.type == "sla_warning" else "escalate"
         level = d.get("level")
-        task.fired.add(level_key(level, d["round"]) if level is not None else kind)
+        task.fired.add(kind)  # escalated in this visit, by `escalate` or a policy's level
+        if level is not None:
+            task.fired.add(level_key(level, d["round"]))
         verb = "is late" if kind == "warn" else "is escalated"
         if level is not None:
             policy = f" of `{d['policy']}`" if d.get("policy") else ""

@@ -219,3 +219,12 @@ def _section(doc: str, heading: str) -> str:
     found = re.search(r"```orch\n(.*?)```", doc[start:], re.S)
     assert found is not None
     return found.group(1)
+
+
+def test_a_task_a_level_has_paged_counts_as_escalated_in_its_visit(rota: Engine) -> None:
+    tid = incident(rota)
+    assert "escalate" not in rota.state.tasks[tid].fired
+    rota.advance(5 * M)
+    assert "escalate" in rota.state.tasks[tid].fired  # what standups and reports read as escalated
+    rota.assign("lead", tid, "primary")
+    assert rota.state.tasks[tid].fired == set()
