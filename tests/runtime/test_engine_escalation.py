@@ -173,12 +173,15 @@ def test_the_incident_scenarios_play_to_a_terminal_state(incident_dir: Path, tmp
         run.close()
     assert [str(f) for f in failures] == [], text.getvalue()
     assert rep["scenario"]["log_verified"]
-    assert rep["tasks_by_state"].get("RESOLVED", 0) >= 1
+    assert rep["tasks_by_state"].get("RESOLVED", 0) + rep["tasks_by_state"].get("CANCELLED", 0) >= 1
     assert rep["escalations"]["sla"] >= 4
     counts = validate_all(run.dir)
     assert counts["notice"] >= 4 and counts["escalation"] >= 4
     notices = list((run.dir / "Agent_Memory" / "_communication" / "inbox").glob("*/notification_*.yaml"))
-    assert {p.parent.name for p in notices} >= {"primary-oncall", "incident-commander", "head-of-reliability"}
+    assert "primary-oncall" in {p.parent.name for p in notices}  # paged as the incident fires
+    if scenario.stem == "database_outage":
+        assert {p.parent.name for p in notices} == {"primary-oncall", "incident-commander", "head-of-reliability",
+                                                   "secondary-oncall"}
 
 
 def test_the_docs_examples_compile_and_run() -> None:
