@@ -28,6 +28,7 @@ FORMAT_VERSION = contract.FORMAT_VERSION
 RELATIONS = contract.RELATIONS
 FACTORS = contract.FACTORS
 COMPLEXITIES = contract.COMPLEXITIES
+KINDS = contract.KINDS
 DEFAULT_PRIORITIES = contract.DEFAULT_PRIORITIES
 STAGES = contract.STAGES
 MEASURES = contract.MEASURES
@@ -71,7 +72,10 @@ class OrgInfo(_Node):
     version: str | None = None
     title: str | None = None
     description: str | None = None
+    top: list[str] | None = Field(None, description="the roles declared at the top of the hierarchy, "
+                                  "peers when several; absent: the one role that reports to nobody")
     span: Spanned = _span_field()
+    top_spans: SpanMap = _span_map()
 
 
 class Level(_Node):
@@ -368,6 +372,19 @@ class Gate(_Node):
         default_factory=dict, exclude=True, description="criterion/tier -> span of the tier range")
 
 
+class Instructions(_Node):
+    """Who may submit instructions, create tasks and close instructions; an empty list keeps the
+    default (submit and create: any agent; close: staff roles, the roles at the top and the actor
+    of a tier's `close` step)."""
+
+    submit: list[Actor] = Field(default_factory=list)
+    create: dict[str, list[Actor]] = Field(default_factory=dict, description="task kind -> who creates it")
+    close: list[Actor] = Field(default_factory=list)
+    span: Spanned = _span_field()
+    clause_spans: SpanMap = _span_map()
+    """``submit``, ``close``, ``create.KIND`` -> the clause that says it"""
+
+
 class Metric(_Node):
     name: str
     title: str | None = None
@@ -400,6 +417,7 @@ class Organisation(_Node):
     tiers: list[Tier] = Field(default_factory=list)
     gates: list[Gate] = Field(default_factory=list)
     metrics: list[Metric] = Field(default_factory=list)
+    instructions: Instructions | None = None
     guard_variables: dict[str, Any] = Field(
         default_factory=dict, description="the guard environment: variable -> type"
     )

@@ -207,6 +207,9 @@ class Model:
     """every declared tier (a tier without tasks too) by number"""
     flows: dict[int, Flow] = field(default_factory=dict)
     """the flow of every declared tier by number"""
+    top_roles: tuple[str, ...] = ()
+    """the roles at the top of the hierarchy: those the spec declares (peers), else the role that
+    reports to nobody"""
     work_states: frozenset[str] = frozenset()
     """where the assignee works on a task: states owned by ``@assignee`` with a heartbeat
     (all non-terminal ``@assignee`` states when none has one); hours worked count there"""
@@ -239,6 +242,10 @@ class Model:
     def assignment(self) -> c.Assignment | None:
         return self.spec.assignment
 
+    @property
+    def instructions(self) -> c.Instructions:
+        return self.spec.instructions or _NO_RULES
+
     def agents_for(self, actor: str, domain: str | None) -> tuple[str, ...]:
         """Agents an actor names for a task of ``domain`` (role or @lead/@member);
         used for notification targets, where no per-task relation is needed."""
@@ -248,6 +255,9 @@ class Model:
         if actor == "@member":
             return self.domain_members.get(domain or "", ())
         return self.agents_by_role.get(actor, ())
+
+
+_NO_RULES = c.Instructions()
 
 
 def default_priority(priorities: tuple[str, ...]) -> str:
@@ -453,6 +463,7 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         channels={ch.name: ch for ch in spec.broadcast.channels},
         tier_specs={t.number: t for t in spec.tiers},
         flows=tier_flows(spec),
+        top_roles=spec.org.top if spec.org.top is not None else tuple(r.id for r in spec.roles if r.reports_to is None),
         work_states=_work_states(states),
         escalated_states=frozenset(a.target for st in states.values() for a in st.automatic
                                    if states[a.target].terminal is None),

@@ -32,10 +32,10 @@ from .contract.commands import COMMANDS, Command, Who
 from .contract.guards import partial_eval
 from .contract.model import KINDS
 from .contract.model import Handoff as HandoffSpec
-from .flows import CLOSE, ROUTING, decides, runs_stage
+from .flows import CLOSE, ROUTING, decides
 from .gates import MAX_SCORE
 from .model import ActorCheck, AgentInfo, GateRec, Model, TransitionRec
-from .permissions import acts_as
+from .permissions import acts_as, may_close, may_create, may_submit, runs_stage
 from .protocols import DEFAULT_ACCEPTOR, handoff_acceptor, handoff_keys, on_hop, on_link
 
 __all__ = ["commands_for", "may_issue"]
@@ -470,6 +470,21 @@ class _Static:
         """Some tier's instructions can close: its close gates can pass (one without tasks)."""
         return any(self.stage_open(t, CLOSE) for t in self.submittable)
 
+    def submitters(self) -> frozenset[str]:
+        return self.matching(functools.partial(may_submit, self.m))
+
+    def task_creators(self) -> frozenset[str]:
+        """Who may create a task of a kind some tier plans (``Tasks.create_task``) in some domain."""
+        kinds = {kind for t in self.creatable for kind in KINDS
+                 if (flow := self.m.flows.get(t)) is None or (s := flow.planning_stage(kind)) is None
+                 or self.stage_open(t, s)}
+        return self.matching(lambda a: any(may_create(self.m, a, k, None) for k in kinds))
+
+    def closers(self) -> frozenset[str]:
+        """Who may close an instruction of a tier whose close gates can pass."""
+        tiers = [t for t in self.submittable if self.stage_open(t, CLOSE)]
+        return self.matching(lambda a: any(may_close(self.m, a, t) for t in tiers))
+
 
 _RULES: dict[Who, Callable[[_Static], frozenset[str]]] = {
     Who.ANYONE: lambda s: s.everyone,
@@ -492,6 +507,9 @@ _RULES: dict[Who, Callable[[_Static], frozenset[str]]] = {
     Who.STAGE_GATE_REVIEWER: _Static.stage_reviewers,
     Who.DEFECT_RECORDER: _Static.defect_recorders,
     Who.STAFF: lambda s: s.staff,
+    Who.SUBMITTER: _Static.submitters,
+    Who.TASK_CREATOR: _Static.task_creators,
+    Who.CLOSER: _Static.closers,
     Who.OPERATOR: lambda s: frozenset(),
 }
 """each ``Who`` of the table: the roles it admits in a model"""

@@ -12,7 +12,15 @@ from collections.abc import Iterator
 
 from orchdsl import model as m
 from orchdsl.checks.graphs import Check, Graphs, closure
-from orchdsl.checks.hierarchy import ancestor_sets, broken_roles, detached, known_roots, label, main_root
+from orchdsl.checks.hierarchy import (
+    ancestor_sets,
+    broken_roles,
+    declared_top,
+    detached,
+    known_roots,
+    label,
+    top_roles,
+)
 from orchdsl.diagnostics import Diagnostics, Label, Span
 
 RELATIONS = ("@lead", "@member")
@@ -152,9 +160,10 @@ def standup_edges(org: m.Organisation, g: Graphs) -> dict[str, dict[str, m.Stand
 
 def check_standup_chain(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     """ORC403: following standups up from the ICs (or the lowest sender) reaches the top."""
-    top = main_root(g)
-    if not org.standups or top is None or len(known_roots(g)) != 1 or broken_roles(g):
+    tops = top_roles(g)
+    if not org.standups or not tops or declared_top(g) is None and len(known_roots(g)) != 1 or broken_roles(g):
         return
+    top = " or ".join(f"`{t}`" for t in tops)
     edges = standup_edges(org, g)
     if not edges:
         return
@@ -171,7 +180,7 @@ def check_standup_chain(org: m.Organisation, g: Graphs, diags: Diagnostics) -> N
     for x, tos in edges.items():
         for y in tos:
             back.setdefault(y, []).append(x)
-    reaches = closure(lambda n: back.get(n, ()), [top])
+    reaches = closure(lambda n: back.get(n, ()), tops)
     # from the starts that do not reach it, where the chains stop
     stuck = closure(lambda n: edges.get(n, {}), [r for r in starts if r not in reaches])
     stops = [r for r in g.roles if r in stuck and not edges.get(r)]
@@ -191,15 +200,15 @@ def check_standup_chain(org: m.Organisation, g: Graphs, diags: Diagnostics) -> N
         if not ends:
             continue
         where = _names(ends)
-        parents = sorted({g.roles[e].reports_to or top for e in ends})
-        diags.add("ORC403", f"the standups stop at {where} and do not reach `{top}`",
+        parents = sorted({g.roles[e].reports_to or tops[0] for e in ends})
+        diags.add("ORC403", f"the standups stop at {where} and do not reach {top}",
                   s.to_span or s.span,
                   notes=[f"standup `{s.name}` reports to {where}, and no standup goes on from "
                          + ("it" if len(ends) == 1 else "them")],
                   help=f"add a standup from `{s.to}` to " + _names(parents))
     for stop in silent:
-        parent = g.roles[stop].reports_to or top
-        diags.add("ORC403", f"`{stop}` sends no standup, so its status never reaches `{top}`",
+        parent = g.roles[stop].reports_to or tops[0]
+        diags.add("ORC403", f"`{stop}` sends no standup, so its status never reaches {top}",
                   g.roles[stop].span,
                   help=f"add a standup from `{stop}` (or from `@member`) to `{parent}`")
 

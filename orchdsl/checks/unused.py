@@ -64,6 +64,10 @@ def referenced_roles(org: m.Organisation) -> set[str]:
     for gate in org.gates:
         if gate.reviewer:
             refs.add(gate.reviewer)
+    refs.update(org.org.top or ())
+    if org.instructions is not None:
+        ins = org.instructions
+        refs.update([*ins.submit, *ins.close, *(a for actors in ins.create.values() for a in actors)])
     return refs
 
 

@@ -587,8 +587,14 @@ class _Prompts:
         lines = []
         if r.layer:
             lines.append(f"Layer: `{r.layer}`")
-        lines.append(f"Reports to: {actor_text(r.reports_to, p)}" if r.reports_to
-                     else "Reports to: nobody; you are the top of the hierarchy")
+        peers = [x for x in (self.org.org.top or ()) if x != r.id]
+        if r.reports_to:
+            lines.append(f"Reports to: {actor_text(r.reports_to, p)}")
+        elif peers:
+            lines.append("Reports to: nobody; you are at the top of the hierarchy with your peers "
+                         + ", ".join(actor_text(x, p) for x in peers))
+        else:
+            lines.append("Reports to: nobody; you are the top of the hierarchy")
         reports = [x.id for x in self.direct.get(r.id, [])]
         dom = p.domains.get(r.domain) if r.domain else None
         if r.kind == "lead" and dom is not None and set(reports) == {m.role for m in dom.members}:
