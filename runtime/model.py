@@ -118,6 +118,8 @@ class AgentInfo:
     domain: str | None
     kind: str
     """``staff``, ``lead`` or ``member`` (the kind of its role)"""
+    works: bool = False
+    """works in its domain: a member, or a lead its domain also lists as a member"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,14 +324,16 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         if role is None:
             problems.append(f"agent `{a.id}` has unknown role `{a.role}`")
             continue
-        agents[a.id] = AgentInfo(a.id, a.role, a.domain, role.kind)
         by_role.setdefault(a.role, []).append(a.id)
 
     domains = {d.name: d for d in spec.domains}
+    working = {(m.role, d.name) for d in domains.values() for m in d.members}
+    for a in spec.agents:
+        role = roles.get(a.role)
+        if role is not None:
+            agents[a.id] = AgentInfo(a.id, a.role, a.domain, role.kind, (a.role, a.domain) in working)
     lead_role = {name: d.lead for name, d in domains.items()}
-    members = {
-        name: tuple(a.id for a in agents.values() if a.domain == name and a.kind == "member") for name in domains
-    }
+    members = {name: tuple(a.id for a in agents.values() if a.domain == name and a.works) for name in domains}
     skills = frozenset(s for cat in spec.skills.categories for s in cat.skills)
     exp_rank = {lv.name: i for i, lv in enumerate(sorted(spec.experience, key=lambda x: x.value))}
 

@@ -50,13 +50,13 @@ class Permissions:
                 if t.assignee == agent.id:
                     return True
             elif rel == "@peer":
-                if agent.kind == "member" and agent.domain == t.domain and agent.id != t.assignee:
+                if agent.works and agent.domain == t.domain and agent.id != t.assignee:
                     return True
             elif rel == "@lead":
                 if agent.role == model.domain_lead_role.get(t.domain):
                     return True
             elif rel == "@member":
-                if agent.kind == "member" and agent.domain == t.domain:
+                if agent.works and agent.domain == t.domain:
                     return True
             elif rel == "@downstream_lead":
                 downstream = self.handoff_domain(t)
@@ -210,7 +210,7 @@ def admits(model: Model, agent: AgentInfo, actors: Sequence[str], domain: str | 
         return True
     if "@lead" in actors and (agent.role == model.domain_lead_role.get(domain) if domain else agent.kind == "lead"):
         return True
-    return "@member" in actors and agent.kind == "member" and (domain is None or agent.domain == domain)
+    return "@member" in actors and agent.works and (domain is None or agent.domain == domain)
 
 
 def rule_text(model: Model, actors: Sequence[str], domain: str | None = None) -> str:

@@ -141,7 +141,7 @@ class _Static:
         assignee (when ``assigned``) any member of the domain."""
         if agent.role in check.roles:
             return True
-        member = agent.kind == "member" and agent.domain == domain
+        member = agent.works and agent.domain == domain
         lead = self.m.domain_lead_role
         for rel in check.relations:
             if (rel == "@assignee" and assigned and member

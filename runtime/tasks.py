@@ -259,7 +259,7 @@ class Tasks:
             ledger = ctx.state.ledger
             if agent is not None:
                 info = ctx.agent(agent)
-                if info.domain != t.domain or info.kind != "member":
+                if info.domain != t.domain or not info.works:
                     raise Refused(
                         "RUN010",
                         f"{q(agent)} is not a member of domain {q(t.domain)}; members are "

@@ -239,7 +239,9 @@ def check_leads(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
 
 
 def check_membership(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
-    """ORC205 member not under the lead, ORC206 several domains, ORC207 lead is member."""
+    """ORC205 member not under the lead, ORC206 several domains, ORC207 a lead listed as a member
+    of another domain, or of its own with a count (a lead that works in its own domain is one of
+    its members)."""
     leads = lead_roles(org, g)
     for rid, places in member_roles(org).items():
         if rid not in g.roles or g.broken("role", rid):
@@ -248,11 +250,15 @@ def check_membership(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None
         if rid in leads:
             for d, mem in places:
                 led = leads[rid][0]
-                where = "its own domain" if led.name == d.name else f"domain `{d.name}`"
                 labels = [Label(led.span, f"`{rid}` leads `{led.name}`")] if led.span else []
-                diags.add("ORC207", f"`{rid}` leads a domain and is listed as a member of {where}",
-                          _span(mem, d), labels=labels,
-                          help=f"remove `member {rid}`: a domain's lead is not one of its ICs")
+                if led.name != d.name:
+                    diags.add("ORC207", f"`{rid}` leads a domain and is listed as a member of domain `{d.name}`",
+                              _span(mem, d), labels=labels,
+                              help=f"remove `member {rid}`: a lead works only in the domain it leads")
+                elif mem.count > 1:
+                    diags.add("ORC207", f"`{rid}` leads `{d.name}` and works in it as one agent, not {mem.count}",
+                              _span(mem, d), labels=labels,
+                              help=f"remove the count from `member {rid}`")
             continue
         # the domain whose lead the role reports to is its own; the others are extra
         home = next((i for i, (d, _) in enumerate(places) if d.lead == role.reports_to), 0)

@@ -597,7 +597,7 @@ class _Prompts:
             lines.append("Reports to: nobody; you are the top of the hierarchy")
         reports = [x.id for x in self.direct.get(r.id, [])]
         dom = p.domains.get(r.domain) if r.domain else None
-        if r.kind == "lead" and dom is not None and set(reports) == {m.role for m in dom.members}:
+        if r.kind == "lead" and dom is not None and set(reports) == {m.role for m in dom.members} - {r.id}:
             reports = []  # its domain's members, listed below
         if reports:
             shown = ", ".join(actor_text(x, p) for x in reports) if len(reports) <= MAX_LISTED \
@@ -607,8 +607,11 @@ class _Prompts:
             members = [a for m in dom.members for a in p.agents_of(m.role)]
             desc = f" ({dom.description})" if dom.description else ""
             if r.kind == "lead":
+                others = [a for a in members if a != agent]
+                works = "; you also work in it as one of its members, and may be assigned its tasks" \
+                    if agent in members else ""
                 lines.append(f"Domain: you lead `{dom.name}`{desc}; its members, who report to you: "
-                             f"{_listed(members, 'agents')}")
+                             f"{_listed(others, 'agents') or 'none'}{works}")
             else:
                 others = [a for a in members if a != agent]
                 lines.append(f"Domain: you are a member of `{dom.name}`{desc}, led by {actor_text(dom.lead, p)}; "

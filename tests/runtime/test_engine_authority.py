@@ -145,3 +145,30 @@ def test_peers_at_the_top_close_instructions(tmp_path: Path) -> None:
     ins = engine.submit_instruction(HUMAN, "nothing to do", 0)
     engine.close_instruction("ops-lead", ins)
     assert may_issue(model)["instruction_close"] == {"founder", "ops-lead"}
+
+
+def test_a_lead_that_works_in_its_domain_is_one_of_its_members(tmp_path: Path) -> None:
+    # `founder` leads `eng` and is listed as a member of it: assigned, a peer, counted in capacity
+    spec = SHOP.replace("RULES", "").replace("{TOP}", "").replace(
+        "  member dev x2 { skills { python: advanced } }",
+        "  member founder { skills { python: advanced } hours_per_day 4 }\n"
+        "  member dev x2 { skills { python: advanced } }")
+    path = tmp_path / "working.orch"
+    path.write_text(spec, "utf-8")
+    result = check_files([path])
+    assert result.model is not None and result.ok, [d.message for d in result.diagnostics]
+    model = load_model(json.loads(compiled_json(result.model)))
+    assert model.domain_members["eng"] == ("founder", "dev-1", "dev-2")
+    assert model.agents["founder"].kind == "lead" and model.agents["founder"].works
+    assert "founder" in model.candidates
+    engine = engine_of(model)
+    ins = engine.submit_instruction(HUMAN, "ship", 0)
+    tid = engine.create_task("founder", ins, "tactical", "eng", "the thing", estimate_hours=2.0)
+    engine.assign("founder", tid, "founder")
+    assert engine.state.tasks[tid].assignee == "founder"
+    refused(engine, "RUN004", engine.move, "dev-1", tid, "DONE")
+    engine.move("founder", tid, "DONE")
+    other = engine.create_task("founder", ins, "tactical", "run", "not theirs")
+    refused(engine, "RUN010", engine.assign, "ops-lead", other, "founder")
+    assert "founder" in may_issue(model)["heartbeat"]
+    assert may_issue(model)["heartbeat"] >= {"founder", "dev", "ops"}

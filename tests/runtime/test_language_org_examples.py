@@ -73,3 +73,26 @@ def test_the_peers_example_runs(tmp_path: Path) -> None:
     engine.move("imaging-postdoc", tid, "DONE")
     engine.close_instruction("bob-pi", ins)  # either peer closes
     assert may_issue(engine.model)["instruction_close"] == {"alice-pi", "bob-pi"}
+
+
+WORKING = """
+org platform-team
+skills { levels { beginner = 1, advanced = 2, expert = 3 } category languages { python } }
+experience { mid = 1, senior = 2 }
+role platform-lead { title "Platform Lead" }
+role platform-engineer { title "Platform Engineer" reports_to platform-lead }
+""" + RUNNABLE
+
+
+def test_the_working_lead_example_runs(tmp_path: Path) -> None:
+    block = next(b for b in section("domain") if "member platform-lead" in b)
+    engine = engine_for(WORKING + block, tmp_path)
+    assert engine.model.domain_members["platform"] == ("platform-lead", "platform-engineer-1", "platform-engineer-2")
+    ins = engine.submit_instruction(HUMAN, "rotate the keys", 0)
+    tid = engine.create_task("platform-lead", ins, "tactical", "platform", "rotate", required_skills=["python"],
+                             complexity="high", estimate_hours=1.0)
+    assert "platform-lead" in engine.model.candidates  # a candidate for assignment like the engineers
+    engine.assign("platform-lead", tid, "platform-lead")
+    assert engine.state.tasks[tid].assignee == "platform-lead"
+    engine.move("platform-lead", tid, "DONE")
+    engine.close_instruction("platform-lead", ins)
