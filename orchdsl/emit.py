@@ -142,7 +142,8 @@ def _channel(ch: m.Channel) -> c.Channel:
 
 
 def _handoff(h: m.Handoff) -> c.Handoff:
-    return c.Handoff(from_domain=h.from_domain, to_domain=h.to_domain, description=h.description,
+    return c.Handoff(from_domain=h.from_domain, to_domain=h.to_domain, from_role=h.from_role, to_role=h.to_role,
+                     description=h.description,
                      checklist=tuple(h.checklist), accepted_by=h.accepted_by, on_accept=h.on_accept,
                      on_reject=h.on_reject)
 

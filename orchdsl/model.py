@@ -238,6 +238,8 @@ class Broadcast(_Node):
 class Handoff(_Node):
     from_domain: str
     to_domain: str
+    from_role: str | None = Field(None, description="a handoff between roles: the role that hands the work over")
+    to_role: str | None = Field(None, description="a handoff between roles: the role that receives and accepts it")
     description: str | None = None
     checklist: list[str] = Field(default_factory=list)
     accepted_by: Actor | None = None
@@ -248,6 +250,14 @@ class Handoff(_Node):
     accepted_by_span: Spanned = _span_field()
     on_accept_span: Spanned = _span_field()
     on_reject_span: Spanned = _span_field()
+
+    @property
+    def ends(self) -> str:
+        """``from->to``: its domains, or for a handoff between roles its roles (the name
+        ``Organisation.broken`` knows it by)."""
+        if self.from_role is not None or self.to_role is not None:
+            return f"{self.from_role or '?'}->{self.to_role or '?'}"
+        return f"{self.from_domain}->{self.to_domain}"
 
 
 class Standup(_Node):

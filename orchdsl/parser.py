@@ -429,6 +429,12 @@ class AstBuilder(Transformer[Token, Any]):
         kind = vals.pop(0) if has_kind else None
         return ast.Clause("create_by", (kind, vals), self._span(children))
 
+    def role_handoff(self, children: list[Any]) -> ast.Block:
+        """``handoff role A -> B {...}``: from one role to another, within a task's domain."""
+        vals = self._values(children)
+        src, dst = vals[0], vals[1]
+        return ast.Block("handoff", None, vals[2:], self._span(children), {"from": src, "to": dst, "roles": True})
+
     def domain_ref(self, children: list[Any]) -> ast.Name:
         (v,) = self._values(children)
         return v  # type: ignore[no-any-return]

@@ -337,7 +337,8 @@ class _Static:
         m = self.m
         first: dict[tuple[str, str], HandoffSpec] = {}
         for declared in m.handoffs:
-            first.setdefault((declared.from_domain, declared.to_domain), declared)
+            if declared.to_role is None:
+                first.setdefault((declared.from_domain, declared.to_domain), declared)
         out: dict[str, set[str]] = {"send": set(), "tick": set(), "accept": set(), "reject": set()}
         for d1, nodes in self.places():
             if not self.lead_roles[d1]:
@@ -359,16 +360,47 @@ class _Static:
                     if any(a for _, a in at):
                         out["tick"] |= self.member_roles[d1]
                 role = handoff_acceptor(m, spec.accepted_by or DEFAULT_ACCEPTOR, d1, d2)
-                acceptors = self.groups_of.get(str(role), [])
-                ends = [("accept", spec.on_accept[1])] + ([("reject", spec.on_reject[1])] if spec.on_reject else [])
-                for verb, target in ends:
-                    rec = m.states[source].out.get(target)
-                    if rec is not None and any(
-                            self.can_move(rec, tier, d1, a) and any(self.permits(rec.actors, g.rep, d1, a, d2)
-                                                                   for g in acceptors)
-                            for tier, a in at):
-                        out[verb].add(str(role))
+                self._deciders(spec, str(role), at, d1, d2, out)
+        self._role_handoffs(out)
         return {k: frozenset(v) for k, v in out.items()}
+
+    def _role_handoffs(self, out: dict[str, set[str]]) -> None:
+        """Handoffs between roles (``protocols.role_handoff``): sent by the handing role as the
+        task's assignee or its domain's lead, ticked by that lead or the assignee, accepted or
+        rejected by the receiving role when it may make the move."""
+        m = self.m
+        for spec in m.handoffs:
+            if spec.to_role is None or spec.from_role is None or spec.on_accept is None:
+                continue
+            source = spec.on_accept[0]
+            for d1, nodes in self.places():
+                at = [(t, a) for t, s, a in nodes if s == source]
+                assigned = any(a for _, a in at)
+                if not (spec.from_role in self.lead_roles[d1] and at
+                        or spec.from_role in self.member_roles[d1] and assigned):
+                    continue
+                out["send"].add(spec.from_role)
+                if spec.checklist:
+                    out["tick"] |= self.lead_roles[d1]
+                    if assigned:
+                        out["tick"] |= self.member_roles[d1]
+                self._deciders(spec, spec.to_role, at, d1, d1, out)
+
+    def _deciders(self, spec: HandoffSpec, role: str, at: list[tuple[int, bool]], d1: str, d2: str,
+                  out: dict[str, set[str]]) -> None:
+        """Add ``role`` as acceptor (and rejector) of a handoff of a task of ``d1`` to ``d2`` when an
+        agent of it may make the ``on accept`` (``on reject``) move from where the task can be."""
+        assert spec.on_accept is not None
+        source = spec.on_accept[0]
+        acceptors = self.groups_of.get(role, [])
+        ends = [("accept", spec.on_accept[1])] + ([("reject", spec.on_reject[1])] if spec.on_reject else [])
+        for verb, target in ends:
+            rec = self.m.states[source].out.get(target)
+            if rec is not None and any(
+                    self.can_move(rec, tier, d1, a) and any(self.permits(rec.actors, g.rep, d1, a, d2)
+                                                           for g in acceptors)
+                    for tier, a in at):
+                out[verb].add(role)
 
     @functools.cached_property
     def delegation(self) -> tuple[frozenset[str], frozenset[str]]:

@@ -95,3 +95,38 @@ def test_instructions_clauses_given_twice() -> None:
 
 def test_instructions_block_declared_twice() -> None:
     assert codes(check("instructions { submit by cto }\ninstructions { close by cto }\n")) == ["ORC007"]
+
+
+HANDOFF = """
+handoff role api-dev -> api-lead {
+  checklist { "written up" }
+  on accept REVIEW -> DONE
+}
+"""
+
+
+def test_a_handoff_between_roles_is_clean_and_lowered() -> None:
+    assert check(HANDOFF) == []
+    model = check_text(BASE + HANDOFF, "t.orch").model
+    assert model is not None
+    h = model.handoffs[0]
+    assert (h.from_role, h.to_role, h.from_domain, h.to_domain) == ("api-dev", "api-lead", "*", "*")
+
+
+def test_a_handoff_between_roles_names_declared_roles() -> None:
+    diags = check(HANDOFF.replace("api-lead {", "api-led {"))
+    assert codes(diags) == ["ORC102"] and "api-lead" in (diags[0].help or "")
+
+
+def test_a_handoff_between_roles_is_accepted_by_the_receiving_role() -> None:
+    diags = check(HANDOFF.replace('checklist { "written up" }', 'checklist { "written up" } accepted_by cto'))
+    assert codes(diags) == ["ORC406"]
+    assert diags[0].message == "handoff `api-dev -> api-lead` is accepted by `cto`, not by `api-lead`, the role it goes to"
+
+
+def test_a_handoff_from_a_role_to_itself() -> None:
+    assert codes(check(HANDOFF.replace("-> api-lead {", "-> api-dev {"))) == ["ORC404"]
+
+
+def test_a_handoff_between_roles_names_a_declared_transition() -> None:
+    assert codes(check(HANDOFF.replace("REVIEW -> DONE", "TODO -> DONE"))) == ["ORC407"]

@@ -224,11 +224,11 @@ def _names(roles: list[str]) -> str:
 def check_handoffs(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     """ORC404 same domain, ORC405 no checklist, ORC406 wrong acceptor,
     ORC407 undeclared transition, ORC409 duplicate pair."""
-    first: dict[tuple[str, str], m.Handoff] = {}
+    first: dict[str, m.Handoff] = {}
     transitions = {(s.name, t.target) for s in org.lifecycle.states for t in s.transitions}
     for h in org.handoffs:
-        pair = (h.from_domain, h.to_domain)
-        where = f"`{h.from_domain} -> {h.to_domain}`"
+        pair = h.ends
+        where = f"`{pair.replace('->', ' -> ')}`"
         if pair in first:
             prev = first[pair]
             diags.add("ORC409", f"a second handoff {where}", head_span(h.span, "handoff"),
@@ -236,8 +236,9 @@ def check_handoffs(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
                       help="merge the two handoffs into one")
             continue
         first[pair] = h
-        if h.from_domain == h.to_domain and h.from_domain != "*":
-            diags.add("ORC404", f"handoff from domain `{h.from_domain}` to itself", head_span(h.span, "handoff"),
+        if h.from_domain == h.to_domain and h.from_domain != "*" or h.from_role and h.from_role == h.to_role:
+            what = f"role `{h.from_role}`" if h.from_role else f"domain `{h.from_domain}`"
+            diags.add("ORC404", f"handoff from {what} to itself", head_span(h.span, "handoff"),
                       notes=["a handoff moves work between two domains; within one domain the lead assigns it"],
                       help="remove it, or name the domain the work goes to")
         if not h.checklist:
@@ -245,7 +246,7 @@ def check_handoffs(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
                       help='add `checklist { "..." }` with what the sending domain must complete')
         _check_acceptor(org, g, h, where, diags)
         for kind, tr in (("accept", h.on_accept), ("reject", h.on_reject)):
-            if tr is None or tr in transitions or g.broken("handoff", f"{h.from_domain}->{h.to_domain}"):
+            if tr is None or tr in transitions or g.broken("handoff", h.ends):
                 continue
             src, dst = tr
             if g.broken("state", src) or g.broken("transition", f"{src}->{dst}"):
@@ -261,6 +262,13 @@ def check_handoffs(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
 
 def _check_acceptor(org: m.Organisation, g: Graphs, h: m.Handoff, where: str, diags: Diagnostics) -> None:
     acc = h.accepted_by
+    if h.to_role is not None:
+        if acc is not None and acc != h.to_role:
+            diags.add("ORC406", f"handoff {where} is accepted by `{acc}`, not by `{h.to_role}`, the role it goes to",
+                      h.accepted_by_span or head_span(h.span, "handoff"),
+                      notes=["a handoff between roles is accepted by the role that receives the work"],
+                      help=f"write `accepted_by {h.to_role}` or leave `accepted_by` out")
+        return
     if acc is None or acc == "@downstream_lead":
         return
     if h.to_domain == "*":

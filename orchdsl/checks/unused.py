@@ -50,8 +50,7 @@ def referenced_roles(org: m.Organisation) -> set[str]:
     for ch in org.broadcast.channels:
         refs.update(ch.declared)
     for h in org.handoffs:
-        if h.accepted_by:
-            refs.add(h.accepted_by)
+        refs.update(x for x in (h.accepted_by, h.from_role, h.to_role) if x)
     for st in org.standups:
         refs.update((st.from_, st.to))
     for c in org.consultations:

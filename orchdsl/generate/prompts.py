@@ -230,6 +230,10 @@ class _Prompts:
         """roles the lifecycle, its escalations and the capacity actions name"""
         self.handoff_index: dict[str, list[int]] = {}
         for i, h in enumerate(org.handoffs):
+            if h.to_role is not None:  # between roles: it concerns those two roles only
+                for key in {h.from_role or "", h.to_role}:
+                    self.handoff_index.setdefault("role:" + key, []).append(i)
+                continue
             for key in {h.from_domain, h.to_domain, h.accepted_by or ""}:
                 self.handoff_index.setdefault(key, []).append(i)
         self._lines: dict[tuple[Any, ...], str] = {}
@@ -471,8 +475,24 @@ class _Prompts:
     def _handoffs_of(self, r: Role) -> list[Any]:
         """The declared handoffs that can concern a role: from or to its domain or any, or
         accepted by it."""
-        found = {i for key in ("*", r.domain or "*", r.id) for i in self.handoff_index.get(key, ())}
+        found = {i for key in ("*", r.domain or "*", r.id, "role:" + r.id) for i in self.handoff_index.get(key, ())}
         return [self.org.handoffs[i] for i in sorted(found)]
+
+    def _role_handoff(self, h: Any, r: Role, cmds: frozenset[str], accept: str, reject: str) -> list[str]:
+        """What a handoff between two roles asks of a role: hand the work over, or take it."""
+        p, lines = self.people, []
+        items = "; ".join(f'"{x}"' for x in h.checklist)
+        if r.id == h.from_role and "handoff_create" in cmds and h.on_accept:
+            lines.append(f"Hand a task over to {actor_text(h.to_role, p)} when it is in `{h.on_accept[0]}`: "
+                         f"`handoff_create TASK --role {h.to_role} --summary TEXT`"
+                         + (f", then tick its checklist with `handoff_tick HANDOFF ITEM...`: {items}." if items else "."))
+        if r.id == h.to_role and "handoff_accept" in cmds:
+            text = (f"Handoffs from {actor_text(h.from_role, p)} to you: accept with `handoff_accept HANDOFF` once "
+                    f"every checklist item is ticked (it makes {accept})")
+            if reject and "handoff_reject" in cmds:
+                text += f", or send back with `handoff_reject HANDOFF --reason TEXT` ({reject})"
+            lines.append(text + ".")
+        return lines
 
     def _protocols(self, r: Role, cmds: frozenset[str]) -> list[str]:
         p, org, role = self.people, self.org, r.id
@@ -494,6 +514,9 @@ class _Prompts:
         for h in self._handoffs_of(r):
             accept = f"`{h.on_accept[0]} -> {h.on_accept[1]}`" if h.on_accept else "no transition"
             reject = f"`{h.on_reject[0]} -> {h.on_reject[1]}`" if h.on_reject else ""
+            if h.to_role is not None:
+                lines += self._role_handoff(h, r, cmds, accept, reject)
+                continue
             src = "any domain" if h.from_domain == "*" else f"`{h.from_domain}`"
             dst = "any domain" if h.to_domain == "*" else f"`{h.to_domain}`"
             mine_out = r.kind == "lead" and h.from_domain in ("*", r.domain)

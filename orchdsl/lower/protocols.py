@@ -116,13 +116,19 @@ def handoffs(sc: Scope) -> list[m.Handoff]:
     for b in sc.blocks("handoff"):
         before = len(sc.diags)
         ends = []
-        for n in (b.extra["from"], b.extra["to"]):
-            if n.text != "*" and n.text not in sc.domains_by_name:
-                sc.unknown("ORC106", "domain", n, sc.domains_by_name)
-            ends.append(n.text)
+        roles: list[str | None] = [None, None]
+        if b.extra.get("roles"):
+            roles = [sc.role(b.extra["from"]), sc.role(b.extra["to"])]
+            ends = [x or "?" for x in roles]  # the name the handoff is known by in `broken`
+        else:
+            for n in (b.extra["from"], b.extra["to"]):
+                if n.text != "*" and n.text not in sc.domains_by_name:
+                    sc.unknown("ORC106", "domain", n, sc.domains_by_name)
+                ends.append(n.text)
         checklist = [t.value for t in sc.one(b, "checklist") or []]
         h = sc.build(
-            m.Handoff, b.span, from_domain=ends[0], to_domain=ends[1],
+            m.Handoff, b.span, from_domain="*" if b.extra.get("roles") else ends[0],
+            to_domain="*" if b.extra.get("roles") else ends[1], from_role=roles[0], to_role=roles[1],
             description=text(sc.one(b, "description")), checklist=checklist,
             accepted_by=sc.actor(sc.one(b, "accepted_by"), "acceptor"),
             on_accept=sc.pair(sc.one(b, "on_accept")),
@@ -132,7 +138,7 @@ def handoffs(sc: Scope) -> list[m.Handoff]:
             on_accept_span=clause_span(b, "on_accept"),
             on_reject_span=clause_span(b, "on_reject"),
         )
-        sc.mark("handoff", f"{ends[0]}->{ends[1]}", before)
+        sc.mark("handoff", f"{ends[0]}->{ends[1]}", before)  # ``Handoff.ends``
         if h is not None:
             out.append(h)
     return out

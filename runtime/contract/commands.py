@@ -97,7 +97,8 @@ class Who(StrEnum):
     DOMAIN_LEAD = "domain-lead"
     """the lead of the task's domain"""
     HANDOFF_SENDER = "handoff-sender"
-    """the lead of a domain a handoff is declared from"""
+    """the lead of a domain a handoff is declared from; for a handoff between roles, the task's
+    assignee of the handing role (or its domain's lead, when that is the handing role)"""
     HANDOFF_TICKER = "handoff-ticker"
     """the lead of the handing domain, or the task's assignee"""
     HANDOFF_ACCEPTOR = "handoff-acceptor"
@@ -229,8 +230,9 @@ COMMANDS: tuple[Command, ...] = (
         TASK, _id("to", "the member (default: the best other candidate)", metavar="AGENT"),
     ), who=Who.DOMAIN_LEAD, done="reassigned {task}"),
     # -- protocols ---------------------------------------------------------------------------
-    Command("handoff_create", "hand a task over to another domain", "create_handoff", (
+    Command("handoff_create", "hand a task over to another domain, or to another role", "create_handoff", (
         TASK, _id("to", "the receiving domain (default: the task's handoff_to)", arg="to_domain", metavar="DOMAIN"),
+        _id("role", "the receiving role, for a handoff between roles", arg="to_role", metavar="ROLE"),
         Param("summary", "text", "what is handed over", required=True),
         Param("artifacts", "ids", "what comes with it", flag="--artifact", metavar="NAME"),
     ), cli=("handoff", "create"), who=Who.HANDOFF_SENDER, returns="handoff", done="created handoff {handoff}",

@@ -265,10 +265,16 @@ class Broadcast:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Handoff:
-    """A handoff declared between two domains (``*`` for any)."""
+    """A handoff declared between two domains (``*`` for any), or between two roles within the
+    task's domain (``from_role``, ``to_role``; then both domains are ``*``)."""
 
     from_domain: str
     to_domain: str
+    from_role: str | None = field(default=None, metadata={"omit_none": True})
+    """a handoff between roles: the role that hands the work over (the task's assignee, or its
+    domain's lead when it is that role)"""
+    to_role: str | None = field(default=None, metadata={"omit_none": True})
+    """a handoff between roles: the role that receives and accepts it"""
     description: str | None = None
     checklist: tuple[str, ...] = ()
     accepted_by: Actor | None = None

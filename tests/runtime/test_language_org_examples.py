@@ -96,3 +96,22 @@ def test_the_working_lead_example_runs(tmp_path: Path) -> None:
     assert engine.state.tasks[tid].assignee == "platform-lead"
     engine.move("platform-lead", tid, "DONE")
     engine.close_instruction("platform-lead", ins)
+
+
+def test_the_role_handoff_example_runs(tmp_path: Path) -> None:
+    block = next(b for b in section("handoff") if "handoff role product-manager -> architect" in b)
+    engine = engine_for(block, tmp_path)
+    ins = engine.submit_instruction(HUMAN, "saved searches", 0)
+    tid = engine.create_task("head-of-product", ins, "tactical", "product", "requirements")
+    engine.assign("head-of-product", tid, "product-manager")
+    refused(engine, "RUN004", engine.create_handoff, "architect", tid, summary="x", to_role="architect")
+    hid = engine.create_handoff("product-manager", tid, summary="requirements v1", to_role="architect")
+    engine.tick_handoff("product-manager", hid, ["requirements written", "open questions listed"])
+    refused(engine, "RUN004", engine.accept_handoff, "head-of-product", hid)
+    engine.accept_handoff("architect", hid)
+    assert engine.state.tasks[tid].state == "DESIGN"
+    assert engine.state.tasks[tid].assignee == "product-manager"
+    engine.move("architect", tid, "DONE")
+    engine.close_instruction("head-of-product", ins)
+    issue = may_issue(engine.model)
+    assert issue["handoff_create"] == {"product-manager"} and issue["handoff_accept"] == {"architect"}
