@@ -40,6 +40,7 @@ RELATION_CONTEXTS: dict[str, tuple[str, ...]] = {
     "action": ("@lead",),
     "fallback": ("@lead",),
     "escalation": ("@assignee", "@peer", "@lead", "@member", "@downstream_lead"),
+    "instructions": ("@lead", "@member"),
 }
 
 CONTEXT_NAMES = {
@@ -57,6 +58,7 @@ CONTEXT_NAMES = {
     "fallback": "the assignment fallback",
     "escalation": "an escalation level's target",
     "notify": "a notice's recipient",
+    "instructions": "who may submit, create or close",
 }
 
 
