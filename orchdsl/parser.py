@@ -31,6 +31,7 @@ VALUE_TOKENS = frozenset(
     {
         "NAME", "RELATION", "STRING", "INT", "FLOAT", "PERCENT", "DURATION", "TOKENS",
         "MULTIPLE", "COUNT", "COMP_OP", "STAR", "TERMINAL_KIND", "BLOCKING", "TRUE", "FALSE",
+        "STATE_CLASS",
     }
 )
 
@@ -148,7 +149,7 @@ class AstBuilder(Transformer[Token, Any]):
             self._check_string(tok)
         elif t in _NUMERIC and not self._number_ok(tok, span):
             s = re.sub(r"[0-9.]+", "1", s, count=1)  # a stand-in, so that building the tree goes on
-        if t in ("NAME", "RELATION", "STAR", "TERMINAL_KIND", "BLOCKING", "COMP_OP"):
+        if t in ("NAME", "RELATION", "STAR", "TERMINAL_KIND", "BLOCKING", "COMP_OP", "STATE_CLASS"):
             return ast.Name(s, span)
         if t == "STRING":
             return ast.Text(_unquote(s), span)
@@ -315,6 +316,10 @@ class AstBuilder(Transformer[Token, Any]):
         high = int(nums[1].value) if len(nums) > 1 else low
         return ast.TierRange(low, high, self._span(children))
 
+    def state_class(self, children: list[Any]) -> ast.Clause:
+        kind, *states = self._values(children)
+        return ast.Clause("state_class", (kind, states), self._span(children))
+
     def warn(self, children: list[Any]) -> ast.Clause:
         vals = self._values(children)
         return ast.Clause("warn", (vals[0], vals[1] if len(vals) > 1 else None), self._span(children))
@@ -399,6 +404,13 @@ class AstBuilder(Transformer[Token, Any]):
         return ast.Literal(value, kind, text, span)
 
     # -- protocols -----------------------------------------------------------
+
+    def statuses(self, children: list[Any]) -> ast.Clause:
+        return ast.Clause("statuses", self._values(children), self._span(children))
+
+    def status_name(self, children: list[Any]) -> tuple[ast.Name, ast.Name]:
+        key, value = self._values(children)
+        return key, value
 
     def channel(self, children: list[Any]) -> ast.Block:
         vals = self._values(children)
@@ -620,6 +632,7 @@ _PUNCT_NAMES = {
     "COMP_OP": "a comparison",
     "TERMINAL_KIND": "`success` or `failure`",
     "BLOCKING": "`blocking` or `nonblocking`",
+    "STATE_CLASS": "`work`, `blocked`, `escalated`, `ready` or `done`",
     "STAR": "`*`",
     "TRUE": "`true`",
     "FALSE": "`false`",

@@ -207,17 +207,20 @@ class Model:
     """every declared tier (a tier without tasks too) by number"""
     flows: dict[int, Flow] = field(default_factory=dict)
     """the flow of every declared tier by number"""
+    # The state classes (``c.STATE_CLASSES``), as the spec declares them or as derived from the
+    # lifecycle (``c.Lifecycle.state_classes``).
     work_states: frozenset[str] = frozenset()
-    """where the assignee works on a task: states owned by ``@assignee`` with a heartbeat
-    (all non-terminal ``@assignee`` states when none has one); hours worked count there"""
+    """where the assignee works on a task; hours worked count there"""
     blocked_states: frozenset[str] = frozenset()
-    """where a task waits: states with an automatic transition out, and the targets of
-    automatic transitions (a task the clock moves was stuck)"""
+    """where a task is blocked (a standup's blockers)"""
     escalated_states: frozenset[str] = frozenset()
-    """where the clock moves stuck work: the non-terminal targets of automatic transitions"""
+    """where escalated work waits for help"""
     ready_states: frozenset[str] = frozenset()
-    """where assigned work waits to be started: the ``@assignee`` states that assignment leads to
-    (from a state not owned by ``@assignee``), other than the work states"""
+    """where assigned work waits to be started"""
+    done_states: frozenset[str] = frozenset()
+    """where a task counts as done (completed, for metrics and standups)"""
+    progress: dict[str, c.ProgressStatuses] = field(default_factory=dict)
+    """standup -> its words for the progress statuses"""
 
     @property
     def delegation(self) -> c.Delegation | None:
@@ -416,6 +419,14 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
     for name, lead in lead_role.items():
         if lead not in roles:
             problems.append(f"domain `{name}` has unknown lead `{lead}`")
+    classes = lifecycle.state_classes()
+    for cls, named in classes.items():
+        problems.extend(f"state class `{cls}` names an unknown state `{n}`" for n in sorted(named - states.keys()))
+    standups = {su.name: su for su in spec.standups}
+    for su in standups.values():
+        words = su.statuses.words if su.statuses else ()
+        if len(set(words)) < len(words):
+            problems.append(f"standup `{su.name}` gives two progress statuses the same word")
     if problems:
         raise ModelError("the compiled model is inconsistent: " + "; ".join(problems))
 
@@ -448,27 +459,16 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         hours_per_day=default_hpd,
         horizon_days=capacity.horizon_days if capacity else 3.0,
         capacity=capacity,
-        standups={su.name: su for su in spec.standups},
+        standups=standups,
         consultations={x.name: x for x in spec.consultations},
         channels={ch.name: ch for ch in spec.broadcast.channels},
         tier_specs={t.number: t for t in spec.tiers},
         flows=tier_flows(spec),
-        work_states=_work_states(states),
-        escalated_states=frozenset(a.target for st in states.values() for a in st.automatic
-                                   if states[a.target].terminal is None),
-        ready_states=frozenset(
-            r.target for st in states.values() if st.owner != "@assignee" and st.terminal is None
-            for r in st.out.values() if states[r.target].owner == "@assignee"
-        ) - _work_states(states),
-        blocked_states=frozenset(
-            name for st in states.values() if st.terminal is None
-            for name in (st.name, *(a.target for a in st.automatic))
-            if st.automatic and states[name].terminal is None
-        ),
+        work_states=classes["work"],
+        escalated_states=classes["escalated"],
+        ready_states=classes["ready"],
+        blocked_states=classes["blocked"],
+        done_states=classes["done"],
+        progress={name: su.statuses or c.ProgressStatuses() for name, su in standups.items()},
     )
 
-
-def _work_states(states: dict[str, StateRec]) -> frozenset[str]:
-    assigned = [s for s in states.values() if s.owner == "@assignee" and s.terminal is None]
-    beating = [s.name for s in assigned if s.heartbeat is not None]
-    return frozenset(beating or (s.name for s in assigned))

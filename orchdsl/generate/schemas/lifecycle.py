@@ -30,7 +30,7 @@ from orchdsl.generate.schemas.base import (
     nullable,
     obj,
 )
-from orchdsl.model import COMPLEXITIES, RELATIONS, Organisation
+from orchdsl.model import COMPLEXITIES, RELATIONS, STATE_CLASSES, Organisation
 
 RISK_LEVELS = ["low", "medium", "high", "critical"]
 ESCALATION_KINDS = ["task", "acknowledgement", "domain_capacity"]
@@ -265,6 +265,9 @@ def task_state_machine(org: Organisation, e: Enums) -> Schema:
         "states": obj({name: {"$ref": "#/$defs/state_entry"} for name in e.states}),
         "transitions": arr(transition),
         "gates": arr(gate),
+        "state_classes": obj({cls: arr(state_name) for cls in STATE_CLASSES},
+                             description="what the states count as for metrics and standups: declared by the "
+                                         "lifecycle, or derived from it"),
     }
     body = obj(props)
     body["$defs"] = {"budget": budget_schema(), "state_entry": state}
