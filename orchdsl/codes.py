@@ -109,7 +109,7 @@ _ALL = [
     Code("ORC503", "unknown-factor", E, "an assignment factor that does not exist"),
     Code("ORC504", "capacity-not-increasing", E, "capacity thresholds are not strictly increasing"),
     Code("ORC505", "fit-not-monotonic", W, "harder work is fitted to less experience than easier work"),
-    Code("ORC506", "unknown-complexity", E, "a complexity that is not simple, moderate or high"),
+    Code("ORC506", "unknown-complexity", E, "a complexity the assignment does not declare (by default simple, moderate, high)"),
     # 6xx: skills and domains
     Code("ORC601", "domain-without-members", E, "a domain has no member ICs"),
     Code("ORC602", "skill-nobody-holds", E, "a skill a domain requires is held by none of its members"),

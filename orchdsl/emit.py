@@ -151,7 +151,7 @@ def _assignment(a: m.Assignment | None) -> c.Assignment | None:
     if a is None:
         return None
     return c.Assignment(weights=dict(a.weights), filter=a.filter, filter_text=a.filter_text, fit=dict(a.fit),
-                        fallback=a.fallback)
+                        fallback=a.fallback, complexities=tuple(a.complexities) if a.complexities else None)
 
 
 def _action(a: m.Action | None) -> c.Action | None:

@@ -292,6 +292,9 @@ class Assignment(_Node):
     filter_text: str | None = None
     fit: dict[str, str] = Field(default_factory=dict, description="complexity -> minimal experience")
     fallback: Actor | None = None
+    complexities: list[str] = Field(default_factory=list,
+                                    description="the declared task complexities, easiest first (the default "
+                                                "ones when empty)")
     span: Spanned = _span_field()
     weight_spans: SpanMap = _span_map()
     fit_spans: SpanMap = _span_map()

@@ -84,7 +84,7 @@ class AstBuilder(Transformer[Token, Any]):
             "acknowledge", "overdue", "priorities", "kinds", "members", "checklist",
             "accepted_by", "from_", "to", "every", "sections", "blocking", "timeout",
             "default", "filter", "fallback", "horizon", "flow", "reviewer", "guards",
-            "criteria", "initial", "terminal", "include",
+            "criteria", "initial", "terminal", "include", "complexities",
         }
     )
     # Block rules: a keyword, an optional name, then clauses in braces.
@@ -228,7 +228,7 @@ class AstBuilder(Transformer[Token, Any]):
             elif name == "blocking":
                 value = vals[0].text == "blocking"
             elif name in ("tools", "learning", "needs", "requires", "priorities", "kinds",
-                          "sections", "criteria"):
+                          "sections", "criteria", "complexities"):
                 value = vals[0] if vals else []
             elif name in ("responsibilities", "checklist", "tiers", "by", "chain", "members",
                           "guards", "flow"):

@@ -193,6 +193,8 @@ class Model:
     candidates: dict[str, Candidate]
     """member agent -> its assignment data (``committed_hours`` 0; the engine fills it in)"""
     priorities: tuple[str, ...]
+    complexities: tuple[str, ...]
+    """the task complexities, easiest first: declared by the assignment, else ``COMPLEXITIES``"""
     weights: dict[str, float]
     assignment_filter: Guard | None
     fit: dict[str, int]
@@ -257,6 +259,12 @@ def default_priority(priorities: tuple[str, ...]) -> str:
     """The priority a command takes when none is given: the middle one of the declared list
     (``normal`` of ``critical, high, normal, low``)."""
     return priorities[len(priorities) // 2] if priorities else "normal"
+
+
+def default_complexity(complexities: tuple[str, ...]) -> str:
+    """The complexity a task takes when none is given: the middle one of the list, as for
+    priorities (``moderate`` of ``simple, moderate, high``)."""
+    return complexities[len(complexities) // 2]
 
 
 def digest_of(data: Mapping[str, Any]) -> str:
@@ -452,6 +460,7 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         candidates=candidates,
         priorities=(spec.delegation.priorities if spec.delegation and spec.delegation.priorities
                     else DEFAULT_PRIORITIES),
+        complexities=(assignment.complexities if assignment and assignment.complexities else COMPLEXITIES),
         weights=dict(assignment.weights) if assignment else {},
         assignment_filter=compile_guard(filt) if filt is not None else None,
         fit={cx: exp_rank.get(lv, 0) for cx, lv in assignment.fit.items()} if assignment else {},

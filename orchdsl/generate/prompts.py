@@ -30,7 +30,13 @@ from typing import Any
 
 import jinja2
 from orchdsl_runtime.contract.commands import COMMANDS, Command, Param
-from orchdsl_runtime.contract.model import PROGRESS_STATUSES, SECTION_CLASSES, STATE_CLASSES, STATUS_SECTIONS
+from orchdsl_runtime.contract.model import (
+    COMPLEXITIES,
+    PROGRESS_STATUSES,
+    SECTION_CLASSES,
+    STATE_CLASSES,
+    STATUS_SECTIONS,
+)
 from orchdsl_runtime.model import DEFAULT_PRIORITIES, Model
 from orchdsl_runtime.roles import commands_for
 from orchdsl_runtime.rundir import DEFAULT_DIR as DEFAULT_RUN_DIR
@@ -142,8 +148,9 @@ class Reads:
 # -- commands -------------------------------------------------------------------------------
 
 
-def _param_usage(p: Param, fill: str | None) -> str:
-    """One parameter as a usage line writes it (as ``orchdsl run``'s parser reads it)."""
+def _param_usage(p: Param, fill: str | None, values: list[str] | None = None) -> str:
+    """One parameter as a usage line writes it (as ``orchdsl run``'s parser reads it); ``values``
+    are the ones the spec declares for it (its complexities)."""
     if p.positional:
         name = fill or p.metavar or p.name.upper()
         if fill:
@@ -153,17 +160,18 @@ def _param_usage(p: Param, fill: str | None) -> str:
         return f"[{name}...]" if p.many else (name if p.required else f"[{name}]")
     if p.kind == "flag":
         return f"[{p.option}]"
-    value = p.metavar or ("|".join(p.choices) if p.choices else p.name.upper())
+    value = "|".join(values) if values else p.metavar or ("|".join(p.choices) if p.choices else p.name.upper())
     item = f"{p.option} {value}"
     if p.many or p.kind in ("scores", "measures"):
         return f"{item}..." if p.required else f"[{item}]..."
     return item if p.required else f"[{item}]"
 
 
-def cli_usage(cmd: Command, agent: str) -> str:
-    """How ``agent`` runs a command: ``orchdsl run move TASK STATE [--attest ITEM]... --as AGENT``."""
+def cli_usage(cmd: Command, agent: str, values: dict[str, list[str]] | None = None) -> str:
+    """How ``agent`` runs a command: ``orchdsl run move TASK STATE [--attest ITEM]... --as AGENT``;
+    ``values`` gives the declared values of a parameter by its name."""
     parts = ["orchdsl run", *cmd.words]
-    parts += [_param_usage(p, agent if p.me else None) for p in cmd.params]
+    parts += [_param_usage(p, agent if p.me else None, (values or {}).get(p.name)) for p in cmd.params]
     if cmd.acts:
         parts.append(f"--as {agent}")
     return " ".join(parts)
@@ -194,6 +202,7 @@ class _Prompts:
         self.run_dir = run_dir
         self.people = c.People(org)
         self.priorities = model.priorities if model is not None else DEFAULT_PRIORITIES
+        self.complexities = model.complexities if model is not None else COMPLEXITIES
         ancestors = model.role_ancestors if model is not None else {}
         self.senders: dict[str, set[str]] = {}
         """channel -> the roles that may post to it: its members and the ancestors of them all"""
@@ -582,9 +591,8 @@ class _Prompts:
         })
         return ctx
 
-    @staticmethod
-    def _command(cmd: Command, agent: str, mcp: bool) -> dict[str, str]:
-        usage = mcp_usage(cmd) if mcp else cli_usage(cmd, agent)
+    def _command(self, cmd: Command, agent: str, mcp: bool) -> dict[str, str]:
+        usage = mcp_usage(cmd) if mcp else cli_usage(cmd, agent, {"complexity": list(self.complexities)})
         return {"name": cmd.name, "usage": usage.replace("|", "\\|"), "summary": cmd.summary}
 
     def _how(self, agent: str, mcp: bool) -> list[str]:

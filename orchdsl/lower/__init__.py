@@ -85,7 +85,8 @@ def lower(files: list[ast.File], diags: Diagnostics) -> m.Organisation | None:
         handoffs=handoffs, standups=standups, consultations=consultations,
         assignment=assignment, capacity=capacity, tiers=tier_list, gates=gates, metrics=metrics,
         guard_variables={k: v.to_json() for k, v in
-                         task_environment(sc.domain_names, protocols.task_priorities(sc)).items()},
+                         task_environment(sc.domain_names, protocols.task_priorities(sc),
+                                          resources.task_complexities(sc)).items()},
     )
     if out is not None:
         out.set_broken(sc.broken)

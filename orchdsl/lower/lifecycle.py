@@ -22,7 +22,7 @@ from orchdsl import ast
 from orchdsl import model as m
 from orchdsl.diagnostics import Label, Span
 from orchdsl.guards import GuardChecker, partial_eval, task_environment, to_text
-from orchdsl.lower import protocols
+from orchdsl.lower import protocols, resources
 from orchdsl.lower.scope import Scope, named, text
 
 
@@ -41,7 +41,7 @@ def lifecycle(sc: Scope) -> m.Lifecycle:
     tiers_clause = sc.one(b, "tiers")
     tiers = sc.tiers(tiers_clause) if tiers_clause else sorted(sc.declared_tiers)
     sc.mark("lifecycle", b.name.text if b.name else "task", before)
-    env = task_environment(sc.domain_names, protocols.task_priorities(sc))
+    env = task_environment(sc.domain_names, protocols.task_priorities(sc), resources.task_complexities(sc))
     states: list[m.State] = []
     for st in sc.state_names.values():
         s = _state(sc, st, tiers, env)

@@ -385,6 +385,8 @@ class Assignment:
     fit: dict[str, str] = field(default_factory=dict)
     """complexity -> minimal experience"""
     fallback: Actor | None = None
+    complexities: tuple[str, ...] | None = _omit()
+    """the task complexities the spec declares, easiest first (``COMPLEXITIES`` when not declared)"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,7 +1,9 @@
-"""State classes and progress statuses: what the metrics and the standups count comes from the
-spec. V2 declares none and keeps the classes derived from its lifecycle; the support desk
-(`examples/support_desk.orch`) declares its own over states that are not V2's, and its scenario
-comes out as they say, where the same spec without the declarations comes out otherwise."""
+"""State classes, progress statuses and complexities: what the metrics and the standups count,
+the words a report's statuses take and the complexities a task may have come from the spec.
+V2 declares none and keeps the classes derived from its lifecycle and the default words and
+complexities; the support desk (`examples/support_desk.orch`) declares its own over states that
+are not V2's, and its scenario comes out as they say, where the same spec without the
+declarations comes out otherwise."""
 
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from typing import Any
 import pytest
 import yaml
 from conftest import compiled
-from orchdsl_runtime import load_model
+from orchdsl_runtime import Engine, MemoryStore, VirtualClock, load_model
+from orchdsl_runtime.context import HUMAN
 from orchdsl_runtime.errors import ModelError
 from orchdsl_runtime.scenario import play_file
+from runtime_helpers import refused
 from test_projection import validate_all
 
 from orchdsl.compile import compile_to_dir
@@ -132,3 +136,19 @@ def test_without_the_declarations_the_same_week_reads_otherwise(tmp_path: Path) 
     weekly = _report(run, "weekly", "desk-lead_to_head-of-support")
     assert [i["status"] for i in weekly["instruction_progress"]] == ["on_track"]
     validate_all(run)
+
+
+def test_a_task_takes_one_of_the_declared_complexities(v2: Any) -> None:
+    desk = load_model(compiled(DESK))
+    assert desk.complexities == ("quick", "involved") and v2.complexities == ("simple", "moderate", "high")
+    engine = Engine(desk, MemoryStore(), VirtualClock(0.0))
+    ins = engine.submit_instruction(HUMAN, "tickets", 1)
+    made = engine.create_task("desk-lead", ins, "tactical", "desk", "a ticket")
+    quick = engine.create_task("desk-lead", ins, "tactical", "desk", "another", complexity="quick")
+    assert [engine.state.tasks[t].complexity for t in (made, quick)] == ["involved", "quick"]
+    r = refused(engine, "RUN013", engine.create_task, "desk-lead", ins, "tactical", "desk", "x", complexity="simple")
+    assert r.reason == "complexity `simple` is not one of `quick`, `involved`"
+    engine = Engine(v2, MemoryStore(), VirtualClock(0.0))
+    ins = engine.submit_instruction(HUMAN, "build the thing", 2)
+    made = engine.create_task("planner", ins, "tactical", "backend", "a task", required_skills=["python"])
+    assert engine.state.tasks[made].complexity == "moderate"
