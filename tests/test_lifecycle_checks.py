@@ -520,14 +520,14 @@ def test_a_state_class_is_given_once() -> None:
 ])
 def test_orc322_a_state_that_cannot_mean_its_class(clause: str, message: str) -> None:
     text = spec(GOOD_STATES + f"  {clause}\n")
-    [d] = found(check(text), "ORC322")
+    [d] = found(check(text), "ORC323")
     assert d.message == message and at(text, d) == f"  {clause}"
     assert d.span is not None and text.splitlines()[d.span.line - 1][d.span.column - 1:].startswith(clause.split()[1])
 
 
 def test_orc322_ready_and_work_at_once() -> None:
     text = spec(GOOD_STATES + "  work DOING\n  ready DOING\n")
-    [d] = found(check(text), "ORC322")
+    [d] = found(check(text), "ORC323")
     assert d.message == "`DOING` is both `ready` (waiting to be started) and `work` (being worked on)"
     assert at(text, d) == "  ready DOING" and [lb.message for lb in d.labels] == ["counted as `work` here"]
 

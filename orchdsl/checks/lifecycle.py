@@ -151,7 +151,8 @@ def check_owners(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     for s in org.lifecycle.states:
         if s.terminal:
             extra = [name for name, v in (("owner", s.owner), ("sla", s.sla), ("warn", s.warn),
-                                          ("escalate", s.escalate), ("heartbeat", s.heartbeat)) if v]
+                                          ("escalate", s.escalate), ("escalation", s.escalation),
+                                          ("heartbeat", s.heartbeat)) if v]
             if extra:
                 diags.add("ORC317", f"terminal state `{s.name}` declares {_names(extra)}", s.span,
                           notes=["a task in a terminal state has ended: nobody owns it and no clock runs"],
@@ -289,7 +290,9 @@ def check_thresholds(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None
         if not (sla_ok and thr_ok):
             continue
         _check_order(s, tiers, thresholds, diags)
-        _check_after(s, tiers, thresholds, g, diags)
+        levels = [(f"escalation policy's level {i}", m.Threshold(budget=lv.after, span=lv.after.span or lv.span))
+                  for i, lv in enumerate(s.escalation.levels if s.escalation else [], 1)]
+        _check_after(s, tiers, [*thresholds, *levels], g, diags)
 
 
 def _kind(b: m.Budget) -> str:
@@ -445,7 +448,7 @@ def _shortest(start: str, step: Callable[[str], Iterable[str]], goals: set[str])
 
 
 def check_state_classes(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
-    """ORC322: open work is never in a terminal state, done work always is, and a state
+    """ORC323: open work is never in a terminal state, done work always is, and a state
     is not both where work waits to start and where it is worked on."""
     lc = org.lifecycle
     for cls, names in lc.classes.items():
@@ -456,18 +459,18 @@ def check_state_classes(org: m.Organisation, g: Graphs, diags: Diagnostics) -> N
             span = lc.class_spans.get(f"{cls} {name}")
             declared = [Label(st.span, "declared here")] if st.span else []
             if cls == "done" and st.terminal is None:
-                diags.add("ORC322", f"`{name}` is not terminal, so a task there is not done", span,
+                diags.add("ORC323", f"`{name}` is not terminal, so a task there is not done", span,
                           labels=declared,
                           help="list terminal states under `done`, such as "
                                + (_names(s.name for s in lc.states if s.terminal == "success") or "a success state"))
             elif cls != "done" and st.terminal is not None:
-                diags.add("ORC322", f"`{name}` is terminal; no open task is in it, so it cannot count as `{cls}`",
+                diags.add("ORC323", f"`{name}` is terminal; no open task is in it, so it cannot count as `{cls}`",
                           span, labels=declared,
                           help=f"list the states where tasks are {CLASS_WORDS[cls]}")
     both = [n for n in lc.classes.get("ready", []) if n in lc.classes.get("work", [])]
     for name in both:
         work = lc.class_spans.get(f"work {name}")
-        diags.add("ORC322", f"`{name}` is both `ready` (waiting to be started) and `work` (being worked on)",
+        diags.add("ORC323", f"`{name}` is both `ready` (waiting to be started) and `work` (being worked on)",
                   lc.class_spans.get(f"ready {name}"), labels=[Label(work, "counted as `work` here")] if work else [],
                   help=f"keep `{name}` in one of the two")
 
@@ -476,10 +479,34 @@ CLASS_WORDS = {"work": "worked on", "blocked": "blocked", "escalated": "escalate
                "ready": "assigned and wait to be started"}
 
 
+def check_escalations(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
+    """ORC322 levels out of order; ORC110 a notice to `@owner` of a state that has none."""
+    inline = [s.escalation for s in org.lifecycle.states if s.escalation and s.escalation.name is None]
+    for policy in [*org.escalations, *inline]:
+        prev: m.EscalationLevel | None = None
+        for level in policy.levels:
+            if prev is not None and level.after.value <= prev.after.value:
+                what = f"escalation policy `{policy.name}`" if policy.name else "this escalation policy"
+                diags.add("ORC322", f"a level of {what} fires after `{level.after.text}`, "
+                          f"{'the same time as' if level.after.value == prev.after.value else 'before'} "
+                          f"the level before it (`{prev.after.text}`)", level.after.span or level.span,
+                          labels=[Label(prev.span, "the level before")] if prev.span else [],
+                          notes=["each level's time is counted from when the task entered the state"],
+                          help="list the levels from the earliest to the latest, each later than the last")
+            if prev is None or level.after.value > prev.after.value:
+                prev = level
+    for s in org.lifecycle.states:
+        if s.owner is None and any(m.OWNER in n.to for n in s.notify):
+            span = next(n.span for n in s.notify if m.OWNER in n.to)
+            diags.add("ORC110", f"`@owner` names nobody here: state `{s.name}` has no owner", span,
+                      help=f"name a role, or give `{s.name}` an owner")
+
+
 CHECKS: list[Check] = [
     check_shape,
     check_reachability,
     check_owners,
+    check_escalations,
     check_thresholds,
     check_gates_on_paths,
     check_state_classes,
