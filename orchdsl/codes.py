@@ -93,6 +93,7 @@ _ALL = [
     Code("ORC321", "guard-too-complex", E, "a guard nests too deep or has too many parts"),
     Code("ORC322", "escalation-levels-not-increasing", E,
          "an escalation policy's levels do not fire at strictly increasing times"),
+    Code("ORC323", "state-class-mismatch", E, "a state class names a state that cannot mean it"),
     # 4xx: protocols
     Code("ORC401", "delegation-off-hierarchy", E, "a delegation hop does not go to a direct report"),
     Code("ORC402", "standup-not-climbing", E, "a standup does not go up the hierarchy"),
@@ -104,13 +105,15 @@ _ALL = [
     Code("ORC408", "channel-without-members", E, "a broadcast channel has no members"),
     Code("ORC409", "duplicate-handoff", E, "the same pair of domains has two handoffs"),
     Code("ORC410", "consultation-without-timeout", E, "a blocking consultation has no timeout"),
+    Code("ORC411", "bad-progress-status", E, "a standup names a progress status that does not exist, or twice"),
+    Code("ORC412", "status-never-reported", W, "a standup names a progress status it can never report"),
     # 5xx: assignment and capacity
     Code("ORC501", "weight-out-of-range", E, "an assignment weight is outside [0, 1]"),
     Code("ORC502", "weights-not-one", E, "the assignment weights do not sum to 1"),
     Code("ORC503", "unknown-factor", E, "an assignment factor that does not exist"),
     Code("ORC504", "capacity-not-increasing", E, "capacity thresholds are not strictly increasing"),
     Code("ORC505", "fit-not-monotonic", W, "harder work is fitted to less experience than easier work"),
-    Code("ORC506", "unknown-complexity", E, "a complexity that is not simple, moderate or high"),
+    Code("ORC506", "unknown-complexity", E, "a complexity the assignment does not declare (by default simple, moderate, high)"),
     # 6xx: skills and domains
     Code("ORC601", "domain-without-members", E, "a domain has no member ICs"),
     Code("ORC602", "skill-nobody-holds", E, "a skill a domain requires is held by none of its members"),

@@ -37,10 +37,7 @@ def to_contract(org: m.Organisation) -> c.CompiledModel:
         roles=tuple(_role(r) for r in org.roles),
         domains=tuple(_domain(d) for d in org.domains),
         agents=tuple(c.Agent(id=a.id, role=a.role, domain=a.domain) for a in org.agents),
-        lifecycle=c.Lifecycle(
-            name=org.lifecycle.name, tiers=tuple(org.lifecycle.tiers), initial=org.lifecycle.initial,
-            states=tuple(_state(s) for s in org.lifecycle.states),
-        ),
+        lifecycle=lifecycle(org.lifecycle),
         delegation=_delegation(org.delegation),
         broadcast=c.Broadcast(
             kinds=tuple(org.broadcast.kinds), priorities=tuple(org.broadcast.priorities),
@@ -49,7 +46,8 @@ def to_contract(org: m.Organisation) -> c.CompiledModel:
         handoffs=tuple(_handoff(h) for h in org.handoffs),
         standups=tuple(
             c.Standup(name=s.name, description=s.description, from_=s.from_, to=s.to, every=_budget(s.every),
-                      sections=tuple(s.sections))
+                      sections=tuple(s.sections),
+                      statuses=c.ProgressStatuses(**s.statuses) if s.statuses else None)
             for s in org.standups
         ),
         consultations=tuple(
@@ -112,6 +110,13 @@ def _threshold(t: m.Threshold | None) -> c.Threshold | None:
     return c.Threshold(budget=_budget(t.budget), to=t.to) if t is not None else None
 
 
+def lifecycle(lc: m.Lifecycle) -> c.Lifecycle:
+    """The lifecycle in the contract's format (what the checks derive state classes from, too)."""
+    classes = c.StateClasses(**{k: tuple(v) for k, v in lc.classes.items()}) if lc.classes else None
+    return c.Lifecycle(name=lc.name, tiers=tuple(lc.tiers), initial=lc.initial,
+                       states=tuple(_state(s) for s in lc.states), classes=classes)
+
+
 def _notify(ns: list[m.Notification]) -> tuple[c.Notification, ...] | None:
     if not ns:
         return None  # left out of the compiled model, which then reads as before notices existed
@@ -169,7 +174,7 @@ def _assignment(a: m.Assignment | None) -> c.Assignment | None:
     if a is None:
         return None
     return c.Assignment(weights=dict(a.weights), filter=a.filter, filter_text=a.filter_text, fit=dict(a.fit),
-                        fallback=a.fallback)
+                        fallback=a.fallback, complexities=tuple(a.complexities) if a.complexities else None)
 
 
 def _action(a: m.Action | None) -> c.Action | None:

@@ -34,6 +34,9 @@ STAGES = contract.STAGES
 MEASURES = contract.MEASURES
 MEASURES_WITH_STATE = contract.MEASURES_WITH_STATE
 GUARD_FORMAT = contract.GUARD_FORMAT
+STATE_CLASSES = contract.STATE_CLASSES
+PROGRESS_STATUSES = contract.PROGRESS_STATUSES
+STATUS_SECTIONS = contract.STATUS_SECTIONS
 OWNER = contract.OWNER
 MAX_REPEAT = contract.MAX_REPEAT
 
@@ -234,7 +237,12 @@ class Lifecycle(_Node):
     tiers: list[int] = Field(default_factory=list)
     initial: str | None = None
     states: list[State] = Field(default_factory=list)
+    classes: dict[str, list[str]] = Field(
+        default_factory=dict, description="the declared state classes (`work`, `blocked`, `escalated`, `ready`, "
+                                          "`done`) -> their states; a class not declared is derived")
     span: Spanned = _span_field()
+    class_spans: SpanMap = _span_map()
+    """state class -> the span of its clause; ``"class STATE"`` -> the span of the state's name in it"""
 
     def state(self, name: str) -> State | None:
         for s in self.states:
@@ -300,8 +308,12 @@ class Standup(_Node):
     to: Actor
     every: Budget
     sections: list[str] = Field(default_factory=list)
+    statuses: dict[str, str] = Field(
+        default_factory=dict, description="progress status (`on_track`, `at_risk`, `blocked`) -> the word the "
+                                          "standup reports it with, where the spec names it")
     span: Spanned = _span_field()
     to_span: Spanned = _span_field()
+    statuses_span: Spanned = _span_field()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True,
                               defer_build=True)
@@ -327,6 +339,9 @@ class Assignment(_Node):
     filter_text: str | None = None
     fit: dict[str, str] = Field(default_factory=dict, description="complexity -> minimal experience")
     fallback: Actor | None = None
+    complexities: list[str] = Field(default_factory=list,
+                                    description="the declared task complexities, easiest first (the default "
+                                                "ones when empty)")
     span: Spanned = _span_field()
     weight_spans: SpanMap = _span_map()
     fit_spans: SpanMap = _span_map()

@@ -31,7 +31,7 @@ VALUE_TOKENS = frozenset(
     {
         "NAME", "RELATION", "STRING", "INT", "FLOAT", "PERCENT", "DURATION", "TOKENS",
         "MULTIPLE", "COUNT", "COMP_OP", "STAR", "TERMINAL_KIND", "BLOCKING", "TRUE", "FALSE",
-        "TASK_KIND",
+        "STATE_CLASS", "TASK_KIND",
     }
 )
 
@@ -85,6 +85,7 @@ class AstBuilder(Transformer[Token, Any]):
             "accepted_by", "from_", "to", "every", "sections", "blocking", "timeout",
             "default", "filter", "fallback", "horizon", "flow", "reviewer", "guards",
             "criteria", "initial", "terminal", "include", "repeat", "top", "submit_by", "close_by",
+            "complexities",
         }
     )
     # Block rules: a keyword, an optional name, then clauses in braces.
@@ -150,7 +151,7 @@ class AstBuilder(Transformer[Token, Any]):
             self._check_string(tok)
         elif t in _NUMERIC and not self._number_ok(tok, span):
             s = re.sub(r"[0-9.]+", "1", s, count=1)  # a stand-in, so that building the tree goes on
-        if t in ("NAME", "RELATION", "STAR", "TERMINAL_KIND", "BLOCKING", "COMP_OP", "TASK_KIND"):
+        if t in ("NAME", "RELATION", "STAR", "TERMINAL_KIND", "BLOCKING", "COMP_OP", "STATE_CLASS", "TASK_KIND"):
             return ast.Name(s, span)
         if t == "STRING":
             return ast.Text(_unquote(s), span)
@@ -229,7 +230,7 @@ class AstBuilder(Transformer[Token, Any]):
             elif name == "blocking":
                 value = vals[0].text == "blocking"
             elif name in ("tools", "learning", "needs", "requires", "priorities", "kinds",
-                          "sections", "criteria", "top"):
+                          "sections", "criteria", "top", "complexities"):
                 value = vals[0] if vals else []
             elif name in ("responsibilities", "checklist", "tiers", "by", "chain", "members",
                           "guards", "flow", "submit_by", "close_by"):
@@ -316,6 +317,10 @@ class AstBuilder(Transformer[Token, Any]):
         low = int(nums[0].value)
         high = int(nums[1].value) if len(nums) > 1 else low
         return ast.TierRange(low, high, self._span(children))
+
+    def state_class(self, children: list[Any]) -> ast.Clause:
+        kind, *states = self._values(children)
+        return ast.Clause("state_class", (kind, states), self._span(children))
 
     def warn(self, children: list[Any]) -> ast.Clause:
         vals = self._values(children)
@@ -419,6 +424,13 @@ class AstBuilder(Transformer[Token, Any]):
         return ast.Literal(value, kind, text, span)
 
     # -- protocols -----------------------------------------------------------
+
+    def statuses(self, children: list[Any]) -> ast.Clause:
+        return ast.Clause("statuses", self._values(children), self._span(children))
+
+    def status_name(self, children: list[Any]) -> tuple[ast.Name, ast.Name]:
+        key, value = self._values(children)
+        return key, value
 
     def channel(self, children: list[Any]) -> ast.Block:
         vals = self._values(children)
@@ -653,6 +665,7 @@ _PUNCT_NAMES = {
     "COMP_OP": "a comparison",
     "TERMINAL_KIND": "`success` or `failure`",
     "BLOCKING": "`blocking` or `nonblocking`",
+    "STATE_CLASS": "`work`, `blocked`, `escalated`, `ready` or `done`",
     "TASK_KIND": "`strategic` or `tactical`",
     "STAR": "`*`",
     "TRUE": "`true`",

@@ -173,10 +173,9 @@ class Flows:
                     "RUN023", f"instruction {q(ins.id)} has open tasks: {shown}{more}", open=open_tasks
                 )
             self._check_stage_open(ins, CLOSE)
-            done = [states[tasks[tid].state].terminal for tid in ins.tasks]
             data = {
                 "instruction": ins.id, "stages": list(ins.stages), "tasks": len(ins.tasks),
-                "succeeded": sum(1 for d in done if d == "success"),
+                "succeeded": sum(1 for tid in ins.tasks if tasks[tid].state in self.ctx.model.done_states),
             }
             return [("instruction_closed", now, as_, data)]
 

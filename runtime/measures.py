@@ -4,7 +4,7 @@
 state (definitions in docs/runtime.md); ``reassign``, ``record_clarification``
 and ``record_defect`` record the facts some of them count. Hours worked on a
 task count the time in the model's work states (``Model.work_states``) unless
-the assignee reported them.
+the assignee reported them; a task is completed in a done state (``Model.done_states``).
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ class Measures:
         """One measure from the state: (value or None without data, sample size)."""
         tasks = list(self.ctx.state.tasks.values())
         states = self.ctx.model.states
-        done = [t for t in tasks if states[t.state].terminal == "success"]
+        done = [t for t in tasks if t.state in self.ctx.model.done_states]
         if name == "clarification_free":
             tactical = [t for t in done if t.kind == "tactical"]
             return _ratio(sum(1 for t in tactical if t.clarifications == 0), len(tactical)), len(tactical)

@@ -208,6 +208,8 @@ class Model:
     candidates: dict[str, Candidate]
     """member agent -> its assignment data (``committed_hours`` 0; the engine fills it in)"""
     priorities: tuple[str, ...]
+    complexities: tuple[str, ...]
+    """the task complexities, easiest first: declared by the assignment, else ``COMPLEXITIES``"""
     weights: dict[str, float]
     assignment_filter: Guard | None
     fit: dict[str, int]
@@ -225,17 +227,20 @@ class Model:
     top_roles: tuple[str, ...] = ()
     """the roles at the top of the hierarchy: those the spec declares (peers), else the role that
     reports to nobody"""
+    # The state classes (``c.STATE_CLASSES``), as the spec declares them or as derived from the
+    # lifecycle (``c.Lifecycle.state_classes``).
     work_states: frozenset[str] = frozenset()
-    """where the assignee works on a task: states owned by ``@assignee`` with a heartbeat
-    (all non-terminal ``@assignee`` states when none has one); hours worked count there"""
+    """where the assignee works on a task; hours worked count there"""
     blocked_states: frozenset[str] = frozenset()
-    """where a task waits: states with an automatic transition out, and the targets of
-    automatic transitions (a task the clock moves was stuck)"""
+    """where a task is blocked (a standup's blockers)"""
     escalated_states: frozenset[str] = frozenset()
-    """where the clock moves stuck work: the non-terminal targets of automatic transitions"""
+    """where escalated work waits for help"""
     ready_states: frozenset[str] = frozenset()
-    """where assigned work waits to be started: the ``@assignee`` states that assignment leads to
-    (from a state not owned by ``@assignee``), other than the work states"""
+    """where assigned work waits to be started"""
+    done_states: frozenset[str] = frozenset()
+    """where a task counts as done (completed, for metrics and standups)"""
+    progress: dict[str, c.ProgressStatuses] = field(default_factory=dict)
+    """standup -> its words for the progress statuses"""
 
     @property
     def delegation(self) -> c.Delegation | None:
@@ -292,6 +297,12 @@ def default_priority(priorities: tuple[str, ...]) -> str:
     """The priority a command takes when none is given: the middle one of the declared list
     (``normal`` of ``critical, high, normal, low``)."""
     return priorities[len(priorities) // 2] if priorities else "normal"
+
+
+def default_complexity(complexities: tuple[str, ...]) -> str:
+    """The complexity a task takes when none is given: the middle one of the list, as for
+    priorities (``moderate`` of ``simple, moderate, high``)."""
+    return complexities[len(complexities) // 2]
 
 
 def digest_of(data: Mapping[str, Any]) -> str:
@@ -461,6 +472,14 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
     for name, lead in lead_role.items():
         if lead not in roles:
             problems.append(f"domain `{name}` has unknown lead `{lead}`")
+    classes = lifecycle.state_classes()
+    for cls, named in classes.items():
+        problems.extend(f"state class `{cls}` names an unknown state `{n}`" for n in sorted(named - states.keys()))
+    standups = {su.name: su for su in spec.standups}
+    for su in standups.values():
+        words = su.statuses.words if su.statuses else ()
+        if len(set(words)) < len(words):
+            problems.append(f"standup `{su.name}` gives two progress statuses the same word")
     if problems:
         raise ModelError("the compiled model is inconsistent: " + "; ".join(problems))
 
@@ -486,6 +505,7 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         candidates=candidates,
         priorities=(spec.delegation.priorities if spec.delegation and spec.delegation.priorities
                     else DEFAULT_PRIORITIES),
+        complexities=(assignment.complexities if assignment and assignment.complexities else COMPLEXITIES),
         weights=dict(assignment.weights) if assignment else {},
         assignment_filter=compile_guard(filt) if filt is not None else None,
         fit={cx: exp_rank.get(lv, 0) for cx, lv in assignment.fit.items()} if assignment else {},
@@ -493,24 +513,18 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         hours_per_day=default_hpd,
         horizon_days=capacity.horizon_days if capacity else 3.0,
         capacity=capacity,
-        standups={su.name: su for su in spec.standups},
+        standups=standups,
         consultations={x.name: x for x in spec.consultations},
         channels={ch.name: ch for ch in spec.broadcast.channels},
         tier_specs={t.number: t for t in spec.tiers},
         flows=tier_flows(spec),
         top_roles=spec.org.top if spec.org.top is not None else tuple(r.id for r in spec.roles if r.reports_to is None),
-        work_states=_work_states(states),
-        escalated_states=frozenset(a.target for st in states.values() for a in st.automatic
-                                   if states[a.target].terminal is None),
-        ready_states=frozenset(
-            r.target for st in states.values() if st.owner != "@assignee" and st.terminal is None
-            for r in st.out.values() if states[r.target].owner == "@assignee"
-        ) - _work_states(states),
-        blocked_states=frozenset(
-            name for st in states.values() if st.terminal is None
-            for name in (st.name, *(a.target for a in st.automatic))
-            if st.automatic and states[name].terminal is None
-        ),
+        work_states=classes["work"],
+        escalated_states=classes["escalated"],
+        ready_states=classes["ready"],
+        blocked_states=classes["blocked"],
+        done_states=classes["done"],
+        progress={name: su.statuses or c.ProgressStatuses() for name, su in standups.items()},
     )
 
 
@@ -525,8 +539,3 @@ def _policy_problems(state: str, p: EscalationPolicy) -> list[str]:
         return [f"the escalation policy of `{state}` repeats {p.repeat} times, more than {MAX_REPEAT}"]
     return []
 
-
-def _work_states(states: dict[str, StateRec]) -> frozenset[str]:
-    assigned = [s for s in states.values() if s.owner == "@assignee" and s.terminal is None]
-    beating = [s.name for s in assigned if s.heartbeat is not None]
-    return frozenset(beating or (s.name for s in assigned))

@@ -47,7 +47,7 @@ from typing import Any
 from .contract import layout
 from .contract.codec import to_data
 from .contract.events import Event
-from .contract.model import Action, Budget
+from .contract.model import Action, Budget, ProgressStatuses
 from .model import Model
 from .records import Consultation, Task
 from .standups import WEEK
@@ -262,8 +262,9 @@ def _lines(items: Any) -> list[str]:
     return [f"{i['task']}: {i['title']} ({i['status']})" for i in items or ()]
 
 
-def _section(name: str, value: Any, blocked: frozenset[str]) -> Any:
-    """A standup section as the engine reported it, in the shape of the compiler's schema (facts §2)."""
+def _section(name: str, value: Any, blocked: frozenset[str], words: ProgressStatuses) -> Any:
+    """A standup section as the engine reported it, in the shape of the compiler's schema (facts §2);
+    progress statuses in the standup's words."""
     if name == "my_tasks":
         return [{"task_id": i["task"], "status": i["status"], "notes": i["title"]} for i in value or ()]
     if name == "blockers":
@@ -274,7 +275,7 @@ def _section(name: str, value: Any, blocked: frozenset[str]) -> Any:
         counts = dict(sorted((value or {}).items()))
         return {"total": sum(counts.values()), **counts}
     if name == "strategic_progress":
-        return [{"st_id": i["task"], "status": "blocked" if i["status"] in blocked else "on_track"}
+        return [{"st_id": i["task"], "status": words.blocked if i["status"] in blocked else words.on_track}
                 for i in value or ()]
     if name == "team_capacity":
         members = (value or {}).get("members") or {}
@@ -285,7 +286,7 @@ def _section(name: str, value: Any, blocked: frozenset[str]) -> Any:
     if name == "instruction_progress":
         return [{"instruction_id": i["instruction"],
                  "progress": _num(100 * i["completed"] / i["tasks"]) if i["tasks"] else 0,
-                 "status": "blocked" if i.get("blocked") else "at_risk" if i.get("at_risk") else "on_track",
+                 "status": words.blocked if i.get("blocked") else words.at_risk if i.get("at_risk") else words.on_track,
                  "notes": f"tier {i['tier']}: {i['completed']} of {i['tasks']} task(s) completed; stages "
                           + (", ".join(i["stages"]) or "none")}
                 for i in value or ()]
@@ -294,22 +295,22 @@ def _section(name: str, value: Any, blocked: frozenset[str]) -> Any:
     if name == "critical_path_status":
         waiting = list(value or ())
         notes = "; ".join(f"{w['task']} ({w['status']}) waits on {', '.join(w['waiting_on'])}" for w in waiting)
-        return {"status": "blocked" if waiting else "on_track", "tasks": [w["task"] for w in waiting],
+        return {"status": words.blocked if waiting else words.on_track, "tasks": [w["task"] for w in waiting],
                 "notes": notes or "nothing waits on unfinished work"}
     if name == "escalations_this_week":
         return [{"task_id": x["task"], "reason": x["reason"]} for x in value or () if x.get("task")]
     return value
 
 
-def _standup(report: dict[str, Any], weekly: bool, order: list[str],
-             blocked: frozenset[str]) -> list[tuple[str, dict[str, Any]]]:
+def _standup(report: dict[str, Any], weekly: bool, order: list[str], blocked: frozenset[str],
+             words: ProgressStatuses) -> list[tuple[str, dict[str, Any]]]:
     """One file per recipient of a standup report, its sections in the spec's order;
     a later report of the same day (or week) replaces the earlier one."""
     at = float(report["at"])
     day = datetime.fromtimestamp(at, UTC)
     given = report.get("report") or {}
     names = [k for k in order if k in given] + sorted(k for k in given if k not in order)
-    sections = {k: _section(k, given[k], blocked) for k in names}
+    sections = {k: _section(k, given[k], blocked, words) for k in names}
     out = []
     for to in report["to"]:
         data: dict[str, Any] = {"type": "standup", "standup": report["standup"], "from": report["from"], "to": to}
@@ -482,7 +483,8 @@ def project(model: Model, state: OrgState, events: Sequence[Event], now: float) 
         name = str(report["standup"])
         spec = model.standups.get(name)
         weekly = spec is not None and spec.every.kind == "time" and spec.every.value >= WEEK
-        for path, data in _standup(report, weekly, list(spec.sections) if spec else [], model.blocked_states):
+        words = model.progress.get(name) or ProgressStatuses()
+        for path, data in _standup(report, weekly, list(spec.sections) if spec else [], model.blocked_states, words):
             files[path] = (f"standup-{name}", data)
     for h in state.handoffs.values():
         files[layout.path(layout.HANDOFF_FILE, from_domain=h.from_domain, to_domain=h.to_domain,

@@ -18,13 +18,13 @@ from .assignment import Scored
 from .candidates import score_task
 from .context import HUMAN, MAX_ATTEMPTS, Context, contention, names, q
 from .contract.events import Draft, Event
-from .contract.model import COMPLEXITIES, KINDS
+from .contract.model import KINDS
 from .contract.names import name_problem
 from .errors import Conflict, Refused
 from .firing import Firing, moved_data
 from .flows import Flows
 from .gates import check_thresholds, pick_outcome
-from .model import AgentInfo, TransitionRec, default_priority
+from .model import AgentInfo, TransitionRec, default_complexity, default_priority
 from .permissions import Permissions, may_create, may_submit, rule_text
 from .protocols import Protocols
 from .records import Message, Task
@@ -113,7 +113,7 @@ class Tasks:
         *,
         required_skills: Sequence[str] = (),
         nice_skills: Sequence[str] = (),
-        complexity: str = "moderate",
+        complexity: str | None = None,
         priority: str | None = None,
         estimate_hours: float | None = None,
         estimate_tokens: float | None = None,
@@ -130,6 +130,7 @@ class Tasks:
         ctx, out = self.ctx, list[str]()
         m = ctx.model
         chosen_priority = priority if priority is not None else default_priority(m.priorities)
+        chosen_complexity = complexity if complexity is not None else default_complexity(m.complexities)
 
         def build(now: float) -> list[Draft]:
             agent = ctx.agent(as_)
@@ -148,8 +149,8 @@ class Tasks:
                               f"{rule_text(m, m.instructions.create.get(kind, ()), domain)}")
             if handoff_to is not None and (handoff_to not in m.domains or handoff_to == domain):
                 raise Refused("RUN013", f"handoff domain {q(handoff_to)} must be another declared domain")
-            if complexity not in COMPLEXITIES:
-                raise Refused("RUN013", f"complexity {q(complexity)} is not one of {names(COMPLEXITIES)}")
+            if chosen_complexity not in m.complexities:
+                raise Refused("RUN013", f"complexity {q(chosen_complexity)} is not one of {names(m.complexities)}")
             if chosen_priority not in m.priorities:
                 raise Refused("RUN013", f"priority {q(chosen_priority)} is not one of {names(m.priorities)}")
             unknown = [s for s in (*required_skills, *nice_skills) if s not in m.skills]
@@ -174,7 +175,7 @@ class Tasks:
             data = {
                 "task": tid, "instruction": instruction, "kind": kind, "domain": domain, "title": title,
                 "tier": ins.tier, "required_skills": list(required_skills), "nice_skills": list(nice_skills),
-                "complexity": complexity, "priority": chosen_priority, "estimate_hours": estimate_hours,
+                "complexity": chosen_complexity, "priority": chosen_priority, "estimate_hours": estimate_hours,
                 "estimate_tokens": estimate_tokens, "dependencies": list(dependencies), "parent": parent,
                 "handoff_to": handoff_to, "state": m.initial,
             }

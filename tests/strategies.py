@@ -255,6 +255,16 @@ def valid_specs(draw: st.DrawFn) -> str:
             text += " by " + ", ".join(e.actors)
             emit(text)
         emit("  }")
+    if draw(st.booleans()):  # state classes: open states for work, ready, blocked; DONE is done
+        open_names = [s.name for s in states]
+        work = draw(st.lists(st.sampled_from(open_names), min_size=1, max_size=2, unique=True))
+        emit(f"  work {', '.join(work)}")
+        rest = [n for n in open_names if n not in work]
+        if rest and draw(st.booleans()):
+            emit(f"  ready {draw(st.sampled_from(rest))}")
+        if draw(st.booleans()):
+            emit(f"  blocked {draw(st.sampled_from(open_names))}")
+        emit("  done DONE")
     emit("}")
     if any(s.escalation == "page" for s in states):
         emit("escalation page { after 1h to boss after 3h to @lead, @member repeat 2 }")
@@ -297,7 +307,9 @@ def valid_specs(draw: st.DrawFn) -> str:
     emit('broadcast { kinds news, blocker channel all { members * } channel leads { members @lead } '
          'channel "{domain}-team" { members @lead, @member } }')
     emit("standup daily { from @member to @lead every 1d sections done, next }")
-    emit(f"standup leads {{ from @lead to {top_of_leads} every 1w sections progress }}")
+    statuses = draw(st.sampled_from(["", " statuses on_track: green, at_risk: amber"]))
+    emit(f"standup leads {{ from @lead to {top_of_leads} every 1w sections progress, instruction_progress"
+         f"{statuses} }}")
     if middle:
         emit("standup tech { from tech to boss every 1w sections risks }")
     if n_domains >= 2 and draw(st.booleans()):
@@ -314,7 +326,11 @@ def valid_specs(draw: st.DrawFn) -> str:
         emit(f"  weight {f} {w}")
     if draw(st.booleans()):
         emit("  filter skill_match >= 0.5 and workload <= 0.9")
-    emit("  fit simple: junior, moderate: mid, high: senior")
+    if draw(st.booleans()):
+        emit("  complexities simple, large")  # the guards above compare with `simple`
+        emit("  fit simple: junior, large: senior")
+    else:
+        emit("  fit simple: junior, moderate: mid, high: senior")
     emit("  fallback escalate to boss")
     emit("}")
     bands = sorted(draw(st.sets(st.integers(1, 150), min_size=1, max_size=4)))

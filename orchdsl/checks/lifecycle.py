@@ -444,6 +444,41 @@ def _shortest(start: str, step: Callable[[str], Iterable[str]], goals: set[str])
     return None
 
 
+# ---------------------------------------------------------------- state classes
+
+
+def check_state_classes(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
+    """ORC323: open work is never in a terminal state, done work always is, and a state
+    is not both where work waits to start and where it is worked on."""
+    lc = org.lifecycle
+    for cls, names in lc.classes.items():
+        for name in names:
+            st = lc.state(name)
+            if st is None:
+                continue
+            span = lc.class_spans.get(f"{cls} {name}")
+            declared = [Label(st.span, "declared here")] if st.span else []
+            if cls == "done" and st.terminal is None:
+                diags.add("ORC323", f"`{name}` is not terminal, so a task there is not done", span,
+                          labels=declared,
+                          help="list terminal states under `done`, such as "
+                               + (_names(s.name for s in lc.states if s.terminal == "success") or "a success state"))
+            elif cls != "done" and st.terminal is not None:
+                diags.add("ORC323", f"`{name}` is terminal; no open task is in it, so it cannot count as `{cls}`",
+                          span, labels=declared,
+                          help=f"list the states where tasks are {CLASS_WORDS[cls]}")
+    both = [n for n in lc.classes.get("ready", []) if n in lc.classes.get("work", [])]
+    for name in both:
+        work = lc.class_spans.get(f"work {name}")
+        diags.add("ORC323", f"`{name}` is both `ready` (waiting to be started) and `work` (being worked on)",
+                  lc.class_spans.get(f"ready {name}"), labels=[Label(work, "counted as `work` here")] if work else [],
+                  help=f"keep `{name}` in one of the two")
+
+
+CLASS_WORDS = {"work": "worked on", "blocked": "blocked", "escalated": "escalated and wait for help",
+               "ready": "assigned and wait to be started"}
+
+
 def check_escalations(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     """ORC322 levels out of order; ORC110 a notice to `@owner` of a state that has none."""
     inline = [s.escalation for s in org.lifecycle.states if s.escalation and s.escalation.name is None]
@@ -474,4 +509,5 @@ CHECKS: list[Check] = [
     check_escalations,
     check_thresholds,
     check_gates_on_paths,
+    check_state_classes,
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from orchdsl import emit
 from orchdsl import model as m
 from orchdsl.checks.graphs import Check, Graphs, closure
 from orchdsl.checks.hierarchy import (
@@ -141,6 +142,30 @@ def check_standups(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
         diags.add("ORC402", msg, s.to_span or s.span,
                   notes=["a standup reports to a role above the one that sends it"],
                   help="send it to a role above `from`, such as the role it reports to")
+
+
+def check_statuses(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
+    """ORC412: a standup names progress statuses that none of its sections can report; a standup
+    whose only blocked status comes from the lifecycle's `blocked` states when none is."""
+    blocked = emit.lifecycle(org.lifecycle).state_classes()["blocked"]
+    for s in org.standups:
+        if not s.statuses or g.broken("standup", s.name):
+            continue
+        # blocked is read from the lifecycle's blocked states, but on the critical path from
+        # dependencies not done
+        reports = {st for sec in s.sections for st in m.STATUS_SECTIONS.get(sec, ())
+                   if st != "blocked" or blocked or sec == "critical_path_status"}
+        never = [k for k in s.statuses if k not in reports]
+        if not never:
+            continue
+        words = ", ".join(f"`{s.statuses[k]}` ({k})" for k in never)
+        why = ("none of its sections reports a progress status" if not reports
+               else "no state of the lifecycle is `blocked`" if never == ["blocked"] and not blocked
+               else "its sections never report " + ("it" if len(never) == 1 else "them"))
+        diags.add("ORC412", f"standup `{s.name}` can never report {words}: {why}", s.statuses_span or s.span,
+                  notes=["progress statuses are reported by the sections "
+                         + ", ".join(f"`{k}`" for k in m.STATUS_SECTIONS)],
+                  help="add a section that reports it, declare the lifecycle's `blocked` states, or drop the word")
 
 
 def standup_edges(org: m.Organisation, g: Graphs) -> dict[str, dict[str, m.Standup]] | None:
@@ -316,6 +341,7 @@ CHECKS: list[Check] = [
     check_delegation,
     check_standups,
     check_standup_chain,
+    check_statuses,
     check_handoffs,
     check_channels,
     check_consultations,

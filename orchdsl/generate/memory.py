@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchdsl import emit
 from orchdsl.generate import common as c
 from orchdsl.generate import schemas as sch
-from orchdsl.model import Action, Budget, Organisation, State, Transition
+from orchdsl.model import STATE_CLASSES, Action, Budget, Organisation, State, Transition
 
 ROOT = "Agent_Memory/"
 KEEP = ".gitkeep"
@@ -129,6 +130,7 @@ def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
     used += [g.reviewer for g in org.gates]
     relations = {r: {"meaning": c.RELATION_TEXT[r], "roles": people.resolve(r)}
                  for r in c.RELATION_TEXT if r in used}
+    classes = emit.lifecycle(lc).state_classes()
     return {
         "lifecycle": lc.name,
         "tiers": list(lc.tiers),
@@ -138,6 +140,7 @@ def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
         "states": states,
         "transitions": [_transition(t, people) for s in lc.states for t in s.transitions],
         "gates": gates,
+        "state_classes": {cls: [s.name for s in lc.states if s.name in classes[cls]] for cls in STATE_CLASSES},
     }
 
 

@@ -92,7 +92,8 @@ def lower(files: list[ast.File], diags: Diagnostics) -> m.Organisation | None:
         escalations=policies,
         instructions=instructions,
         guard_variables={k: v.to_json() for k, v in
-                         task_environment(sc.domain_names, protocols.task_priorities(sc)).items()},
+                         task_environment(sc.domain_names, protocols.task_priorities(sc),
+                                          resources.task_complexities(sc)).items()},
     )
     if out is not None:
         out.set_broken(sc.broken)

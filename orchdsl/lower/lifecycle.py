@@ -2,8 +2,9 @@
 
 In: the ``lifecycle`` block with its states and transitions (through
 ``Scope``), the declared tiers and domains. Out: ``Lifecycle`` (its tiers,
-its initial state and each ``State`` with owner, SLA per tier, warning and
-escalation thresholds, heartbeat, requirements and ``Transition`` list),
+its initial state, each ``State`` with owner, SLA per tier, warning and
+escalation thresholds, heartbeat, requirements and ``Transition`` list, and
+the state classes it declares),
 guards type-checked against the task environment; then, once tiers and gates
 are lowered, where each transition can fire and which gates guard it
 (``apply_tiers``).
@@ -19,8 +20,9 @@ from typing import Any
 
 from orchdsl import ast
 from orchdsl import model as m
+from orchdsl.diagnostics import Label, Span
 from orchdsl.guards import GuardChecker, partial_eval, task_environment, to_text
-from orchdsl.lower import escalation, protocols
+from orchdsl.lower import escalation, protocols, resources
 from orchdsl.lower.scope import Scope, named, text
 
 
@@ -39,17 +41,42 @@ def lifecycle(sc: Scope) -> m.Lifecycle:
     tiers_clause = sc.one(b, "tiers")
     tiers = sc.tiers(tiers_clause) if tiers_clause else sorted(sc.declared_tiers)
     sc.mark("lifecycle", b.name.text if b.name else "task", before)
-    env = task_environment(sc.domain_names, protocols.task_priorities(sc))
+    env = task_environment(sc.domain_names, protocols.task_priorities(sc), resources.task_complexities(sc))
     states: list[m.State] = []
     for st in sc.state_names.values():
         s = _state(sc, st, tiers, env)
         if s is not None:
             states.append(s)
     initial = [s.name for s in states if s.initial]
+    classes, class_spans = _classes(sc, b)
     return m.Lifecycle(
         name=b.name.text if b.name else "task", tiers=tiers,
-        initial=initial[0] if len(initial) == 1 else None, states=states, span=b.span,
+        initial=initial[0] if len(initial) == 1 else None, states=states, classes=classes,
+        span=b.span, class_spans=class_spans,
     )
+
+
+def _classes(sc: Scope, b: ast.Block) -> tuple[dict[str, list[str]], dict[str, Span]]:
+    """The declared state classes (``work IN_PROGRESS``...): each once, naming declared states."""
+    classes: dict[str, list[str]] = {}
+    spans: dict[str, Span] = {}
+    for c in b.of("state_class"):
+        assert isinstance(c, ast.Clause)
+        kind: ast.Name
+        names: list[ast.Name]
+        kind, names = c.value  # type: ignore[misc]
+        if kind.text in spans:
+            sc.diags.add("ORC007", f"`{kind.text}` is given more than once here", c.span,
+                         labels=[Label(spans[kind.text], "first given here")],
+                         help=f"list every `{kind.text}` state in one clause")
+            continue
+        spans[kind.text] = c.span
+        listed = classes[kind.text] = []
+        for n in names:
+            if sc.state(n) is not None and n.text not in listed:
+                listed.append(n.text)
+                spans[f"{kind.text} {n.text}"] = n.span
+    return classes, spans
 
 
 def _state(sc: Scope, st: ast.Block, lc_tiers: list[int], env: dict[str, Any]) -> m.State | None:

@@ -168,12 +168,33 @@ def standups(sc: Scope) -> list[m.Standup]:
             s = sc.build(
                 m.Standup, b.span, name=b.name.text, description=text(sc.one(b, "description")),
                 **_fields({"from": frm}), to=to, every=every,
-                sections=[n.text for n in sc.names(sc.one(b, "sections"))], span=b.name.span,
-                to_span=clause_span(b, "to"),
+                sections=[n.text for n in sc.names(sc.one(b, "sections"))], statuses=_statuses(sc, b),
+                span=b.name.span, to_span=clause_span(b, "to"), statuses_span=clause_span(b, "statuses"),
             )
         sc.mark("standup", b.name.text, before)
         if s is not None:
             out.append(s)
+    return out
+
+
+def _statuses(sc: Scope, b: ast.Block) -> dict[str, str]:
+    """A standup's words for the progress statuses: each status named once, no word for two."""
+    out: dict[str, str] = {}
+    words: dict[str, ast.Name] = {}
+    for key, word in sc.one(b, "statuses") or []:
+        if key.text not in m.PROGRESS_STATUSES:
+            sc.unknown("ORC411", "progress status", key, m.PROGRESS_STATUSES,
+                       help="the progress statuses are " + ", ".join(f"`{s}`" for s in m.PROGRESS_STATUSES))
+        elif key.text in out:
+            sc.diags.add("ORC411", f"progress status `{key.text}` is named twice", key.span,
+                         help="name each progress status once")
+        elif word.text in words:
+            sc.diags.add("ORC411", f"`{word.text}` names two progress statuses", word.span,
+                         labels=[Label(words[word.text].span, "first used here")],
+                         help="give each progress status its own word")
+        else:
+            out[key.text] = word.text
+            words[word.text] = word
     return out
 
 

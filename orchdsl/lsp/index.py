@@ -240,6 +240,10 @@ class _Walker:
         elif k in ("on_accept", "on_reject", "transition"):
             for n in _names(v):
                 self.add("state", n)
+        elif k == "state_class":  # `work IN_PROGRESS, ...`: the states of a class
+            assert isinstance(v, tuple)
+            for n in v[1]:
+                self.add("state", n)
         elif k == "stage":
             self.add("stage", v if isinstance(v, ast.Name) else None)
         elif k == "outcome" and b.name is not None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from .model import COMPLEXITIES, KINDS
+from .model import KINDS
 
 Kind = Literal[
     "text",      # a free text
@@ -195,7 +195,8 @@ COMMANDS: tuple[Command, ...] = (
               metavar="TEXT"),
         Param("skills", "ids", "skills the task requires", arg="required_skills", metavar="SKILL"),
         Param("nice", "ids", "skills that help", arg="nice_skills", metavar="SKILL"),
-        Param("complexity", "choice", "the task's complexity", default="moderate", choices=COMPLEXITIES),
+        Param("complexity", "text", "the task's complexity, one the spec declares (default: the middle one, "
+                                    "moderate of the default list)"),
         Param("priority", "text", "the task's priority, one the spec declares (default: the middle one, "
                                   "normal of the default list)"),
         Param("estimate", "estimate", "the estimate in hours (6h, 1.5d) and/or tokens (50K)", metavar="6h|50K"),

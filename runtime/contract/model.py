@@ -48,6 +48,23 @@ MEASURES = (
 """the measures a success metric may compare with its target"""
 MEASURES_WITH_STATE = ("sla_met",)
 """measures that take a lifecycle state as their argument"""
+STATE_CLASSES = ("work", "blocked", "escalated", "ready", "done")
+"""what a lifecycle's states count as for metrics and standups: where the assignee works (hours
+worked count there), where work is blocked, where the clock escalated it, where assigned work
+waits to be started, and where it is done"""
+PROGRESS_STATUSES = ("on_track", "at_risk", "blocked")
+"""the conditions a standup's progress status reports, best first; a spec may name each its own way"""
+STATUS_SECTIONS = {
+    "strategic_progress": ("on_track", "blocked"),
+    "instruction_progress": ("on_track", "at_risk", "blocked"),
+    "critical_path_status": ("on_track", "blocked"),
+}
+"""the standup sections that report a progress status -> the statuses each can report"""
+SECTION_CLASSES = {
+    "blockers": ("blocked",), "help_needed": ("escalated",), "next_up": ("ready",), "accomplishments": ("done",),
+    "strategic_progress": ("blocked",), "instruction_progress": ("blocked", "done"),
+}
+"""the standup sections that read a state class -> the classes each reads"""
 
 GUARD_FORMAT = """\
 A guard is a JSON tree. Nodes:
@@ -259,6 +276,22 @@ class State:
     transitions: tuple[Transition, ...] = ()
 
 
+def _omit() -> Any:
+    return field(default=None, metadata={"omit_none": True})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateClasses:
+    """The state classes a spec declares (``STATE_CLASSES``); a class it leaves out is derived
+    from the lifecycle's shape (``contract.classes``)."""
+
+    work: tuple[str, ...] | None = _omit()
+    blocked: tuple[str, ...] | None = _omit()
+    escalated: tuple[str, ...] | None = _omit()
+    ready: tuple[str, ...] | None = _omit()
+    done: tuple[str, ...] | None = _omit()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Lifecycle:
     """The task lifecycle."""
@@ -267,6 +300,34 @@ class Lifecycle:
     tiers: tuple[int, ...] = ()
     initial: str | None = None
     states: tuple[State, ...] = ()
+    classes: StateClasses | None = _omit()
+    """the declared state classes, if any"""
+
+    def state_classes(self) -> dict[str, frozenset[str]]:
+        """Every state class (``STATE_CLASSES``): as declared, else derived from the lifecycle.
+
+        Derived: ``work`` the non-terminal states owned by ``@assignee`` with a heartbeat (all of
+        them when none has one); ``escalated`` the non-terminal targets of automatic transitions;
+        ``blocked`` the non-terminal states with an automatic transition out and those targets;
+        ``ready`` the ``@assignee`` states a transition from a non-terminal state owned by
+        someone else leads to, other than the work states; ``done`` the success-terminal states."""
+        by_name = {s.name: s for s in self.states}
+        open_ = {s.name for s in self.states if s.terminal is None}
+        declared = self.classes or StateClasses()
+        assigned = [s for s in self.states if s.owner == "@assignee" and s.name in open_]
+        beating = [s.name for s in assigned if s.heartbeat is not None]
+        work = frozenset(declared.work if declared.work is not None else beating or (s.name for s in assigned))
+        automatic = {s.name: [t.target for t in s.transitions if t.after is not None and t.target in open_]
+                     for s in self.states if s.name in open_}
+        escalated = frozenset(t for targets in automatic.values() for t in targets)
+        blocked = frozenset(n for src, targets in automatic.items()
+                            if any(t.after is not None for t in by_name[src].transitions) for n in (src, *targets))
+        ready = frozenset(
+            t.target for s in self.states if s.name in open_ and s.owner != "@assignee" for t in s.transitions
+            if t.target in by_name and by_name[t.target].owner == "@assignee") - work
+        done = frozenset(s.name for s in self.states if s.terminal == "success")
+        derived = {"work": work, "blocked": blocked, "escalated": escalated, "ready": ready, "done": done}
+        return {k: frozenset(v) if (v := getattr(declared, k)) is not None else derived[k] for k in STATE_CLASSES}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -323,6 +384,19 @@ class Handoff:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ProgressStatuses:
+    """A standup's word for each progress status (``PROGRESS_STATUSES``)."""
+
+    on_track: str = "on_track"
+    at_risk: str = "at_risk"
+    blocked: str = "blocked"
+
+    @property
+    def words(self) -> tuple[str, str, str]:
+        return (self.on_track, self.at_risk, self.blocked)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Standup:
     """A standup report: from whom, to whom, how often, with which sections."""
 
@@ -332,6 +406,8 @@ class Standup:
     to: Actor
     every: Budget
     sections: tuple[str, ...] = ()
+    statuses: ProgressStatuses | None = _omit()
+    """the words of the progress statuses, when the spec names them"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -358,6 +434,8 @@ class Assignment:
     fit: dict[str, str] = field(default_factory=dict)
     """complexity -> minimal experience"""
     fallback: Actor | None = None
+    complexities: tuple[str, ...] | None = _omit()
+    """the task complexities the spec declares, easiest first (``COMPLEXITIES`` when not declared)"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -524,8 +602,8 @@ class CompiledModel:
 
 PARTS: tuple[type, ...] = (
     Budget, OrgInfo, Level, SkillCategory, Skills, Role, Member, Domain, Agent, Threshold, Notification,
-    EscalationLevel, EscalationPolicy, TierBudget,
-    Transition, State, Lifecycle, Delegation, Channel, Broadcast, Handoff, Standup, Consultation,
+    EscalationLevel, EscalationPolicy, TierBudget, Transition, State, StateClasses, Lifecycle, Delegation,
+    Channel, Broadcast, Handoff, ProgressStatuses, Standup, Consultation,
     Assignment, Action, CapacityBand, Capacity, Step, Tier, Outcome, ScoreBand, Gate, Metric,
     GuardVariable, Instructions, CompiledModel,
 )

@@ -30,7 +30,7 @@ from orchdsl.generate.schemas.base import (
     nullable,
     obj,
 )
-from orchdsl.model import COMPLEXITIES, RELATIONS, Organisation
+from orchdsl.model import RELATIONS, STATE_CLASSES, Organisation
 
 RISK_LEVELS = ["low", "medium", "high", "critical"]
 ESCALATION_KINDS = ["task", "acknowledgement", "domain_capacity"]
@@ -56,7 +56,7 @@ def strategic_task(org: Organisation, e: Enums) -> Schema:
             "blocks": arr({"type": "string", "pattern": ST_ID}),
         }, []),
         "skill_requirements": arr(e.ref("skill")),
-        "complexity": enum(list(COMPLEXITIES)),
+        "complexity": enum(e.complexities),
         "risk_level": enum(RISK_LEVELS),
     }
     required = ["id", "type", "tier", "instruction_id", "description", "owner", "status", "scope",
@@ -93,7 +93,7 @@ def tactical_task(org: Organisation, e: Enums) -> Schema:
             "required": arr(e.ref("skill")),
             "nice_to_have": arr(e.ref("skill")),
         }, ["required"]),
-        "complexity": enum(list(COMPLEXITIES)),
+        "complexity": enum(e.complexities),
         "priority": e.of(e.delegation_priorities, STRING),
         "tactical_acceptance_criteria": arr(STRING, 1),
         "dependencies": arr({"type": "string", "pattern": TASK_ID}),
@@ -277,6 +277,9 @@ def task_state_machine(org: Organisation, e: Enums) -> Schema:
         "states": obj({name: {"$ref": "#/$defs/state_entry"} for name in e.states}),
         "transitions": arr(transition),
         "gates": arr(gate),
+        "state_classes": obj({cls: arr(state_name) for cls in STATE_CLASSES},
+                             description="what the states count as for metrics and standups: declared by the "
+                                         "lifecycle, or derived from it"),
     }
     body = obj(props)
     body["$defs"] = {"budget": budget_schema(), "state_entry": state}
