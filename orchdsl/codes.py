@@ -59,6 +59,7 @@ _ALL = [
     Code("ORC112", "unknown-measure", E, "a metric measure that does not exist"),
     Code("ORC113", "unknown-outcome", E, "a score band names an outcome the gate does not declare"),
     Code("ORC114", "unsafe-name", E, "a name that becomes a file or folder name breaks the safe-name rule"),
+    Code("ORC115", "unknown-label", E, "a gate applies to a task label the spec does not declare"),
     # 2xx: hierarchy
     Code("ORC201", "hierarchy-cycle", E, "roles report to each other in a cycle"),
     Code("ORC202", "no-root", E, "no role is at the top of the hierarchy"),
@@ -89,6 +90,9 @@ _ALL = [
     Code("ORC319", "multiple-without-target", E, "a threshold is a multiple but the state has no SLA target"),
     Code("ORC320", "no-lifecycle", E, "the organisation declares no lifecycle"),
     Code("ORC321", "guard-too-complex", E, "a guard nests too deep or has too many parts"),
+    Code("ORC322", "rounds-not-a-loop", E, "a transition bounded by `rounds` never leads back to its state"),
+    Code("ORC323", "rounds-path-unknown", E, "the path a bounded transition takes when its rounds run out is no "
+                                            "other transition out of the state"),
     # 4xx: protocols
     Code("ORC401", "delegation-off-hierarchy", E, "a delegation hop does not go to a direct report"),
     Code("ORC402", "standup-not-climbing", E, "a standup does not go up the hierarchy"),

@@ -72,6 +72,7 @@ def lower(files: list[ast.File], diags: Diagnostics) -> m.Organisation | None:
     assignment = resources.assignment(sc)
     capacity = resources.capacity(sc)
     tier_list = tiers.tiers(sc)
+    labels = tiers.labels(sc)
     gates = tiers.gates(sc)
     metrics = tiers.metrics(sc)
     if org is None:
@@ -83,7 +84,7 @@ def lower(files: list[ast.File], diags: Diagnostics) -> m.Organisation | None:
         org=org, skills=skills, experience=experience, roles=roles, domains=domains,
         agents=agents, lifecycle=lc, delegation=delegation, broadcast=broadcast,
         handoffs=handoffs, standups=standups, consultations=consultations,
-        assignment=assignment, capacity=capacity, tiers=tier_list, gates=gates, metrics=metrics,
+        assignment=assignment, capacity=capacity, tiers=tier_list, gates=gates, metrics=metrics, labels=labels,
         guard_variables={k: v.to_json() for k, v in
                          task_environment(sc.domain_names, protocols.task_priorities(sc)).items()},
     )

@@ -108,6 +108,7 @@ class Enums:
         self.experience = [lv.name for lv in org.experience]
         self.delegation_priorities = list(org.delegation.priorities) if org.delegation else []
         self.kinds = list(org.broadcast.kinds)
+        self.labels = list(org.labels)
         self.broadcast_priorities = list(org.broadcast.priorities)
         self.defs: dict[str, Schema] = {
             "state": self.of(self.states, STRING, "a state of the lifecycle"),
