@@ -371,12 +371,20 @@ def work(run: Run, agent: str) -> Out:
                f"{agent}: {len(items)} item(s) wait for you\n" + table(("KIND", "ID", "WHAT"), rows) + "\n")
 
 
+def _rounds_text(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return ""
+    then = f"then {r['then']}" if r["then"] else f"then escalated to {r['escalate']}"
+    return f"{r['taken']} of {r['limit']} rounds taken, {then}"
+
+
 def moves(run: Run, agent: str, task: str) -> Out:
     run.engine.refresh()
     options = possible_moves(run.engine, task, agent)
     t = run.engine.state.tasks[task]
     rows = [(o["target"], "yes" if o["allowed"] else "no", ", ".join(o["actors"]),
-             o.get("refused") or (f"attest {', '.join(o['requires'])}" if o["requires"] else ""))
+             "; ".join(x for x in (o.get("refused") or (f"attest {', '.join(o['requires'])}" if o["requires"] else ""),
+                                   _rounds_text(o.get("rounds"))) if x))
             for o in options]
     text = (f"{task} is in {t.state} (tier {t.tier}); moves for {agent}:\n"
             + table(("TO", "YOU MAY", "BY", "NOTE"), rows) + "\n")

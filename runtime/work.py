@@ -72,6 +72,10 @@ def moves(engine: Engine, task: str, agent: str) -> list[dict[str, Any]]:
                                  "requires": list(ctx.model.states[rec.target].requires),
                                  "gates": list(engine.permissions.gates_of(rec, t)), "guard": rec.guard_text,
                                  "automatic": rec.after.text if rec.after is not None else None}
+        if rec.rounds is not None:
+            r = rec.rounds
+            entry["rounds"] = {"limit": r.limit, "taken": t.rounds(t.state, rec.target), "then": r.then,
+                               "escalate": r.escalate}
         reason = _refusal(engine, info, t, rec.target)
         entry["allowed"] = reason is None
         if reason is not None:

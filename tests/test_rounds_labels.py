@@ -120,3 +120,21 @@ def test_the_formatter_round_trips_the_constructs() -> None:
         assert out is not None
         assert format_text(out, "t.orch", Diagnostics()) == out
         assert json.loads(compiled_json(check(out).model)) == json.loads(compiled_json(check(text).model))  # type: ignore[arg-type]
+
+
+def test_the_language_server_indexes_labels_and_the_targets_of_rounds() -> None:
+    from orchdsl.lsp.index import Index
+    from orchdsl.parser import parse_text
+
+    text = (ROOT / "examples" / "content_pipeline.orch").read_text(encoding="utf-8")
+    f = parse_text(text, "c.orch", Diagnostics())
+    assert f is not None
+    index = Index([f])
+    (decl,) = index.declarations("label", "news")
+    uses = [o for o in index.references("label", "news", include_declarations=False)]
+    assert decl.span.line == 24 and [o.span.line for o in uses] == [
+        i for i, line in enumerate(text.splitlines(), 1) if "applies to label news" in line]
+    spiked = {o.span.line for o in index.references("state", "SPIKED", include_declarations=False)}
+    assert next(i for i, line in enumerate(text.splitlines(), 1) if "then -> SPIKED" in line) in spiked
+    applied = next(i for i, line in enumerate(text.splitlines(), 1) if "applies to domain features" in line)
+    assert applied in {o.span.line for o in index.references("domain", "features", include_declarations=False)}

@@ -212,3 +212,15 @@ def test_spiked_feature_scenario_passes_outputs_on(pipeline_dir: Path, tmp_path:
     assert feature["task"] == "TT0.1" and feature["status"] == "SPIKED"
     assert feature["outputs"] == ["features/night-buses.md"]
     assert [n["text"] for n in feature["notes"]][-1] == "still not working"
+
+
+def test_the_moves_view_counts_the_rounds() -> None:
+    from orchdsl_runtime.work import moves
+
+    e = engine_of(doc_example("review-loop"))
+    tid = piece(e)
+    e.move("writer-2", tid, "DRAFT")
+    e.move("writer-1", tid, "REVIEW")
+    back = next(m for m in moves(e, tid, "writer-2") if m["target"] == "DRAFT")
+    assert back["rounds"] == {"limit": 2, "taken": 1, "then": "DROPPED", "escalate": None} and back["allowed"]
+    assert "rounds" not in next(m for m in moves(e, tid, "writer-2") if m["target"] == "DONE")
