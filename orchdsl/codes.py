@@ -93,6 +93,8 @@ _ALL = [
     Code("ORC322", "rounds-not-a-loop", E, "a transition bounded by `rounds` never leads back to its state"),
     Code("ORC323", "rounds-path-unknown", E, "the path a bounded transition takes when its rounds run out is no "
                                             "other transition out of the state"),
+    Code("ORC324", "rounds-dead-end", E, "when the rounds of a bounded transition run out into an escalation, no "
+                                         "other transition leads out of the state"),
     # 4xx: protocols
     Code("ORC401", "delegation-off-hierarchy", E, "a delegation hop does not go to a direct report"),
     Code("ORC402", "standup-not-climbing", E, "a standup does not go up the hierarchy"),

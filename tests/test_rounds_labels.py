@@ -103,6 +103,17 @@ def test_orc323_the_path_must_be_another_transition() -> None:
     assert "ORC323" in codes(r)
 
 
+def test_orc324_an_escalation_that_leaves_the_task_nowhere() -> None:
+    text = LOOP.replace("then -> DROPPED", "then escalate to @lead")
+    assert codes(check(text)) == []  # `-> DONE` and `-> DROPPED` remain for the lead
+    stuck = text.replace('-> DONE "approved" by @peer', "").replace('-> DROPPED "not worth it" by @lead', "")
+    stuck = stuck.replace("-> REVIEW by @assignee", '-> REVIEW by @assignee -> DONE by @lead')
+    r = check(stuck)
+    assert "ORC324" in codes(r)
+    (d,) = [d for d in r.diagnostics if d.code == "ORC324"]
+    assert "no other transition leads out of `REVIEW`" in d.message
+
+
 def test_rounds_need_a_whole_number_of_at_least_one() -> None:
     assert codes(check(LOOP.replace("rounds 2", "rounds 0"))) == ["ORC901"]
     assert codes(check(LOOP.replace("rounds 2", "rounds 1.5"))) == ["ORC001"]

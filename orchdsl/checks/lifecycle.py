@@ -446,7 +446,8 @@ def _shortest(start: str, step: Callable[[str], Iterable[str]], goals: set[str])
 
 def check_rounds(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     """ORC322 a bounded transition that never leads back to its state; ORC323 the path a bounded
-    transition takes when its rounds run out is no transition out of the state."""
+    transition takes when its rounds run out is no transition out of the state; ORC324 an escalation
+    when they run out that leaves the task nowhere to go."""
     onward = {s.name: [t.target for t in s.transitions] for s in org.lifecycle.states}
     for s in org.lifecycle.states:
         for t in s.transitions:
@@ -459,6 +460,11 @@ def check_rounds(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
                           r.span, notes=[f"from `{t.target}` a task can reach {_names(sorted(back)) or 'nothing'}"],
                           help="bound the transition that sends a task back for another round")
             if r.then is None:
+                if not [x for x in onward[s.name] if x != t.target]:
+                    diags.add("ORC324", f"when the rounds of `{s.name} -> {t.target}` run out, no other transition "
+                              f"leads out of `{s.name}`", r.span,
+                              notes=[f"the escalation leaves the task in `{s.name}` for good"],
+                              help=f"declare another transition out of `{s.name}` that {r.escalate} may make")
                 continue
             if r.then == t.target:
                 diags.add("ORC323", f"when its rounds run out, `{s.name} -> {t.target}` cannot take itself",
