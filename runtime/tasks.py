@@ -222,8 +222,9 @@ class Tasks:
         """Move a task to ``target`` along a declared transition, leaving a note and outputs.
         When the transition's rounds have run out, the task takes the declared path instead
         or stays and the move is escalated (``rounds_exhausted``)."""
-        # The most frequent command: `Context.commit`'s loop, specialised.
-        ctx = self.ctx
+        # The most frequent command: `Context.commit`'s loop, specialised; a move without a note,
+        # outputs or rounds is one event built without a list of drafts.
+        ctx, checked = self.ctx, self.checked_move
         attempts = MAX_ATTEMPTS
         while attempts:
             attempts -= 1
@@ -233,8 +234,13 @@ class Tasks:
                 state = ctx.state
             now = ctx.clock.now()
             base = state.last_seq
-            drafts = self.move_drafts(now, as_, task, target, attest, note, outputs)
-            events = [Event(base + i, typ, at, actor, data) for i, (typ, at, actor, data) in enumerate(drafts, 1)]
+            t, rec = checked(now, as_, task, target, attest)
+            data = moved_data(t, target, attest)
+            if note is None and not outputs and rec.rounds is None:
+                events = [Event(base + 1, "task_moved", now, as_, data)]
+            else:
+                drafts = self._with_extras(t, target, now, as_, data, note, outputs)
+                events = [Event(base + i, *d) for i, d in enumerate(drafts, 1)]
             try:
                 ctx.append(events, base)
             except Conflict:
@@ -244,23 +250,25 @@ class Tasks:
             return events
         raise contention()
 
-    def move_drafts(
-        self, now: float, as_: str, task: str, target: str, attest: Sequence[str], note: str | None = None,
-        outputs: Sequence[str] = (),
-    ) -> list[Draft]:
-        """The events of a move after every check of the move (``Refused`` when one fails)."""
-        data = self.move_data(now, as_, task, target, attest)
+    def _with_extras(self, t: Task, target: str, now: float, as_: str, data: dict[str, Any], note: str | None,
+                     outputs: Sequence[str]) -> list[Draft]:
+        """A move's events with its note and outputs, and what happens instead when its rounds ran out."""
         if note is not None:
             check_text("a note", note)
             data["note"] = note
         if outputs:
             data["outputs"] = check_outputs(outputs)
-        t = self.ctx.state.tasks[task]
         bounded = self.firing.rounds_out(t, target, now, as_, data)
         return bounded if bounded is not None else [("task_moved", now, as_, data)]
 
     def move_data(self, now: float, as_: str, task: str, target: str, attest: Sequence[str]) -> dict[str, Any]:
         """The data of a move's event after every check of the move (``Refused`` when one fails)."""
+        t, _ = self.checked_move(now, as_, task, target, attest)
+        return moved_data(t, target, attest)
+
+    def checked_move(self, now: float, as_: str, task: str, target: str,
+                     attest: Sequence[str]) -> tuple[Task, TransitionRec]:
+        """The task and the transition of a move after every check of the move (``Refused`` when one fails)."""
         ctx = self.ctx
         state = ctx.state
         agent = ctx.model.agents.get(as_) or ctx.agent(as_)
@@ -287,8 +295,7 @@ class Tasks:
                     f"declared handoff's to make; its domain's lead creates it with `orchdsl run handoff create`",
                     task=t.id,
                 )
-        self.perms.check_move(agent, t, target, attest, now)
-        return moved_data(t, target, attest)
+        return t, self.perms.check_move(agent, t, target, attest, now)
 
     def assign(self, as_: str, task: str, agent: str | None = None) -> list[Event]:
         """Assign a task and move it to the target of its assignment transition.

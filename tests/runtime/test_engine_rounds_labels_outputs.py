@@ -224,3 +224,28 @@ def test_the_moves_view_counts_the_rounds() -> None:
     back = next(m for m in moves(e, tid, "writer-2") if m["target"] == "DRAFT")
     assert back["rounds"] == {"limit": 2, "taken": 1, "then": "DROPPED", "escalate": None} and back["allowed"]
     assert "rounds" not in next(m for m in moves(e, tid, "writer-2") if m["target"] == "DONE")
+
+
+def test_the_command_line_takes_labels_notes_and_outputs(pipeline_dir: Path, tmp_path: Path) -> None:
+    from runtime_helpers import cli, ok
+
+    run = tmp_path / "run"
+    ok(run, "init", str(pipeline_dir / "model.json"), "--virtual-clock", "2025-03-03T08:00:00Z")
+    ok(run, "submit", "--as", "human", "--tier", "1", "the tram vote")
+    ok(run, "task", "create", "--as", "news-editor", "--instruction", "I1", "--domain", "news", "--title", "Tram",
+       "--label", "news", "--estimate", "2h")
+    ok(run, "assign", "TT0.1", "--as", "news-editor", "--to", "reporter-1")
+    out = ok(run, "move", "TT0.1", "EDITING", "--as", "reporter-1", "--note", "filed", "--output", "drafts/t.md",
+             "--output", "img/map.png")
+    assert "outputs drafts/t.md, img/map.png: filed" in out
+    ok(run, "gate", "TT0.1", "copy_edit", "changes_requested", "--as", "news-editor", "--note", "shorter")
+    code, _, err = cli(run, "move", "TT0.1", "EDITING", "--as", "reporter-1", "--output", "/etc/passwd")
+    assert code == 1 and "RUN013" in err and "absolute" in err
+    shown = ok(run, "show", "TT0.1")
+    assert "labels news; outputs drafts/t.md, img/map.png" in shown
+    assert "note by reporter-1 (DRAFTING -> EDITING): filed" in shown
+    assert "note by news-editor (gate copy_edit: changes_requested): shorter" in shown
+    ok(run, "move", "TT0.1", "EDITING", "--as", "reporter-1")
+    moves = ok(run, "moves", "TT0.1", "--as", "news-editor")
+    assert "1 of 2 rounds taken, then SPIKED" in moves
+    assert json.loads(ok(run, "--json", "show", "TT0.1"))["outputs"] == ["drafts/t.md", "img/map.png"]
