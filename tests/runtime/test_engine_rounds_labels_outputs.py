@@ -249,3 +249,16 @@ def test_the_command_line_takes_labels_notes_and_outputs(pipeline_dir: Path, tmp
     moves = ok(run, "moves", "TT0.1", "--as", "news-editor")
     assert "1 of 2 rounds taken, then SPIKED" in moves
     assert json.loads(ok(run, "--json", "show", "TT0.1"))["outputs"] == ["drafts/t.md", "img/map.png"]
+
+
+def test_who_may_decide_a_gate_follows_the_domains_it_applies_to() -> None:
+    from orchdsl_runtime.roles import may_issue
+
+    ops = ('role ops-lead { title "Ops Lead" reports_to lead }\n'
+           'role ops-dev { title "Ops" reports_to ops-lead }\n'
+           'domain ops {\n  lead ops-lead\n  member ops-dev x2 { experience mid skills { python: expert } }\n}\n')
+    text = doc_example("shop") + ops
+    assert "ops-dev" not in may_issue(engine_of(text).model)["gate"]  # the review applies to `eng` only
+    assert "dev" in may_issue(engine_of(text).model)["gate"]
+    everywhere = text.replace("  applies to domain eng\n", "")
+    assert "ops-dev" in may_issue(engine_of(everywhere).model)["gate"]
