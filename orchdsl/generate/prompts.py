@@ -303,7 +303,8 @@ class _Prompts:
         if list(t.tiers) != self.lc_tiers:
             extra.append(_tier_word(list(t.tiers)))
         if t.gates:
-            extra.append("gates " + ", ".join(f"`{g}` ({_tier_word(list(ts))})" for g, ts in t.gates.items()))
+            extra.append("gates " + ", ".join(f"`{g}` ({_tier_word(list(ts))}{self._scope(g)})"
+                                              for g, ts in t.gates.items()))
         if t.after:
             extra.append(f"made by the runtime after {_say(t.after)}")
         if t.rounds is not None:
@@ -314,6 +315,14 @@ class _Prompts:
         if target is not None and target.requires:
             extra.append(f"attesting {_names(list(target.requires))}")
         return text + (f" ({', '.join(extra)})" if extra else "")
+
+    def _scope(self, gate: str) -> str:
+        """``, of domain `x`, labelled `y`` for a gate that applies to some tasks only."""
+        g = self.org.gate(gate)
+        if g is None:
+            return ""
+        return (f", of domain {_names(g.domains)}" if g.domains is not None else "") + (
+            f", labelled {_names(g.labels)}" if g.labels is not None else "")
 
     def _escalations(self, role: str) -> list[str]:
         p = self.people
@@ -367,9 +376,7 @@ class _Prompts:
         if g.tiers:
             lines.append(_tier_word(list(g.tiers)).capitalize())
         if g.domains is not None or g.labels is not None:
-            only = [f"of domain {_names(g.domains)}" if g.domains is not None else "",
-                    f"labelled {_names(g.labels)}" if g.labels is not None else ""]
-            lines.append("Only for tasks " + " and ".join(x for x in only if x) + "; other tasks skip it")
+            lines.append(f"Only for tasks{self._scope(g.name)[1:]}; other tasks skip it")
         if g.criteria:
             lines.append(f"Criteria: {_names(list(g.criteria))}")
         for crit, per in g.thresholds.items():

@@ -262,3 +262,14 @@ def test_who_may_decide_a_gate_follows_the_domains_it_applies_to() -> None:
     assert "dev" in may_issue(engine_of(text).model)["gate"]
     everywhere = text.replace("  applies to domain eng\n", "")
     assert "ops-dev" in may_issue(engine_of(everywhere).model)["gate"]
+
+
+def test_the_prompts_tell_the_agents(pipeline_dir: Path) -> None:
+    editor = (pipeline_dir / "agents" / "news-editor.md").read_text(encoding="utf-8")
+    assert "(at most 2 times per task, then the task goes to `SPIKED` instead)" in editor
+    assert "`fact_check` (tier 1, labelled `news`)" in editor
+    assert "`--note TEXT`" in editor and "`--output PATH`" in editor
+    publisher = (pipeline_dir / "agents" / "publisher.md").read_text(encoding="utf-8")
+    assert "at most 1 time per task, then it is escalated to managing-editor" in publisher
+    chief = (pipeline_dir / "agents" / "managing-editor.md").read_text(encoding="utf-8")
+    assert "Only for tasks of domain `features`, labelled `opinion`; other tasks skip it" in chief
