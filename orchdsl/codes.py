@@ -68,6 +68,7 @@ _ALL = [
     Code("ORC205", "member-not-under-lead", E, "a domain member does not report to the domain's lead"),
     Code("ORC206", "member-of-several-domains", E, "a role is a member of more than one domain"),
     Code("ORC207", "lead-is-member", E, "a domain's lead is also listed as a member"),
+    Code("ORC208", "top-reports-to", E, "a role declared at the top of the hierarchy reports to another role"),
     # 3xx: lifecycle
     Code("ORC301", "no-initial-state", E, "the lifecycle has no initial state"),
     Code("ORC302", "several-initial-states", E, "the lifecycle has more than one initial state"),

@@ -26,7 +26,8 @@ def to_contract(org: m.Organisation) -> c.CompiledModel:
     return c.CompiledModel(
         format_version=org.format_version,
         org=c.OrgInfo(name=org.org.name, version=org.org.version, title=org.org.title,
-                      description=org.org.description),
+                      description=org.org.description,
+                      top=tuple(org.org.top) if org.org.top is not None else None),
         skills=c.Skills(
             levels=tuple(_level(lv) for lv in org.skills.levels),
             categories=tuple(c.SkillCategory(name=cat.name, skills=tuple(cat.skills))
@@ -63,6 +64,10 @@ def to_contract(org: m.Organisation) -> c.CompiledModel:
         metrics=tuple(
             c.Metric(name=x.name, title=x.title, measure=x.measure, argument=x.argument, op=x.op, target=x.target)
             for x in org.metrics
+        ),
+        instructions=None if org.instructions is None else c.Instructions(
+            submit=tuple(org.instructions.submit), close=tuple(org.instructions.close),
+            create={k: tuple(v) for k, v in org.instructions.create.items()},
         ),
         guard_variables={
             name: c.GuardVariable(type=str(v["type"]), values=tuple(v["values"]) if "values" in v else None)
@@ -140,7 +145,8 @@ def _channel(ch: m.Channel) -> c.Channel:
 
 
 def _handoff(h: m.Handoff) -> c.Handoff:
-    return c.Handoff(from_domain=h.from_domain, to_domain=h.to_domain, description=h.description,
+    return c.Handoff(from_domain=h.from_domain, to_domain=h.to_domain, from_role=h.from_role, to_role=h.to_role,
+                     description=h.description,
                      checklist=tuple(h.checklist), accepted_by=h.accepted_by, on_accept=h.on_accept,
                      on_reject=h.on_reject)
 

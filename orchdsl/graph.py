@@ -247,10 +247,13 @@ def protocols(org: m.Organisation) -> Diagram:
             how += f", timeout {c.timeout.text}"
         d.edges.append(Edge(_actor(d, org, c.from_), _actor(d, org, c.to), [f"consults ({c.name})", how]))
     for h in org.handoffs:
-        src = (d.node("domain", h.from_domain, [f"domain {h.from_domain}"], "hexagon") if h.from_domain != "*"
-               else d.node("domain", "*from", ["any domain"], "hexagon"))
-        dst = (d.node("domain", h.to_domain, [f"domain {h.to_domain}"], "hexagon") if h.to_domain != "*"
-               else d.node("domain", "*to", ["any other domain"], "hexagon"))
+        if h.from_role is not None and h.to_role is not None:
+            src, dst = _actor(d, org, h.from_role), _actor(d, org, h.to_role)
+        else:
+            src = (d.node("domain", h.from_domain, [f"domain {h.from_domain}"], "hexagon") if h.from_domain != "*"
+                   else d.node("domain", "*from", ["any domain"], "hexagon"))
+            dst = (d.node("domain", h.to_domain, [f"domain {h.to_domain}"], "hexagon") if h.to_domain != "*"
+                   else d.node("domain", "*to", ["any other domain"], "hexagon"))
         lines = ["handoff"]
         if h.accepted_by:
             lines.append(f"accepted by {h.accepted_by}")

@@ -28,6 +28,7 @@ FORMAT_VERSION = contract.FORMAT_VERSION
 RELATIONS = contract.RELATIONS
 FACTORS = contract.FACTORS
 COMPLEXITIES = contract.COMPLEXITIES
+KINDS = contract.KINDS
 DEFAULT_PRIORITIES = contract.DEFAULT_PRIORITIES
 STAGES = contract.STAGES
 MEASURES = contract.MEASURES
@@ -71,7 +72,10 @@ class OrgInfo(_Node):
     version: str | None = None
     title: str | None = None
     description: str | None = None
+    top: list[str] | None = Field(None, description="the roles declared at the top of the hierarchy, "
+                                  "peers when several; absent: the one role that reports to nobody")
     span: Spanned = _span_field()
+    top_spans: SpanMap = _span_map()
 
 
 class Level(_Node):
@@ -245,6 +249,8 @@ class Broadcast(_Node):
 class Handoff(_Node):
     from_domain: str
     to_domain: str
+    from_role: str | None = Field(None, description="a handoff between roles: the role that hands the work over")
+    to_role: str | None = Field(None, description="a handoff between roles: the role that receives and accepts it")
     description: str | None = None
     checklist: list[str] = Field(default_factory=list)
     accepted_by: Actor | None = None
@@ -255,6 +261,14 @@ class Handoff(_Node):
     accepted_by_span: Spanned = _span_field()
     on_accept_span: Spanned = _span_field()
     on_reject_span: Spanned = _span_field()
+
+    @property
+    def ends(self) -> str:
+        """``from->to``: its domains, or for a handoff between roles its roles (the name
+        ``Organisation.broken`` knows it by)."""
+        if self.from_role is not None or self.to_role is not None:
+            return f"{self.from_role or '?'}->{self.to_role or '?'}"
+        return f"{self.from_domain}->{self.to_domain}"
 
 
 class Standup(_Node):
@@ -381,6 +395,19 @@ class Gate(_Node):
         default_factory=dict, exclude=True, description="criterion/tier -> span of the tier range")
 
 
+class Instructions(_Node):
+    """Who may submit instructions, create tasks and close instructions; an empty list keeps the
+    default (submit and create: any agent; close: staff roles, the roles at the top and the actor
+    of a tier's `close` step)."""
+
+    submit: list[Actor] = Field(default_factory=list)
+    create: dict[str, list[Actor]] = Field(default_factory=dict, description="task kind -> who creates it")
+    close: list[Actor] = Field(default_factory=list)
+    span: Spanned = _span_field()
+    clause_spans: SpanMap = _span_map()
+    """``submit``, ``close``, ``create.KIND`` -> the clause that says it"""
+
+
 class Metric(_Node):
     name: str
     title: str | None = None
@@ -413,6 +440,7 @@ class Organisation(_Node):
     tiers: list[Tier] = Field(default_factory=list)
     gates: list[Gate] = Field(default_factory=list)
     metrics: list[Metric] = Field(default_factory=list)
+    instructions: Instructions | None = None
     guard_variables: dict[str, Any] = Field(
         default_factory=dict, description="the guard environment: variable -> type"
     )

@@ -139,6 +139,8 @@ class AgentInfo:
     domain: str | None
     kind: str
     """``staff``, ``lead`` or ``member`` (the kind of its role)"""
+    works: bool = False
+    """works in its domain: a member, or a lead its domain also lists as a member"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +230,9 @@ class Model:
     """every declared tier (a tier without tasks too) by number"""
     flows: dict[int, Flow] = field(default_factory=dict)
     """the flow of every declared tier by number"""
+    top_roles: tuple[str, ...] = ()
+    """the roles at the top of the hierarchy: those the spec declares (peers), else the role that
+    reports to nobody"""
     work_states: frozenset[str] = frozenset()
     """where the assignee works on a task: states owned by ``@assignee`` with a heartbeat
     (all non-terminal ``@assignee`` states when none has one); hours worked count there"""
@@ -265,6 +270,10 @@ class Model:
     def assignment(self) -> c.Assignment | None:
         return self.spec.assignment
 
+    @property
+    def instructions(self) -> c.Instructions:
+        return self.spec.instructions or _NO_RULES
+
     def agents_for(self, actor: str, domain: str | None) -> tuple[str, ...]:
         """Agents an actor names for a task of ``domain`` (role or @lead/@member);
         used for notification targets, where no per-task relation is needed."""
@@ -274,6 +283,9 @@ class Model:
         if actor == "@member":
             return self.domain_members.get(domain or "", ())
         return self.agents_by_role.get(actor, ())
+
+
+_NO_RULES = c.Instructions()
 
 
 def default_priority(priorities: tuple[str, ...]) -> str:
@@ -338,14 +350,16 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         if role is None:
             problems.append(f"agent `{a.id}` has unknown role `{a.role}`")
             continue
-        agents[a.id] = AgentInfo(a.id, a.role, a.domain, role.kind)
         by_role.setdefault(a.role, []).append(a.id)
 
     domains = {d.name: d for d in spec.domains}
+    working = {(m.role, d.name) for d in domains.values() for m in d.members}
+    for a in spec.agents:
+        role = roles.get(a.role)
+        if role is not None:
+            agents[a.id] = AgentInfo(a.id, a.role, a.domain, role.kind, (a.role, a.domain) in working)
     lead_role = {name: d.lead for name, d in domains.items()}
-    members = {
-        name: tuple(a.id for a in agents.values() if a.domain == name and a.kind == "member") for name in domains
-    }
+    members = {name: tuple(a.id for a in agents.values() if a.domain == name and a.works) for name in domains}
     skills = frozenset(s for cat in spec.skills.categories for s in cat.skills)
     exp_rank = {lv.name: i for i, lv in enumerate(sorted(spec.experience, key=lambda x: x.value))}
 
@@ -487,6 +501,7 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         channels={ch.name: ch for ch in spec.broadcast.channels},
         tier_specs={t.number: t for t in spec.tiers},
         flows=tier_flows(spec),
+        top_roles=spec.org.top if spec.org.top is not None else tuple(r.id for r in spec.roles if r.reports_to is None),
         work_states=_work_states(states),
         escalated_states=frozenset(a.target for st in states.values() for a in st.automatic
                                    if states[a.target].terminal is None),

@@ -176,11 +176,12 @@ def test_member_of_two_domains_reported_where_it_does_not_report(first: bool) ->
     assert "domain ops" in text.splitlines()[diags[0].span.line - 1]
 
 
-def test_lead_listed_as_member() -> None:
-    extra = OPS.replace("member ops-dev", "member ops-lead member ops-dev")
-    diags = check(extra)
+def test_lead_listed_as_member_of_its_own_domain_works_in_it() -> None:
+    extra = OPS.replace("member ops-dev", "member ops-lead { experience senior skills { python: expert } } member ops-dev")
+    assert check(extra) == []
+    diags = check(OPS.replace("member ops-dev", "member ops-lead x2 member ops-dev"))
     assert codes(diags) == ["ORC207"]
-    assert "its own domain" in diags[0].message
+    assert diags[0].message == "`ops-lead` leads `ops` and works in it as one agent, not 2"
 
 
 def test_lead_listed_as_member_of_another_domain() -> None:

@@ -50,8 +50,7 @@ def referenced_roles(org: m.Organisation) -> set[str]:
     for ch in org.broadcast.channels:
         refs.update(ch.declared)
     for h in org.handoffs:
-        if h.accepted_by:
-            refs.add(h.accepted_by)
+        refs.update(x for x in (h.accepted_by, h.from_role, h.to_role) if x)
     for st in org.standups:
         refs.update((st.from_, st.to))
     for c in org.consultations:
@@ -64,6 +63,10 @@ def referenced_roles(org: m.Organisation) -> set[str]:
     for gate in org.gates:
         if gate.reviewer:
             refs.add(gate.reviewer)
+    refs.update(org.org.top or ())
+    if org.instructions is not None:
+        ins = org.instructions
+        refs.update([*ins.submit, *ins.close, *(a for actors in ins.create.values() for a in actors)])
     return refs
 
 

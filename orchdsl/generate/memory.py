@@ -155,7 +155,7 @@ def delegation_hops(org: Organisation, people: c.People) -> list[dict[str, Any]]
     for a, b in zip(d.chain, d.chain[1:], strict=False):
         if a in ("@lead",) and b in ("@member", "@assignee", "@peer"):
             for each in org.domains:
-                hops.append({"from": each.lead, "to": people.member_roles(each.name),
+                hops.append({"from": each.lead, "to": people.resolve("@member", each.name),
                              "domain": each.name})
             continue
         for src in people.resolve(a):
@@ -230,6 +230,7 @@ def protocols(org: Organisation, people: c.People, s: dict[str, sch.Schema]) -> 
             "accepted_by": h.accepted_by,
             "on_accept": {"from": h.on_accept[0], "to": h.on_accept[1]} if h.on_accept else None,
             "on_reject": {"from": h.on_reject[0], "to": h.on_reject[1]} if h.on_reject else None,
+            **({"from_role": h.from_role, "to_role": h.to_role} if h.to_role is not None else {}),
         } for h in org.handoffs],
         "fields": sch.field_list(s["handoff"]),
     }

@@ -230,6 +230,10 @@ class _Prompts:
         """roles the lifecycle, its escalations and the capacity actions name"""
         self.handoff_index: dict[str, list[int]] = {}
         for i, h in enumerate(org.handoffs):
+            if h.to_role is not None:  # between roles: it concerns those two roles only
+                for key in {h.from_role or "", h.to_role}:
+                    self.handoff_index.setdefault("role:" + key, []).append(i)
+                continue
             for key in {h.from_domain, h.to_domain, h.accepted_by or ""}:
                 self.handoff_index.setdefault(key, []).append(i)
         self._lines: dict[tuple[Any, ...], str] = {}
@@ -391,7 +395,7 @@ class _Prompts:
             effect = {"pass": "passes", "hold": "holds the step for a new decision"}.get(
                 o.effect, f"sends the task back to `{o.target}`")
             outcomes.append(f"`{o.name}` {effect}")
-        lines.append("Outcomes: " + "; ".join(outcomes) + " (`--note TEXT` tells the assignee why)")
+        lines.append("Outcomes: " + "; ".join(outcomes) + " (`--note TEXT` says why)")
         return {"name": g.name, "description": g.description or "", "lines": lines}
 
     # -- one role ---------------------------------------------------------------------------
@@ -431,9 +435,8 @@ class _Prompts:
         if "move" in cmds:
             notes.append("Make a transition with `move TASK STATE`, attesting each item the target state "
                          "requires (`--attest ITEM`); a gated transition needs a passing decision of each of "
-                         "its gates during the task's current visit to the source state. Leave what the next "
-                         "one needs: `--note TEXT` and each file the work produced as `--output PATH` (relative "
-                         "to the workspace); a task that depends on this one sees both in its task file.")
+                         "its gates during the task's current visit to the source state. `--note TEXT` and "
+                         "`--output PATH` (a file the work made) reach the tasks that depend on it.")
         if "assign" in cmds:
             notes.append("A task without an assignee enters a state owned by `@assignee` only by `assign TASK` "
                          "(`--to AGENT` names the member, else the best candidate by the spec's weights).")
@@ -488,8 +491,24 @@ class _Prompts:
     def _handoffs_of(self, r: Role) -> list[Any]:
         """The declared handoffs that can concern a role: from or to its domain or any, or
         accepted by it."""
-        found = {i for key in ("*", r.domain or "*", r.id) for i in self.handoff_index.get(key, ())}
+        found = {i for key in ("*", r.domain or "*", r.id, "role:" + r.id) for i in self.handoff_index.get(key, ())}
         return [self.org.handoffs[i] for i in sorted(found)]
+
+    def _role_handoff(self, h: Any, r: Role, cmds: frozenset[str], accept: str, reject: str) -> list[str]:
+        """What a handoff between two roles asks of a role: hand the work over, or take it."""
+        p, lines = self.people, []
+        items = "; ".join(f'"{x}"' for x in h.checklist)
+        if r.id == h.from_role and "handoff_create" in cmds and h.on_accept:
+            lines.append(f"Hand a task over to {actor_text(h.to_role, p)} when it is in `{h.on_accept[0]}`: "
+                         f"`handoff_create TASK --role {h.to_role} --summary TEXT`"
+                         + (f", then tick its checklist with `handoff_tick HANDOFF ITEM...`: {items}." if items else "."))
+        if r.id == h.to_role and "handoff_accept" in cmds:
+            text = (f"Handoffs from {actor_text(h.from_role, p)} to you: accept with `handoff_accept HANDOFF` once "
+                    f"every checklist item is ticked (it makes {accept})")
+            if reject and "handoff_reject" in cmds:
+                text += f", or send back with `handoff_reject HANDOFF --reason TEXT` ({reject})"
+            lines.append(text + ".")
+        return lines
 
     def _protocols(self, r: Role, cmds: frozenset[str]) -> list[str]:
         p, org, role = self.people, self.org, r.id
@@ -511,6 +530,9 @@ class _Prompts:
         for h in self._handoffs_of(r):
             accept = f"`{h.on_accept[0]} -> {h.on_accept[1]}`" if h.on_accept else "no transition"
             reject = f"`{h.on_reject[0]} -> {h.on_reject[1]}`" if h.on_reject else ""
+            if h.to_role is not None:
+                lines += self._role_handoff(h, r, cmds, accept, reject)
+                continue
             src = "any domain" if h.from_domain == "*" else f"`{h.from_domain}`"
             dst = "any domain" if h.to_domain == "*" else f"`{h.to_domain}`"
             mine_out = r.kind == "lead" and h.from_domain in ("*", r.domain)
@@ -604,11 +626,17 @@ class _Prompts:
         lines = []
         if r.layer:
             lines.append(f"Layer: `{r.layer}`")
-        lines.append(f"Reports to: {actor_text(r.reports_to, p)}" if r.reports_to
-                     else "Reports to: nobody; you are the top of the hierarchy")
+        peers = [x for x in (self.org.org.top or ()) if x != r.id]
+        if r.reports_to:
+            lines.append(f"Reports to: {actor_text(r.reports_to, p)}")
+        elif peers:
+            lines.append("Reports to: nobody; you are at the top of the hierarchy with your peers "
+                         + ", ".join(actor_text(x, p) for x in peers))
+        else:
+            lines.append("Reports to: nobody; you are the top of the hierarchy")
         reports = [x.id for x in self.direct.get(r.id, [])]
         dom = p.domains.get(r.domain) if r.domain else None
-        if r.kind == "lead" and dom is not None and set(reports) == {m.role for m in dom.members}:
+        if r.kind == "lead" and dom is not None and set(reports) == {m.role for m in dom.members} - {r.id}:
             reports = []  # its domain's members, listed below
         if reports:
             shown = ", ".join(actor_text(x, p) for x in reports) if len(reports) <= MAX_LISTED \
@@ -618,8 +646,11 @@ class _Prompts:
             members = [a for m in dom.members for a in p.agents_of(m.role)]
             desc = f" ({dom.description})" if dom.description else ""
             if r.kind == "lead":
+                others = [a for a in members if a != agent]
+                works = "; you also work in it as one of its members, and may be assigned its tasks" \
+                    if agent in members else ""
                 lines.append(f"Domain: you lead `{dom.name}`{desc}; its members, who report to you: "
-                             f"{_listed(members, 'agents')}")
+                             f"{_listed(others, 'agents') or 'none'}{works}")
             else:
                 others = [a for a in members if a != agent]
                 lines.append(f"Domain: you are a member of `{dom.name}`{desc}, led by {actor_text(dom.lead, p)}; "

@@ -33,7 +33,8 @@ from orchdsl.guards import task_environment
 from orchdsl.lower import hierarchy, lifecycle, protocols, resources, tiers
 from orchdsl.lower.scope import Scope
 
-SINGLETONS = ("skills", "experience", "lifecycle", "delegation", "broadcast", "assignment", "capacity")
+SINGLETONS = ("skills", "experience", "lifecycle", "delegation", "broadcast", "assignment", "capacity",
+              "instructions")
 
 
 def _collect(sc: Scope, files: list[ast.File]) -> None:
@@ -61,6 +62,8 @@ def lower(files: list[ast.File], diags: Diagnostics) -> m.Organisation | None:
     hierarchy.declare_roles(sc)
     domains = hierarchy.domains(sc)
     roles = hierarchy.roles(sc, domains)
+    if org is not None:
+        hierarchy.top(sc, org)
     sc.domain_names = [d.name for d in domains]
     tiers.declare_gates(sc)
     lc = lifecycle.lifecycle(sc)
@@ -69,6 +72,7 @@ def lower(files: list[ast.File], diags: Diagnostics) -> m.Organisation | None:
     handoffs = protocols.handoffs(sc)
     standups = protocols.standups(sc)
     consultations = protocols.consultations(sc)
+    instructions = protocols.instructions(sc)
     assignment = resources.assignment(sc)
     capacity = resources.capacity(sc)
     tier_list = tiers.tiers(sc)
@@ -84,7 +88,8 @@ def lower(files: list[ast.File], diags: Diagnostics) -> m.Organisation | None:
         org=org, skills=skills, experience=experience, roles=roles, domains=domains,
         agents=agents, lifecycle=lc, delegation=delegation, broadcast=broadcast,
         handoffs=handoffs, standups=standups, consultations=consultations,
-        assignment=assignment, capacity=capacity, tiers=tier_list, gates=gates, metrics=metrics, labels=labels,
+        assignment=assignment, capacity=capacity, tiers=tier_list, gates=gates, metrics=metrics,
+        instructions=instructions, labels=labels,
         guard_variables={k: v.to_json() for k, v in
                          task_environment(sc.domain_names, protocols.task_priorities(sc)).items()},
     )

@@ -39,6 +39,7 @@ RELATION_CONTEXTS: dict[str, tuple[str, ...]] = {
     "flow": ("@assignee", "@lead", "@member"),
     "action": ("@lead",),
     "fallback": ("@lead",),
+    "instructions": ("@lead", "@member"),
 }
 
 CONTEXT_NAMES = {
@@ -54,6 +55,7 @@ CONTEXT_NAMES = {
     "flow": "a flow step",
     "action": "a capacity action's target",
     "fallback": "the assignment fallback",
+    "instructions": "who may submit, create or close",
 }
 
 

@@ -81,6 +81,9 @@ class OrgInfo:
     version: str | None = None
     title: str | None = None
     description: str | None = None
+    top: tuple[str, ...] | None = field(default=None, metadata={"omit_none": True})
+    """the roles declared at the top of the hierarchy, peers when several; absent: the one role
+    that reports to nobody"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -278,10 +281,16 @@ class Broadcast:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Handoff:
-    """A handoff declared between two domains (``*`` for any)."""
+    """A handoff declared between two domains (``*`` for any), or between two roles within the
+    task's domain (``from_role``, ``to_role``; then both domains are ``*``)."""
 
     from_domain: str
     to_domain: str
+    from_role: str | None = field(default=None, metadata={"omit_none": True})
+    """a handoff between roles: the role that hands the work over (the task's assignee, or its
+    domain's lead when it is that role)"""
+    to_role: str | None = field(default=None, metadata={"omit_none": True})
+    """a handoff between roles: the role that receives and accepts it"""
     description: str | None = None
     checklist: tuple[str, ...] = ()
     accepted_by: Actor | None = None
@@ -428,6 +437,19 @@ class Gate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Instructions:
+    """Who may submit instructions, create tasks and close instructions: role ids, ``@lead``
+    and ``@member`` (for ``create``, of the task's domain; otherwise any domain lead or member).
+    An empty list keeps the default: submit and create, any agent; close, the staff roles, the
+    roles at the top and the actor of the tier's ``close`` step."""
+
+    submit: tuple[Actor, ...] = ()
+    create: dict[str, tuple[Actor, ...]] = field(default_factory=dict)
+    """task kind (``strategic``, ``tactical``) -> who may create it; a kind not listed, anyone"""
+    close: tuple[Actor, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Metric:
     """A success metric: a measure compared with a target."""
 
@@ -470,6 +492,8 @@ class CompiledModel:
     tiers: tuple[Tier, ...] = ()
     gates: tuple[Gate, ...] = ()
     metrics: tuple[Metric, ...] = ()
+    instructions: Instructions | None = field(default=None, metadata={"omit_none": True})
+    """who may submit, create and close; absent: the defaults"""
     guard_variables: dict[str, GuardVariable] = field(default_factory=dict)
     """the guard environment: variable -> type"""
     labels: tuple[str, ...] | None = field(default=None, metadata=_OMIT)
@@ -480,6 +504,6 @@ PARTS: tuple[type, ...] = (
     Budget, OrgInfo, Level, SkillCategory, Skills, Role, Member, Domain, Agent, Threshold, TierBudget,
     Rounds, Transition, State, Lifecycle, Delegation, Channel, Broadcast, Handoff, Standup, Consultation,
     Assignment, Action, CapacityBand, Capacity, Step, Tier, Outcome, ScoreBand, Gate, Metric,
-    GuardVariable, CompiledModel,
+    GuardVariable, Instructions, CompiledModel,
 )
 """every class of the format"""

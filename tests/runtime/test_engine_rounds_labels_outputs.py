@@ -268,7 +268,7 @@ def test_the_prompts_tell_the_agents(pipeline_dir: Path) -> None:
     editor = (pipeline_dir / "agents" / "news-editor.md").read_text(encoding="utf-8")
     assert "(at most 2 times per task, then the task goes to `SPIKED` instead)" in editor
     assert "`fact_check` (tier 1, labelled `news`)" in editor
-    assert "`--note TEXT`" in editor and "`--output PATH`" in editor
+    assert "`--note TEXT` and `--output PATH` (a file the work made) reach the tasks that depend on it" in editor
     publisher = (pipeline_dir / "agents" / "publisher.md").read_text(encoding="utf-8")
     assert "at most 1 time per task, then it is escalated to managing-editor" in publisher
     chief = (pipeline_dir / "agents" / "managing-editor.md").read_text(encoding="utf-8")
