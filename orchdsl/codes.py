@@ -57,9 +57,10 @@ _ALL = [
     Code("ORC110", "relation-out-of-context", E, "a relation used where it has no meaning"),
     Code("ORC111", "unknown-stage", E, "a flow stage or gated stage that does not exist"),
     Code("ORC112", "unknown-measure", E, "a metric measure that does not exist"),
-    Code("ORC113", "unknown-outcome", E, "a score band names an outcome the gate does not declare"),
+    Code("ORC113", "unknown-outcome", E, "a score band or a notice names an outcome the gate does not declare"),
     Code("ORC114", "unsafe-name", E, "a name that becomes a file or folder name breaks the safe-name rule"),
-    Code("ORC115", "unknown-label", E, "a gate applies to a task label the spec does not declare"),
+    Code("ORC115", "unknown-escalation", E, "a state names an escalation policy that is not declared"),
+    Code("ORC116", "unknown-label", E, "a gate applies to a task label the spec does not declare"),
     # 2xx: hierarchy
     Code("ORC201", "hierarchy-cycle", E, "roles report to each other in a cycle"),
     Code("ORC202", "no-root", E, "no role is at the top of the hierarchy"),
@@ -91,10 +92,12 @@ _ALL = [
     Code("ORC319", "multiple-without-target", E, "a threshold is a multiple but the state has no SLA target"),
     Code("ORC320", "no-lifecycle", E, "the organisation declares no lifecycle"),
     Code("ORC321", "guard-too-complex", E, "a guard nests too deep or has too many parts"),
-    Code("ORC322", "rounds-not-a-loop", E, "a transition bounded by `rounds` never leads back to its state"),
-    Code("ORC323", "rounds-path-unknown", E, "the path a bounded transition takes when its rounds run out is no "
+    Code("ORC322", "escalation-levels-not-increasing", E,
+         "an escalation policy's levels do not fire at strictly increasing times"),
+    Code("ORC323", "rounds-not-a-loop", E, "a transition bounded by `rounds` never leads back to its state"),
+    Code("ORC324", "rounds-path-unknown", E, "the path a bounded transition takes when its rounds run out is no "
                                             "other transition out of the state"),
-    Code("ORC324", "rounds-dead-end", E, "when the rounds of a bounded transition run out into an escalation, no "
+    Code("ORC325", "rounds-dead-end", E, "when the rounds of a bounded transition run out into an escalation, no "
                                          "other transition leads out of the state"),
     # 4xx: protocols
     Code("ORC401", "delegation-off-hierarchy", E, "a delegation hop does not go to a direct report"),
@@ -136,6 +139,7 @@ _ALL = [
     Code("ORC803", "unused-gate", W, "a gate is declared but no tier's flow lists it"),
     Code("ORC804", "unused-experience", W, "an experience level is declared but never used"),
     Code("ORC805", "shared-color", W, "two roles share a colour"),
+    Code("ORC806", "unused-escalation", W, "an escalation policy is declared but no state uses it"),
     # 9xx: values
     Code("ORC901", "invalid-value", E, "a value is outside what its field allows"),
     Code("ORC902", "number-too-large", E, "a number or a duration is larger than any field allows"),

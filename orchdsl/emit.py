@@ -65,6 +65,7 @@ def to_contract(org: m.Organisation) -> c.CompiledModel:
             c.Metric(name=x.name, title=x.title, measure=x.measure, argument=x.argument, op=x.op, target=x.target)
             for x in org.metrics
         ),
+        escalations=tuple(p for p in map(_policy, org.escalations) if p is not None) or None,
         instructions=None if org.instructions is None else c.Instructions(
             submit=tuple(org.instructions.submit), close=tuple(org.instructions.close),
             create={k: tuple(v) for k, v in org.instructions.create.items()},
@@ -112,12 +113,28 @@ def _threshold(t: m.Threshold | None) -> c.Threshold | None:
     return c.Threshold(budget=_budget(t.budget), to=t.to) if t is not None else None
 
 
+def _notify(ns: list[m.Notification]) -> tuple[c.Notification, ...] | None:
+    if not ns:
+        return None  # left out of the compiled model, which then reads as before notices existed
+    return tuple(c.Notification(to=tuple(n.to), outcomes=tuple(n.outcomes), text=n.text) for n in ns)
+
+
+def _policy(p: m.EscalationPolicy | None) -> c.EscalationPolicy | None:
+    if p is None:
+        return None
+    return c.EscalationPolicy(
+        name=p.name, description=p.description, repeat=p.repeat,
+        levels=tuple(c.EscalationLevel(after=_budget(lv.after), to=tuple(lv.to)) for lv in p.levels),
+    )
+
+
 def _state(s: m.State) -> c.State:
     return c.State(
         name=s.name, description=s.description, initial=s.initial, terminal=s.terminal, owner=s.owner,
         sla=tuple(c.TierBudget(tiers=tuple(tb.tiers) if tb.tiers is not None else None, budget=_budget(tb.budget))
                   for tb in s.sla),
-        warn=_threshold(s.warn), escalate=_threshold(s.escalate), heartbeat=_opt_budget(s.heartbeat),
+        warn=_threshold(s.warn), escalate=_threshold(s.escalate), escalation=_policy(s.escalation),
+        notify=_notify(s.notify), heartbeat=_opt_budget(s.heartbeat),
         tiers=tuple(s.tiers), requires=tuple(s.requires),
         transitions=tuple(
             c.Transition(
@@ -190,7 +207,7 @@ def _gate(g: m.Gate) -> c.Gate:
         outcomes=tuple(c.Outcome(name=o.name, effect=o.effect, target=o.target) for o in g.outcomes),
         score_categories=tuple(g.score_categories), score_min=g.score_min, score_max=g.score_max,
         bands=tuple(c.ScoreBand(low=b.low, high=b.high, outcome=b.outcome) for b in g.bands),
-        tiers=tuple(g.tiers),
+        notify=_notify(g.notify), tiers=tuple(g.tiers),
         domains=tuple(g.domains) if g.domains is not None else None,
         labels=tuple(g.labels) if g.labels is not None else None,
     )

@@ -34,6 +34,8 @@ STAGES = contract.STAGES
 MEASURES = contract.MEASURES
 MEASURES_WITH_STATE = contract.MEASURES_WITH_STATE
 GUARD_FORMAT = contract.GUARD_FORMAT
+OWNER = contract.OWNER
+MAX_REPEAT = contract.MAX_REPEAT
 
 Actor = str
 Spanned = SkipJsonSchema[Span | None]
@@ -155,6 +157,35 @@ class Threshold(_Node):
     to_span: Spanned = _span_field()
 
 
+class Notification(_Node):
+    """Whom the runtime tells, with a notice in their inbox, when a task enters a state
+    (``notify`` in a state) or when a gate decides one of ``outcomes`` (``notify`` in a gate)."""
+
+    to: list[Actor] = Field(description="roles or relations (`@owner`: the owner of the task's state)")
+    outcomes: list[str] = Field(default_factory=list, description="a gate's outcomes; empty: every outcome")
+    text: str | None = None
+    span: Spanned = _span_field()
+
+
+class EscalationLevel(_Node):
+    """One level of an escalation policy: whom to page, when the task has been that long in the state."""
+
+    after: Budget
+    to: list[Actor]
+    span: Spanned = _span_field()
+
+
+class EscalationPolicy(_Node):
+    """Levels fired in turn while a task stays in a state, then the whole chain again ``repeat`` times."""
+
+    name: str | None = Field(None, description="null for a policy written inside its state")
+    description: str | None = None
+    levels: list[EscalationLevel] = Field(default_factory=list)
+    repeat: Annotated[int, Field(ge=0, le=MAX_REPEAT)] = 0
+    span: Spanned = _span_field()
+    repeat_span: Spanned = _span_field()
+
+
 class TierBudget(_Node):
     tiers: list[int] | None = Field(None, description="the tiers this target applies to; null for all")
     budget: Budget
@@ -194,6 +225,8 @@ class State(_Node):
     sla: list[TierBudget] = Field(default_factory=list)
     warn: Threshold | None = None
     escalate: Threshold | None = None
+    escalation: EscalationPolicy | None = Field(None, description="the state's escalation policy, resolved")
+    notify: list[Notification] = Field(default_factory=list, description="told when a task enters the state")
     heartbeat: Budget | None = None
     tiers: list[int] = Field(default_factory=list, description="tiers where the state applies")
     requires: list[str] = Field(default_factory=list)
@@ -384,6 +417,7 @@ class Gate(_Node):
     score_min: int | None = None
     score_max: int | None = None
     bands: list[ScoreBand] = Field(default_factory=list)
+    notify: list[Notification] = Field(default_factory=list, description="told when the gate decides")
     tiers: list[int] = Field(default_factory=list, description="tiers whose flow lists the gate")
     domains: list[str] | None = Field(None, description="the domains the gate applies to (null: all)")
     labels: list[str] | None = Field(None, description="the task labels the gate applies to (null: all)")
@@ -440,6 +474,7 @@ class Organisation(_Node):
     tiers: list[Tier] = Field(default_factory=list)
     gates: list[Gate] = Field(default_factory=list)
     metrics: list[Metric] = Field(default_factory=list)
+    escalations: list[EscalationPolicy] = Field(default_factory=list, description="named escalation policies")
     instructions: Instructions | None = None
     guard_variables: dict[str, Any] = Field(
         default_factory=dict, description="the guard environment: variable -> type"

@@ -84,7 +84,7 @@ class AstBuilder(Transformer[Token, Any]):
             "acknowledge", "overdue", "priorities", "kinds", "members", "checklist",
             "accepted_by", "from_", "to", "every", "sections", "blocking", "timeout",
             "default", "filter", "fallback", "horizon", "flow", "reviewer", "guards",
-            "criteria", "initial", "terminal", "include", "top", "submit_by", "close_by", "labels",
+            "criteria", "initial", "terminal", "include", "repeat", "top", "submit_by", "close_by", "labels",
         }
     )
     # Block rules: a keyword, an optional name, then clauses in braces.
@@ -92,7 +92,7 @@ class AstBuilder(Transformer[Token, Any]):
         {
             "skills", "experience", "role", "domain", "lifecycle", "state", "delegation",
             "broadcast", "standup", "consultation", "assignment", "capacity", "gate",
-            "instructions",
+            "escalation", "instructions",
         }
     )
 
@@ -324,6 +324,24 @@ class AstBuilder(Transformer[Token, Any]):
     def escalate(self, children: list[Any]) -> ast.Clause:
         threshold, target = self._values(children)
         return ast.Clause("escalate", (threshold, target), self._span(children))
+
+    def notification(self, children: list[Any]) -> ast.Clause:
+        vals = self._values(children)
+        text = vals.pop() if vals and isinstance(vals[-1], ast.Text) else None
+        on = vals.pop() if vals and isinstance(vals[-1], list) else None
+        return ast.Clause("notify", (vals, on, text), self._span(children))
+
+    def escalation_use(self, children: list[Any]) -> ast.Clause:
+        (name,) = self._values(children)
+        return ast.Clause("escalation", name, self._span(children))
+
+    def escalation_inline(self, children: list[Any]) -> ast.Clause:
+        span = self._span(children)
+        return ast.Clause("escalation", ast.Block("escalation", None, self._values(children), span), span)
+
+    def level(self, children: list[Any]) -> ast.Clause:
+        vals = self._values(children)
+        return ast.Clause("level", (vals[0], vals[1:]), self._span(children))
 
     def transition(self, children: list[Any]) -> ast.Transition:
         vals = self._values(children)

@@ -25,7 +25,17 @@ from .assignment import Candidate, candidate_from_member
 from .contract import model as c
 from .contract.codec import ContractError, from_data
 from .contract.guards import Guard, compile_guard
-from .contract.model import COMPLEXITIES, DEFAULT_PRIORITIES, FORMAT_VERSION, KINDS, RELATIONS, Budget
+from .contract.model import (
+    COMPLEXITIES,
+    DEFAULT_PRIORITIES,
+    FORMAT_VERSION,
+    KINDS,
+    MAX_REPEAT,
+    RELATIONS,
+    Budget,
+    EscalationPolicy,
+    Notification,
+)
 from .errors import ModelError
 
 __all__ = [
@@ -84,6 +94,8 @@ class StateRec:
     requires: tuple[str, ...]
     out: dict[str, TransitionRec]
     automatic: tuple[TransitionRec, ...]
+    escalation: EscalationPolicy | None = None
+    notify: tuple[Notification, ...] = ()
 
     def target_for(self, tier: int) -> Budget | None:
         for tiers, budget in self.sla:
@@ -111,6 +123,7 @@ class GateRec:
     score_min: int | None
     score_max: int | None
     bands: tuple[tuple[int, int, str], ...]
+    notify: tuple[Notification, ...] = ()
     domains: frozenset[str] | None = None
     """the domains the gate applies to (``None``: all)"""
     labels: frozenset[str] | None = None
@@ -284,6 +297,19 @@ class Model:
             return self.domain_members.get(domain or "", ())
         return self.agents_by_role.get(actor, ())
 
+    def agents_of(self, actor: str, assignee: str | None, domain: str, downstream: str | None) -> list[str]:
+        """The agents an actor names for one task: its assignee, the domain's other members
+        (``@peer``), the lead of its downstream domain, or a role's agents; nobody for ``@system``."""
+        if actor == "@assignee":
+            return [assignee] if assignee else []
+        if actor == "@peer":
+            return [a for a in self.domain_members.get(domain, ()) if a != assignee]
+        if actor == "@downstream_lead":
+            return list(self.agents_for("@lead", downstream)) if downstream else []
+        if actor == "@system":
+            return []
+        return list(self.agents_for(actor, domain))
+
 
 _NO_RULES = c.Instructions()
 
@@ -420,7 +446,11 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
             requires=s.requires,
             out=out,
             automatic=tuple(t for t in out.values() if t.after is not None),
+            escalation=s.escalation,
+            notify=s.notify or (),
         )
+        if s.escalation is not None:
+            problems += _policy_problems(s.name, s.escalation)
     for st in states.values():
         for tr in st.out.values():
             if tr.rounds is not None and tr.rounds.then is not None and tr.rounds.then not in st.out:
@@ -448,6 +478,7 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
             score_min=g.score_min,
             score_max=g.score_max,
             bands=tuple((b.low, b.high, b.outcome) for b in g.bands),
+            notify=g.notify or (),
             domains=frozenset(g.domains) if g.domains is not None else None,
             labels=frozenset(g.labels) if g.labels is not None else None,
         )
@@ -515,6 +546,18 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
             if st.automatic and states[name].terminal is None
         ),
     )
+
+
+def _policy_problems(state: str, p: EscalationPolicy) -> list[str]:
+    """What makes a state's escalation policy unusable: no level, a level not in time,
+    levels out of order, a repeat count out of bounds."""
+    times = [lv.after.value for lv in p.levels]
+    if (not times or any(lv.after.kind != "time" for lv in p.levels)
+            or any(b <= a for a, b in zip(times, times[1:], strict=False))):
+        return [f"the escalation policy of `{state}` needs levels at strictly increasing times"]
+    if not 0 <= p.repeat <= MAX_REPEAT:
+        return [f"the escalation policy of `{state}` repeats {p.repeat} times, more than {MAX_REPEAT}"]
+    return []
 
 
 def _work_states(states: dict[str, StateRec]) -> frozenset[str]:

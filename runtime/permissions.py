@@ -66,17 +66,7 @@ class Permissions:
 
     def agents_of(self, actor: str, t: Task) -> list[str]:
         """The agents an actor names for a task (notification targets)."""
-        model = self.ctx.model
-        if actor == "@assignee":
-            return [t.assignee] if t.assignee else []
-        if actor == "@peer":
-            return [a for a in model.domain_members.get(t.domain, ()) if a != t.assignee]
-        if actor == "@downstream_lead":
-            downstream = self.handoff_domain(t)
-            return list(model.agents_for("@lead", downstream)) if downstream else []
-        if actor == "@system":
-            return []
-        return list(model.agents_for(actor, t.domain))
+        return self.ctx.model.agents_of(actor, t.assignee, t.domain, self.handoff_domain(t))
 
     def describe(self, check: ActorCheck, t: Task) -> str:
         """Who an actor check admits for a task, for a refusal."""
@@ -95,9 +85,7 @@ class Permissions:
 
     def handoff_domain(self, t: Task) -> str | None:
         """The downstream domain of a task: its open handoff's, else its declared ``handoff_to``."""
-        if t.handoff is not None:
-            return self.ctx.state.handoffs[t.handoff].to_domain
-        return t.handoff_to
+        return self.ctx.state.downstream(t)
 
     # -- moves ----------------------------------------------------------------------------
 

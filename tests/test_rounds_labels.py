@@ -65,10 +65,10 @@ def test_a_spec_without_the_constructs_has_none_of_their_keys() -> None:
     assert not [g for g in data["gates"] if "labels" in g or "domains" in g]  # type: ignore[union-attr]
 
 
-def test_orc115_unknown_label_did_you_mean() -> None:
+def test_orc116_unknown_label_did_you_mean() -> None:
     r = check(SHOP.replace("applies to label code", "applies to label cdoe"))
     (d,) = r.diagnostics
-    assert d.code == "ORC115" and d.message == "unknown label `cdoe`" and "`code`" in (d.help or "")
+    assert d.code == "ORC116" and d.message == "unknown label `cdoe`" and "`code`" in (d.help or "")
 
 
 def test_unknown_domain_in_applies_did_you_mean() -> None:
@@ -81,36 +81,36 @@ def test_a_label_declared_twice() -> None:
     assert codes(check(SHOP.replace("labels code, docs", "labels code, docs, code"))) == ["ORC101"]
 
 
-def test_orc322_a_bound_that_never_comes_back() -> None:
+def test_orc323_a_bound_that_never_comes_back() -> None:
     text = LOOP.replace('-> DONE "approved" by @peer', '-> DONE "approved" by @peer rounds 1 then -> DROPPED')
     r = check(text)
     (d,) = r.diagnostics
-    assert d.code == "ORC322" and "`REVIEW -> DONE`" in d.message
+    assert d.code == "ORC323" and "`REVIEW -> DONE`" in d.message
     assert d.span is not None and d.span.line == text.splitlines().index(
         next(line for line in text.splitlines() if "rounds 1" in line)) + 1
 
 
-def test_orc323_the_path_must_be_another_transition() -> None:
+def test_orc324_the_path_must_be_another_transition() -> None:
     r = check(LOOP.replace("then -> DROPPED", "then -> TODO"))
     (d,) = r.diagnostics
-    assert d.code == "ORC323" and "`REVIEW -> TODO` is no transition" in d.message
+    assert d.code == "ORC324" and "`REVIEW -> TODO` is no transition" in d.message
     r = check(LOOP.replace("then -> DROPPED", "then -> DRPOPED"))
     assert codes(r) == ["ORC103"]  # not a state at all: the name is unknown
     r = check(LOOP.replace("then -> DROPPED", "then -> DRAFT"))
     (d,) = r.diagnostics
-    assert d.code == "ORC323" and "cannot take itself" in d.message
+    assert d.code == "ORC324" and "cannot take itself" in d.message
     r = check(LOOP.replace("then -> DROPPED", "then -> DONE").replace("-> DONE \"approved\" by @peer", ""))
-    assert "ORC323" in codes(r)
+    assert "ORC324" in codes(r)
 
 
-def test_orc324_an_escalation_that_leaves_the_task_nowhere() -> None:
+def test_orc325_an_escalation_that_leaves_the_task_nowhere() -> None:
     text = LOOP.replace("then -> DROPPED", "then escalate to @lead")
     assert codes(check(text)) == []  # `-> DONE` and `-> DROPPED` remain for the lead
     stuck = text.replace('-> DONE "approved" by @peer', "").replace('-> DROPPED "not worth it" by @lead', "")
     stuck = stuck.replace("-> REVIEW by @assignee", '-> REVIEW by @assignee -> DONE by @lead')
     r = check(stuck)
-    assert "ORC324" in codes(r)
-    (d,) = [d for d in r.diagnostics if d.code == "ORC324"]
+    assert "ORC325" in codes(r)
+    (d,) = [d for d in r.diagnostics if d.code == "ORC325"]
     assert "no other transition leads out of `REVIEW`" in d.message
 
 

@@ -99,7 +99,14 @@ def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
             "requires": list(s.requires),
             "next_states": list(dict.fromkeys(t.target for t in s.transitions)),
         }
-    gates = []
+        if s.escalation is not None:  # only where declared, so that other specs' files stay as they were
+            states[s.name]["escalation"] = {
+                "policy": s.escalation.name, "repeat": s.escalation.repeat,
+                "levels": [{"after": _budget(lv.after), "to": list(lv.to)} for lv in s.escalation.levels],
+            }
+        if s.notify:
+            states[s.name]["notify"] = [{"to": list(n.to), "text": n.text} for n in s.notify]
+    gates: list[dict[str, Any]] = []
     for g in org.gates:
         applies = {k: v for k, v in (("domains", g.domains), ("labels", g.labels)) if v is not None}
         gates.append({
@@ -118,6 +125,8 @@ def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
                       if g.score_categories else None),
             **({"applies_to": applies} if applies else {}),
         })
+        if g.notify:
+            gates[-1]["notify"] = [{"to": list(n.to), "on": list(n.outcomes), "text": n.text} for n in g.notify]
     used: list[str | None] = []
     for s in lc.states:
         used += [s.owner, s.warn.to if s.warn else None, s.escalate.to if s.escalate else None]

@@ -36,7 +36,7 @@ from orchdsl_runtime.rundir import DEFAULT_DIR as DEFAULT_RUN_DIR
 
 from orchdsl.generate import common as c
 from orchdsl.generate.memory import delegation_hops, standup_pairs, standup_path
-from orchdsl.model import Action, Budget, Gate, Organisation, Role, State
+from orchdsl.model import OWNER, Action, Budget, EscalationPolicy, Gate, Organisation, Role, State
 
 RELATION_TEXT = c.RELATION_TEXT
 
@@ -62,6 +62,13 @@ def environment() -> jinja2.Environment:
 
 
 # -- text pieces --------------------------------------------------------------------------
+
+
+def _rounds(policy: EscalationPolicy) -> str:
+    if not policy.repeat:
+        return ""
+    again = "once more" if policy.repeat == 1 else f"{policy.repeat} more times"
+    return f" (the chain runs again {again}, {_say(policy.levels[-1].after)} later each time)"
 
 
 def actor_text(actor: str | None, people: c.People) -> str:
@@ -277,6 +284,8 @@ class _Prompts:
                                                              if s.warn.to else ""))
         if s.escalate:
             parts.append(f"escalate at {_say(s.escalate.budget)} to {actor_text(s.escalate.to, self.people)}")
+        if s.escalation:
+            parts.append(self._policy_text(s.escalation))
         if s.heartbeat:
             parts.append(f"`heartbeat` every {_say(s.heartbeat)}")
         if s.requires:
@@ -320,6 +329,35 @@ class _Prompts:
             extra.append(f"attesting {_names(list(target.requires))}")
         return text + (f" ({', '.join(extra)})" if extra else "")
 
+    def _policy_text(self, policy: EscalationPolicy) -> str:
+        name = f" `{policy.name}`" if policy.name else ""
+        levels = ", ".join(f"after {_say(lv.after)} to " + ", ".join(actor_text(a, self.people) for a in lv.to)
+                           for lv in policy.levels)
+        return f"escalation policy{name}: {levels}" + _rounds(policy)
+
+    def _notices(self, role: str) -> list[str]:
+        """What the runtime tells the role: on entering a state, on a gate's outcome."""
+        out = []
+        for s in self.org.lifecycle.states:
+            for n in s.notify:
+                who = next((a for a in n.to if self._receives(role, a, [s.owner])), None)
+                if who is not None:
+                    out.append(f"a task enters `{s.name}`{_as(who, role)}" + (f": \"{n.text}\"" if n.text else ""))
+        for g in self.org.gates:
+            owners = [self.owners.get(src) for src, _ in g.transitions]
+            for n in g.notify:
+                who = next((a for a in n.to if self._receives(role, a, owners)), None)
+                if who is not None:
+                    what = ", ".join(f"`{o}`" for o in n.outcomes) or "any outcome"
+                    out.append(f"gate `{g.name}` decides {what}{_as(who, role)}"
+                               + (f": \"{n.text}\"" if n.text else ""))
+        return out
+
+    def _receives(self, role: str, actor: str, owners: list[str | None]) -> bool:
+        if actor == OWNER:
+            return any(self.people.matches(role, o) for o in owners)
+        return self.people.matches(role, actor)
+
     def _scope(self, gate: str) -> str:
         """``, of domain `x`, labelled `y`` for a gate that applies to some tasks only."""
         g = self.org.gate(gate)
@@ -333,6 +371,13 @@ class _Prompts:
         out = []
         for s in self.org.lifecycle.states:
             owner = f" (owner {actor_text(s.owner, p)})" if s.owner else ""
+            policy = s.escalation
+            for i, lv in enumerate(policy.levels if policy else [], 1):
+                assert policy is not None
+                if any(p.matches(role, a) for a in lv.to):
+                    name = f" of `{policy.name}`" if policy.name else ""
+                    out.append(f"`{s.name}`{owner}: paged at level {i}{name} after {_say(lv.after)} "
+                               f"while a task stays there{_rounds(policy)}")
             if s.escalate and p.matches(role, s.escalate.to):
                 assert s.escalate.to is not None
                 out.append(f"`{s.name}`{owner}: escalated{_as(s.escalate.to, role)} at {_say(s.escalate.budget)}")
@@ -452,7 +497,8 @@ class _Prompts:
             legend.append("`Nx` is N times the SLA target")
         out["legend"] = "; ".join(legend) + "." if legend else ""
         out["owned"], out["moves"], out["move_notes"], out["escalations"] = owned, moves, notes, escalations
-        out["lifecycle"] = bool(owned or moves or escalations)
+        out["notices"] = self._notices(role_id)
+        out["lifecycle"] = bool(owned or moves or escalations or out["notices"])
         return out
 
     def _gates_and_flows(self, out: dict[str, Any], role_id: str, cmds: frozenset[str]) -> None:

@@ -30,7 +30,7 @@ from orchdsl import ast
 from orchdsl import model as m
 from orchdsl.diagnostics import Diagnostics, Label
 from orchdsl.guards import task_environment
-from orchdsl.lower import hierarchy, lifecycle, protocols, resources, tiers
+from orchdsl.lower import escalation, hierarchy, lifecycle, protocols, resources, tiers
 from orchdsl.lower.scope import Scope
 
 SINGLETONS = ("skills", "experience", "lifecycle", "delegation", "broadcast", "assignment", "capacity",
@@ -66,6 +66,7 @@ def lower(files: list[ast.File], diags: Diagnostics) -> m.Organisation | None:
         hierarchy.top(sc, org)
     sc.domain_names = [d.name for d in domains]
     tiers.declare_gates(sc)
+    policies = escalation.policies(sc)
     lc = lifecycle.lifecycle(sc)
     delegation = protocols.delegation(sc)
     broadcast = protocols.broadcast(sc, domains)
@@ -89,6 +90,7 @@ def lower(files: list[ast.File], diags: Diagnostics) -> m.Organisation | None:
         agents=agents, lifecycle=lc, delegation=delegation, broadcast=broadcast,
         handoffs=handoffs, standups=standups, consultations=consultations,
         assignment=assignment, capacity=capacity, tiers=tier_list, gates=gates, metrics=metrics,
+        escalations=policies,
         instructions=instructions, labels=labels,
         guard_variables={k: v.to_json() for k, v in
                          task_environment(sc.domain_names, protocols.task_priorities(sc)).items()},

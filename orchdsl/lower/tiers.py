@@ -19,6 +19,7 @@ from typing import Any
 from orchdsl import ast
 from orchdsl import model as m
 from orchdsl.diagnostics import Label, Span
+from orchdsl.lower import escalation
 from orchdsl.lower.scope import Scope, clause_span, named, payload, text
 
 
@@ -112,7 +113,7 @@ def _applies(sc: Scope, b: ast.Block) -> tuple[list[str] | None, list[str] | Non
             else:
                 labels = labels if labels is not None else []
                 if n.text not in sc.label_names:
-                    sc.unknown("ORC115", "label", n, sc.label_names,
+                    sc.unknown("ORC116", "label", n, sc.label_names,
                                help=f"declare it with `labels {n.text}`")
                 elif n.text not in labels:
                     labels.append(n.text)
@@ -178,7 +179,7 @@ def gates(sc: Scope) -> list[m.Gate]:
             score_categories=[n.text for n in score[0]] if score else [],
             score_min=int(score[1].value) if score else None,
             score_max=int(score[2].value) if score else None,
-            bands=bands, domains=domains, labels=labels,
+            bands=bands, notify=escalation.notifications(sc, b, list(onames)), domains=domains, labels=labels,
             span=named(b).span, reviewer_span=reviewer.span if reviewer else None,
             transition_spans=transition_spans, threshold_spans=threshold_spans,
         )

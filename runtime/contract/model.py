@@ -24,6 +24,10 @@ FORMAT_VERSION = 1
 
 RELATIONS = ("@assignee", "@peer", "@lead", "@member", "@downstream_lead", "@system")
 """actors that name an agent by its relation to a task rather than by its role"""
+OWNER = "@owner"
+"""a notification's recipient only: the owner of the state the task is in"""
+MAX_REPEAT = 10
+"""the most times an escalation policy runs its chain again after the last level"""
 FACTORS = ("skill_match", "workload", "complexity_fit", "learning_opportunity", "recent_performance")
 """the assignment factors a spec may weigh"""
 COMPLEXITIES = ("simple", "moderate", "high")
@@ -173,6 +177,38 @@ class Threshold:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Notification:
+    """Whom a notice goes to when a task enters a state, or when a gate decides one of ``outcomes``."""
+
+    to: tuple[Actor, ...]
+    """roles or relations; ``@owner`` is the owner of the state the task is in"""
+    outcomes: tuple[str, ...] = ()
+    """a gate's outcomes the notice is for; empty: every outcome"""
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationLevel:
+    """A level of an escalation policy: whom it pages, at what time in the state."""
+
+    after: Budget
+    """time in the state (``time`` only); strictly increasing from one level to the next"""
+    to: tuple[Actor, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationPolicy:
+    """Levels fired in turn while a task stays in a state. After the last level the chain
+    starts again ``repeat`` times, each round the last level's time later than the one before."""
+
+    name: str | None = None
+    """null for a policy written inside its state"""
+    description: str | None = None
+    levels: tuple[EscalationLevel, ...] = ()
+    repeat: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TierBudget:
     """A state's SLA target at some tiers."""
 
@@ -228,6 +264,10 @@ class State:
     sla: tuple[TierBudget, ...] = ()
     warn: Threshold | None = None
     escalate: Threshold | None = None
+    escalation: EscalationPolicy | None = field(default=None, metadata={"omit_none": True})
+    """the state's escalation policy (a named one copied here), when it has one instead of ``escalate``"""
+    notify: tuple[Notification, ...] | None = field(default=None, metadata={"omit_none": True})
+    """told when a task enters the state"""
     heartbeat: Budget | None = None
     tiers: tuple[int, ...] = ()
     """tiers where the state applies"""
@@ -428,6 +468,8 @@ class Gate:
     score_min: int | None = None
     score_max: int | None = None
     bands: tuple[ScoreBand, ...] = ()
+    notify: tuple[Notification, ...] | None = field(default=None, metadata={"omit_none": True})
+    """told when the gate decides"""
     tiers: tuple[int, ...] = ()
     """tiers whose flow lists the gate"""
     domains: tuple[str, ...] | None = field(default=None, metadata=_OMIT)
@@ -492,6 +534,8 @@ class CompiledModel:
     tiers: tuple[Tier, ...] = ()
     gates: tuple[Gate, ...] = ()
     metrics: tuple[Metric, ...] = ()
+    escalations: tuple[EscalationPolicy, ...] | None = field(default=None, metadata={"omit_none": True})
+    """the named escalation policies"""
     instructions: Instructions | None = field(default=None, metadata={"omit_none": True})
     """who may submit, create and close; absent: the defaults"""
     guard_variables: dict[str, GuardVariable] = field(default_factory=dict)
@@ -501,7 +545,8 @@ class CompiledModel:
 
 
 PARTS: tuple[type, ...] = (
-    Budget, OrgInfo, Level, SkillCategory, Skills, Role, Member, Domain, Agent, Threshold, TierBudget,
+    Budget, OrgInfo, Level, SkillCategory, Skills, Role, Member, Domain, Agent, Threshold, Notification,
+    EscalationLevel, EscalationPolicy, TierBudget,
     Rounds, Transition, State, Lifecycle, Delegation, Channel, Broadcast, Handoff, Standup, Consultation,
     Assignment, Action, CapacityBand, Capacity, Step, Tier, Outcome, ScoreBand, Gate, Metric,
     GuardVariable, Instructions, CompiledModel,
