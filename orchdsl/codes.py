@@ -60,6 +60,7 @@ _ALL = [
     Code("ORC113", "unknown-outcome", E, "a score band or a notice names an outcome the gate does not declare"),
     Code("ORC114", "unsafe-name", E, "a name that becomes a file or folder name breaks the safe-name rule"),
     Code("ORC115", "unknown-escalation", E, "a state names an escalation policy that is not declared"),
+    Code("ORC116", "unknown-label", E, "a gate applies to a task label the spec does not declare"),
     # 2xx: hierarchy
     Code("ORC201", "hierarchy-cycle", E, "roles report to each other in a cycle"),
     Code("ORC202", "no-root", E, "no role is at the top of the hierarchy"),
@@ -94,6 +95,11 @@ _ALL = [
     Code("ORC322", "escalation-levels-not-increasing", E,
          "an escalation policy's levels do not fire at strictly increasing times"),
     Code("ORC323", "state-class-mismatch", E, "a state class names a state that cannot mean it"),
+    Code("ORC324", "rounds-not-a-loop", E, "a transition bounded by `rounds` never leads back to its state"),
+    Code("ORC325", "rounds-path-unknown", E, "the path a bounded transition takes when its rounds run out is no "
+                                            "other transition out of the state"),
+    Code("ORC326", "rounds-dead-end", E, "when the rounds of a bounded transition run out into an escalation, no "
+                                         "other transition leads out of the state"),
     # 4xx: protocols
     Code("ORC401", "delegation-off-hierarchy", E, "a delegation hop does not go to a direct report"),
     Code("ORC402", "standup-not-climbing", E, "a standup does not go up the hierarchy"),

@@ -72,6 +72,7 @@ def to_contract(org: m.Organisation) -> c.CompiledModel:
             name: c.GuardVariable(type=str(v["type"]), values=tuple(v["values"]) if "values" in v else None)
             for name, v in org.guard_variables.items()
         },
+        labels=tuple(org.labels) or None,
     )
 
 
@@ -145,6 +146,8 @@ def _state(s: m.State) -> c.State:
                 source=t.source, target=t.target, label=t.label, guard=t.guard, guard_text=t.guard_text,
                 actors=tuple(t.actors), after=_opt_budget(t.after), tiers=tuple(t.tiers),
                 gates={g: tuple(ts) for g, ts in t.gates.items()},
+                rounds=c.Rounds(limit=t.rounds.limit, then=t.rounds.then, escalate=t.rounds.escalate)
+                if t.rounds is not None else None,
             )
             for t in s.transitions
         ),
@@ -210,4 +213,6 @@ def _gate(g: m.Gate) -> c.Gate:
         score_categories=tuple(g.score_categories), score_min=g.score_min, score_max=g.score_max,
         bands=tuple(c.ScoreBand(low=b.low, high=b.high, outcome=b.outcome) for b in g.bands),
         notify=_notify(g.notify), tiers=tuple(g.tiers),
+        domains=tuple(g.domains) if g.domains is not None else None,
+        labels=tuple(g.labels) if g.labels is not None else None,
     )

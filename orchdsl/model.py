@@ -194,6 +194,16 @@ class TierBudget(_Node):
     budget: Budget
 
 
+class Rounds(_Node):
+    """At most ``limit`` times per task; then the transition to ``then`` or an escalation."""
+
+    limit: int
+    then: str | None = None
+    escalate: Actor | None = None
+    span: Spanned = _span_field()
+    then_span: Spanned = _span_field()
+
+
 class Transition(_Node):
     source: str
     target: str
@@ -204,6 +214,7 @@ class Transition(_Node):
     after: Budget | None = Field(None, description="automatic: fires when time or tokens in the state reach this")
     tiers: list[int] = Field(default_factory=list, description="tiers where the guard can hold")
     gates: dict[str, list[int]] = Field(default_factory=dict, description="gate -> tiers where it guards this")
+    rounds: Rounds | None = Field(None, description="at most this many times per task")
     span: Spanned = _span_field()
     guard_span: Spanned = _span_field()
 
@@ -423,6 +434,8 @@ class Gate(_Node):
     bands: list[ScoreBand] = Field(default_factory=list)
     notify: list[Notification] = Field(default_factory=list, description="told when the gate decides")
     tiers: list[int] = Field(default_factory=list, description="tiers whose flow lists the gate")
+    domains: list[str] | None = Field(None, description="the domains the gate applies to (null: all)")
+    labels: list[str] | None = Field(None, description="the task labels the gate applies to (null: all)")
     span: Spanned = _span_field()
     reviewer_span: Spanned = _span_field()
     transition_spans: SkipJsonSchema[list[Span | None]] = Field(
@@ -481,6 +494,7 @@ class Organisation(_Node):
     guard_variables: dict[str, Any] = Field(
         default_factory=dict, description="the guard environment: variable -> type"
     )
+    labels: list[str] = Field(default_factory=list, description="the labels a task may carry")
     _broken: set[tuple[str, str]] = PrivateAttr(default_factory=set)
 
     # -- what lowering could not resolve (not serialised) -------------------

@@ -85,7 +85,7 @@ class AstBuilder(Transformer[Token, Any]):
             "accepted_by", "from_", "to", "every", "sections", "blocking", "timeout",
             "default", "filter", "fallback", "horizon", "flow", "reviewer", "guards",
             "criteria", "initial", "terminal", "include", "repeat", "top", "submit_by", "close_by",
-            "complexities",
+            "complexities", "labels",
         }
     )
     # Block rules: a keyword, an optional name, then clauses in braces.
@@ -230,7 +230,7 @@ class AstBuilder(Transformer[Token, Any]):
             elif name == "blocking":
                 value = vals[0].text == "blocking"
             elif name in ("tools", "learning", "needs", "requires", "priorities", "kinds",
-                          "sections", "criteria", "top", "complexities"):
+                          "sections", "criteria", "top", "complexities", "labels"):
                 value = vals[0] if vals else []
             elif name in ("responsibilities", "checklist", "tiers", "by", "chain", "members",
                           "guards", "flow", "submit_by", "close_by"):
@@ -353,6 +353,14 @@ class AstBuilder(Transformer[Token, Any]):
         target = vals.pop(0)
         label = vals.pop(0) if vals and isinstance(vals[0], ast.Text) else None
         return ast.Transition(target, label, vals, self._span(children))
+
+    def rounds_move(self, children: list[Any]) -> ast.Clause:
+        limit, target = self._values(children)
+        return ast.Clause("rounds", (limit, "move", target), self._span(children))
+
+    def rounds_escalate(self, children: list[Any]) -> ast.Clause:
+        limit, target = self._values(children)
+        return ast.Clause("rounds", (limit, "escalate", target), self._span(children))
 
     def threshold(self, children: list[Any]) -> ast.Budget:
         (value,) = self._values(children)
@@ -546,6 +554,14 @@ class AstBuilder(Transformer[Token, Any]):
     def guards_stage(self, children: list[Any]) -> ast.Clause:
         (name,) = self._values(children)
         return ast.Clause("stage", name, self._span(children))
+
+    def applies_domain(self, children: list[Any]) -> ast.Clause:
+        (names,) = self._values(children)
+        return ast.Clause("applies", ("domain", names), self._span(children))
+
+    def applies_label(self, children: list[Any]) -> ast.Clause:
+        (names,) = self._values(children)
+        return ast.Clause("applies", ("label", names), self._span(children))
 
     def gate_threshold(self, children: list[Any]) -> ast.Clause:
         vals = self._values(children)

@@ -235,6 +235,30 @@ class Firing:
                     break
         return drafts
 
+    def rounds_out(self, t: Task, target: str, now: float, actor: str | None,
+                   moved: dict[str, Any]) -> list[Draft] | None:
+        """When ``t.state -> target`` is bounded and its rounds have run out, the events that happen
+        instead of the move ``moved``: ``rounds_exhausted``, then the move to the declared path (which
+        carries the move's note and outputs); ``None`` when the move may be made."""
+        rec = self.ctx.model.states[t.state].out.get(target)
+        bound = rec.rounds if rec is not None else None
+        if bound is None:
+            return None
+        done = t.rounds(t.state, target)
+        if done < bound.limit:
+            return None
+        if bound.then is not None:
+            to = [t.assignee] if t.assignee else []
+        else:
+            to = self.perms.agents_of(bound.escalate or "", t)
+        data = {"task": t.id, "source": t.state, "target": target, "rounds": done, "then": bound.then,
+                "to_actor": bound.escalate, "to": to}
+        drafts: list[Draft] = [("rounds_exhausted", now, actor, data)]
+        if bound.then is not None:
+            instead = dict(moved, target=bound.then, instead_of=target)
+            drafts.append(("task_moved", now, actor, instead))
+        return drafts
+
     def sla_draft(self, t: Task, name: str, at: float, dim: str, measured: float) -> Draft:
         st = self.ctx.model.states[t.state]
         th = st.warn if name == "warn" else st.escalate

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,9 +66,11 @@ class TransitionRec:
     after: Budget | None
     tiers: frozenset[int]
     gates: tuple[tuple[str, frozenset[int]], ...]
+    rounds: c.Rounds | None = None
+    """at most this many times per task (``None``: unbounded)"""
 
     def gates_at(self, tier: int) -> tuple[str, ...]:
-        """The gates guarding this transition at a tier."""
+        """The gates guarding this transition at a tier (before their domains and labels)."""
         return tuple(g for g, tiers in self.gates if tier in tiers)
 
 
@@ -122,6 +124,25 @@ class GateRec:
     score_max: int | None
     bands: tuple[tuple[int, int, str], ...]
     notify: tuple[Notification, ...] = ()
+    domains: frozenset[str] | None = None
+    """the domains the gate applies to (``None``: all)"""
+    labels: frozenset[str] | None = None
+    """the labels of the tasks it applies to (``None``: all)"""
+
+    def applies(self, domain: str, labels: Iterable[str]) -> bool:
+        """Whether the gate applies to a task of ``domain`` carrying ``labels``."""
+        if self.domains is not None and domain not in self.domains:
+            return False
+        return self.labels is None or not self.labels.isdisjoint(labels)
+
+    def scope_text(self) -> str:
+        """To whom the gate applies, for a refusal."""
+        parts = []
+        if self.domains is not None:
+            parts.append("tasks of domain " + ", ".join(f"`{d}`" for d in sorted(self.domains)))
+        if self.labels is not None:
+            parts.append("tasks labelled " + ", ".join(f"`{x}`" for x in sorted(self.labels)))
+        return " and ".join(parts) or "every task"
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +266,11 @@ class Model:
     @property
     def delegation(self) -> c.Delegation | None:
         return self.spec.delegation
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """the labels a task may carry"""
+        return self.spec.labels or ()
 
     @property
     def broadcast(self) -> c.Broadcast:
@@ -416,6 +442,7 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
                 after=t.after,
                 tiers=frozenset(t.tiers),
                 gates=tuple((g, frozenset(ts)) for g, ts in sorted(t.gates.items())),
+                rounds=t.rounds,
             )
         states[s.name] = StateRec(
             name=s.name,
@@ -435,6 +462,11 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         )
         if s.escalation is not None:
             problems += _policy_problems(s.name, s.escalation)
+    for st in states.values():
+        for tr in st.out.values():
+            if tr.rounds is not None and tr.rounds.then is not None and tr.rounds.then not in st.out:
+                problems.append(f"the rounds of `{st.name} -> {tr.target}` end in `{tr.rounds.then}`, "
+                                f"which is no transition out of `{st.name}`")
     initial = lifecycle.initial or next((s.name for s in states.values() if s.initial), None)
     if initial is None or initial not in states:
         problems.append("the lifecycle has no initial state")
@@ -458,6 +490,8 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
             score_max=g.score_max,
             bands=tuple((b.low, b.high, b.outcome) for b in g.bands),
             notify=g.notify or (),
+            domains=frozenset(g.domains) if g.domains is not None else None,
+            labels=frozenset(g.labels) if g.labels is not None else None,
         )
         for o in gates[g.name].outcomes.values():
             if o.effect == "move" and o.target not in states:

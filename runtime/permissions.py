@@ -150,11 +150,16 @@ class Permissions:
                 task=t.id,
             )
 
+    def gates_of(self, rec: TransitionRec, t: Task) -> tuple[str, ...]:
+        """The gates that guard a transition for a task: at its tier, and applying to its domain and labels."""
+        gates = self.ctx.model.gates
+        return tuple(g for g in rec.gates_at(t.tier) if gates[g].applies(t.domain, t.labels))
+
     def gate_problems(self, t: Task, rec: TransitionRec) -> list[str]:
         """What keeps the gates of a transition from letting a task through in this visit."""
         problems = []
         gates = self.ctx.model.gates
-        for g in rec.gates_at(t.tier):
+        for g in self.gates_of(rec, t):
             decided = t.decisions.get(g)
             if decided is None:
                 problems.append(f"gate {q(g)} has no decision in this visit of {q(t.state)}")

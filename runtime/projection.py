@@ -116,6 +116,35 @@ def _criteria(t: Task) -> list[str]:
     return list(t.acceptance_criteria) or [t.title]
 
 
+def _note(n: dict[str, Any]) -> dict[str, Any]:
+    out = {"by": n["by"], "timestamp": _iso(n["at"]), "state": n["state"]}
+    for key in ("to", "gate", "outcome"):
+        if key in n:
+            out[key] = n[key]
+    out["text"] = n["text"]
+    return out
+
+
+def _work(state: OrgState, t: Task) -> dict[str, Any]:
+    """A task's labels, outputs and notes, and what the tasks it depends on left for it (each only when there)."""
+    out: dict[str, Any] = {}
+    if t.labels:
+        out["labels"] = list(t.labels)
+    if t.outputs:
+        out["outputs"] = list(t.outputs)
+    if t.notes:
+        out["notes"] = [_note(n) for n in t.notes]
+    inputs = []
+    for dep in dict.fromkeys([*t.dependencies, *([t.parent] if t.parent else [])]):
+        d = state.tasks.get(dep)
+        if d is not None and (d.outputs or d.notes):
+            inputs.append({"task": d.id, "status": d.state, "outputs": list(d.outputs),
+                           "notes": [_note(n) for n in d.notes]})
+    if inputs:
+        out["inputs"] = inputs
+    return out
+
+
 def _strategic(model: Model, state: OrgState, t: Task) -> dict[str, Any]:
     st_deps = [d for d in t.dependencies if re.fullmatch(r"ST\d+", d)]
     blocks = sorted(o.id for o in state.tasks.values() if o.kind == "strategic" and t.id in o.dependencies)
@@ -133,10 +162,11 @@ def _strategic(model: Model, state: OrgState, t: Task) -> dict[str, Any]:
         "dependencies": {"requires": st_deps, "blocks": blocks},
         "skill_requirements": list(dict.fromkeys(t.required_skills + t.nice_skills)),
         "complexity": t.complexity,
+        **_work(state, t),
     }
 
 
-def _tactical(model: Model, t: Task, assigned: dict[str, Any] | None) -> dict[str, Any]:
+def _tactical(model: Model, state: OrgState, t: Task, assigned: dict[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": t.id,
         "type": "tactical",
@@ -162,6 +192,7 @@ def _tactical(model: Model, t: Task, assigned: dict[str, Any] | None) -> dict[st
         "priority": t.priority,
         "tactical_acceptance_criteria": _criteria(t),
         "dependencies": list(t.dependencies),
+        **_work(state, t),
     })
     return out
 
@@ -420,12 +451,13 @@ def project(model: Model, state: OrgState, events: Sequence[Event], now: float) 
                 "outcome": d["outcome"], "effect": d["effect"], "reviewer": e.actor, "timestamp": _iso(e.at),
                 "seq": e.seq, "state": d["state"], "visit": d["visit"], "scores": d.get("scores"),
                 "total": d.get("total"), "measures": d.get("measures"),
+                **({"note": d["note"]} if "note" in d else {}),
             })
     for t in state.tasks.values():
         if t.kind == "strategic":
             files[task_path(t)] = ("strategic-task", _strategic(model, state, t))
         else:
-            files[task_path(t)] = ("tactical-task", _tactical(model, t, assigned.get(t.id)))
+            files[task_path(t)] = ("tactical-task", _tactical(model, state, t, assigned.get(t.id)))
     for agent, msgs in state.inboxes.items():
         for m in msgs:
             if m.type in OWN_FILES:

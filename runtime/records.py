@@ -187,6 +187,16 @@ class Task:
     """hours worked as last reported with a heartbeat"""
     description: str = ""
     acceptance_criteria: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    """the labels the task was created with (gates may apply by label)"""
+    outputs: list[str] = field(default_factory=list)
+    """the paths of what the work produced, as moves reported them (each once, first report first)"""
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    """the notes left on moves and gate decisions, oldest first"""
+
+    def rounds(self, source: str, target: str) -> int:
+        """How many times the task went from ``source`` to ``target``."""
+        return sum(1 for _, _, s, t in self.history if s == source and t == target)
 
     @property
     def cross_domain(self) -> bool:
@@ -207,6 +217,7 @@ class Task:
             "handoff": self.handoff, "clarifications": self.clarifications, "defects": self.defects,
             "reassignments": self.reassignments, "actual_hours": self.actual_hours,
             "description": self.description, "acceptance_criteria": list(self.acceptance_criteria),
+            "labels": list(self.labels), "outputs": list(self.outputs), "notes": [dict(n) for n in self.notes],
         }
 
 

@@ -77,10 +77,10 @@ def _outcomes(g: GateRec) -> frozenset[str]:
     return frozenset(found)
 
 
-Profile = tuple[int, bool, bool]
+Profile = tuple[int, bool, bool, frozenset[str]]
 """what the engine's checks see of a domain: its members (0, 1, or 2 and more: then one is not
 the assignee), whether its lead role has agents, whether another domain's lead has (a
-``@downstream_lead``)"""
+``@downstream_lead``), and the gates that apply to its tasks (``applies to domain``)"""
 
 
 class _Static:
@@ -105,7 +105,8 @@ class _Static:
         """the leads of the domains a task of ``d`` can be handed to"""
         self.classes: dict[Profile, list[str]] = {}
         for d in m.domains:
-            key = (min(len(m.domain_members[d]), 2), bool(self.lead_roles[d]), bool(self.other_leads[d]))
+            gates = frozenset(g for g, rec in m.gates.items() if rec.domains is None or d in rec.domains)
+            key = (min(len(m.domain_members[d]), 2), bool(self.lead_roles[d]), bool(self.other_leads[d]), gates)
             self.classes.setdefault(key, []).append(d)
         self._who: dict[tuple[ActorCheck, str, bool], frozenset[str]] = {}
 
@@ -173,7 +174,9 @@ class _Static:
     # -- gates and stages ---------------------------------------------------------------
 
     def gate_passes(self, g: GateRec, domain: str, assigned: bool) -> bool:
-        """A gate of a task can get a passing decision from its reviewer."""
+        """A gate of a task can get a passing decision from its reviewer (or is not asked in the domain)."""
+        if g.domains is not None and domain not in g.domains:
+            return True
         if not any(g.outcomes[o].effect == "pass" for o in _outcomes(g)):
             return False
         return g.reviewer is None or bool(self.who(g.reviewer, domain, assigned))
@@ -254,6 +257,8 @@ class _Static:
             if assignment is not None and self.assigners(assignment.actors, domain):
                 nexts.append((assignment.target, True))
             for g in m.gates.values():
+                if g.domains is not None and domain not in g.domains:
+                    continue
                 if tier in g.opens.get(state, ()) and (g.reviewer is None or self.who(g.reviewer, domain, assigned)):
                     nexts += [(g.outcomes[o].target or state, assigned) for o in _outcomes(g)
                               if g.outcomes[o].effect == "move"]
@@ -305,7 +310,7 @@ class _Static:
             nonlocal anyone
             for tier, state, assigned in nodes:
                 for g in self.m.gates.values():
-                    if tier in g.opens.get(state, ()) and _outcomes(g):
+                    if tier in g.opens.get(state, ()) and _outcomes(g) and (g.domains is None or d in g.domains):
                         if g.reviewer is None:
                             anyone = True
                         else:

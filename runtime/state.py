@@ -160,6 +160,7 @@ class OrgState:
             T.STANDUPS_SCHEDULED: self._standups_scheduled,
             T.AGENT_LAUNCHED: self._agent_launched,
             T.AGENT_EXITED: self._agent_exited,
+            T.ROUNDS_EXHAUSTED: self._rounds_exhausted,
         }
         missing = [t for t in T if t not in self._apply]
         if missing:
@@ -191,6 +192,7 @@ class OrgState:
             estimate_tokens=d["estimate_tokens"], dependencies=tuple(d["dependencies"]), parent=d["parent"],
             handoff_to=d["handoff_to"], created_at=e.at, state=d["state"], entered_at=e.at,
             description=d.get("description", ""), acceptance_criteria=tuple(d.get("acceptance_criteria", ())),
+            labels=tuple(d.get("labels", ())),
         )
         self.tasks[task.id] = task
         key = (task.kind, task.parent or None)
@@ -240,6 +242,8 @@ class OrgState:
         attest = d.get("attest")
         if attest:
             task.attested.update(attest)
+        if "note" in d or "outputs" in d:
+            self._left(task, e, d.get("note"), d.get("outputs"))
         if task.handoff is not None:
             self._withdraw(task, e)
         if self._terminal[target] is not None and self.ledger.release(task.id):
@@ -277,8 +281,37 @@ class OrgState:
         d = e.data
         task = self.tasks[d["task"]]
         task.decisions[d["gate"]] = d["outcome"]
+        if "note" in d:
+            self._left(task, e, d["note"], None)
         if self.model.gates[d["gate"]].notify:
             self._decided(e, task, d["gate"], d["outcome"])
+
+    def _left(self, task: Task, e: Event, note: str | None, outputs: list[str] | None) -> None:
+        """What a move or a gate decision left on the task: a note, outputs."""
+        d = e.data
+        for path in outputs or ():
+            if path not in task.outputs:
+                task.outputs.append(path)
+        if note is not None:
+            entry: dict[str, Any] = {"seq": e.seq, "at": e.at, "by": e.actor, "state": d.get("source", d.get("state"))}
+            if e.type == "gate_decided":
+                entry.update(gate=d["gate"], outcome=d["outcome"])
+            else:
+                entry["to"] = d["target"]
+            entry["text"] = note
+            task.notes.append(entry)
+
+    def _rounds_exhausted(self, e: Event) -> None:
+        d = e.data
+        task = self.tasks[d["task"]]
+        n = d["rounds"]
+        done = f"`{task.id}` went through `{d['source']} -> {d['target']}` {n} time{'' if n == 1 else 's'}, its limit"
+        if d["then"] is not None:
+            text = f"{done}; it goes to `{d['then']}` instead"
+        else:
+            text = f"{done}; escalated to {d['to_actor']}"
+            self.escalations.append({"seq": e.seq, "at": e.at, "task": task.id, "to": d["to"], "reason": text})
+        self._notify(e, d["to"], task.id, text)
 
     def _decided(self, e: Event, task: Task, gate: str, outcome: str) -> None:
         """The notices of a gate's outcome."""
@@ -332,7 +365,6 @@ class OrgState:
         if kind == "escalate":
             self.escalations.append({"seq": e.seq, "at": e.at, "task": task.id, "to": d["to"], "reason": text})
         self._notify(e, d["to"], task.id, text)
-        self._dirty.add(task.id)
 
     def _heartbeat_missed(self, e: Event) -> None:
         d = e.data

@@ -1,6 +1,6 @@
 """Checks of the task lifecycle (ORC3xx): initial and terminal states,
 reachability per tier, owners, SLA thresholds, escalation targets, gates that
-a path skips.
+a path skips, bounded loops.
 
 Reachability is computed once per tier (``Graphs.reachable`` and
 ``Graphs.finishing``) and each finding is reported once per state, with the
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from orchdsl import model as m
 from orchdsl.checks.digraph import DiGraph
 from orchdsl.checks.graphs import Check, Graphs, closure
-from orchdsl.diagnostics import Diagnostics, Label
+from orchdsl.diagnostics import Diagnostics, Label, did_you_mean
 
 ICS = ("@assignee", "@peer", "@member")
 
@@ -502,6 +502,41 @@ def check_escalations(org: m.Organisation, g: Graphs, diags: Diagnostics) -> Non
                       help=f"name a role, or give `{s.name}` an owner")
 
 
+# ---------------------------------------------------------------- bounded loops
+
+
+def check_rounds(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
+    """ORC324 a bounded transition that never leads back to its state; ORC325 the path a bounded
+    transition takes when its rounds run out is no transition out of the state; ORC326 an escalation
+    when they run out that leaves the task nowhere to go."""
+    onward = {s.name: [t.target for t in s.transitions] for s in org.lifecycle.states}
+    for s in org.lifecycle.states:
+        for t in s.transitions:
+            r = t.rounds
+            if r is None:
+                continue
+            back = closure(lambda x: onward.get(x, ()), [t.target])
+            if s.name not in back:
+                diags.add("ORC324", f"`rounds` bounds `{s.name} -> {t.target}`, which never leads back to `{s.name}`",
+                          r.span, notes=[f"from `{t.target}` a task can reach {_names(sorted(back)) or 'nothing'}"],
+                          help="bound the transition that sends a task back for another round")
+            if r.then is None:
+                if not [x for x in onward[s.name] if x != t.target]:
+                    diags.add("ORC326", f"when the rounds of `{s.name} -> {t.target}` run out, no other transition "
+                              f"leads out of `{s.name}`", r.span,
+                              notes=[f"the escalation leaves the task in `{s.name}` for good"],
+                              help=f"declare another transition out of `{s.name}` that {r.escalate} may make")
+                continue
+            if r.then == t.target:
+                diags.add("ORC325", f"when its rounds run out, `{s.name} -> {t.target}` cannot take itself",
+                          r.then_span or r.span, help=f"name another transition out of `{s.name}`")
+            elif r.then not in onward[s.name]:
+                others = [x for x in onward[s.name] if x != t.target]
+                diags.add("ORC325", f"`{s.name} -> {r.then}` is no transition, so the task cannot take it when "
+                          f"the rounds of `{s.name} -> {t.target}` run out", r.then_span or r.span,
+                          help=did_you_mean(r.then, others) or f"declare `-> {r.then}` in state `{s.name}`")
+
+
 CHECKS: list[Check] = [
     check_shape,
     check_reachability,
@@ -510,4 +545,5 @@ CHECKS: list[Check] = [
     check_thresholds,
     check_gates_on_paths,
     check_state_classes,
+    check_rounds,
 ]

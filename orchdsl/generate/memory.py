@@ -68,7 +68,7 @@ def _tier_range(tiers: list[int]) -> str:
 
 
 def _transition(t: Transition, people: c.People) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "from": t.source,
         "to": t.target,
         "label": t.label,
@@ -78,6 +78,10 @@ def _transition(t: Transition, people: c.People) -> dict[str, Any]:
         "tiers": list(t.tiers),
         "gates": [{"gate": g, "tiers": list(ts)} for g, ts in t.gates.items()],
     }
+    if t.rounds is not None:
+        r = t.rounds
+        out["rounds"] = {"limit": r.limit, **({"then": r.then} if r.then else {"escalate": r.escalate})}
+    return out
 
 
 def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
@@ -105,6 +109,7 @@ def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
             states[s.name]["notify"] = [{"to": list(n.to), "text": n.text} for n in s.notify]
     gates: list[dict[str, Any]] = []
     for g in org.gates:
+        applies = {k: v for k, v in (("domains", g.domains), ("labels", g.labels)) if v is not None}
         gates.append({
             "name": g.name,
             "description": g.description,
@@ -119,6 +124,7 @@ def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
             "score": ({"categories": list(g.score_categories), "min": g.score_min, "max": g.score_max,
                        "bands": [{"low": b.low, "high": b.high, "outcome": b.outcome} for b in g.bands]}
                       if g.score_categories else None),
+            **({"applies_to": applies} if applies else {}),
         })
         if g.notify:
             gates[-1]["notify"] = [{"to": list(n.to), "on": list(n.outcomes), "text": n.text} for n in g.notify]

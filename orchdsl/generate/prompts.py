@@ -328,9 +328,14 @@ class _Prompts:
         if list(t.tiers) != self.lc_tiers:
             extra.append(_tier_word(list(t.tiers)))
         if t.gates:
-            extra.append("gates " + ", ".join(f"`{g}` ({_tier_word(list(ts))})" for g, ts in t.gates.items()))
+            extra.append("gates " + ", ".join(f"`{g}` ({_tier_word(list(ts))}{self._scope(g)})"
+                                              for g, ts in t.gates.items()))
         if t.after:
             extra.append(f"made by the runtime after {_say(t.after)}")
+        if t.rounds is not None:
+            r = t.rounds
+            then = f"the task goes to `{r.then}` instead" if r.then else f"it is escalated to {r.escalate}"
+            extra.append(f"at most {r.limit} time{'' if r.limit == 1 else 's'} per task, then {then}")
         target = self.org.lifecycle.state(t.target)
         if target is not None and target.requires:
             extra.append(f"attesting {_names(list(target.requires))}")
@@ -364,6 +369,14 @@ class _Prompts:
         if actor == OWNER:
             return any(self.people.matches(role, o) for o in owners)
         return self.people.matches(role, actor)
+
+    def _scope(self, gate: str) -> str:
+        """``, of domain `x`, labelled `y`` for a gate that applies to some tasks only."""
+        g = self.org.gate(gate)
+        if g is None:
+            return ""
+        return (f", of domain {_names(g.domains)}" if g.domains is not None else "") + (
+            f", labelled {_names(g.labels)}" if g.labels is not None else "")
 
     def _escalations(self, role: str) -> list[str]:
         p = self.people
@@ -423,6 +436,8 @@ class _Prompts:
                          + _names([s for s in g.stages]))
         if g.tiers:
             lines.append(_tier_word(list(g.tiers)).capitalize())
+        if g.domains is not None or g.labels is not None:
+            lines.append(f"Only for tasks{self._scope(g.name)[1:]}; other tasks skip it")
         if g.criteria:
             lines.append(f"Criteria: {_names(list(g.criteria))}")
         for crit, per in g.thresholds.items():
@@ -437,7 +452,7 @@ class _Prompts:
             effect = {"pass": "passes", "hold": "holds the step for a new decision"}.get(
                 o.effect, f"sends the task back to `{o.target}`")
             outcomes.append(f"`{o.name}` {effect}")
-        lines.append("Outcomes: " + "; ".join(outcomes))
+        lines.append("Outcomes: " + "; ".join(outcomes) + " (`--note TEXT` says why)")
         return {"name": g.name, "description": g.description or "", "lines": lines}
 
     # -- one role ---------------------------------------------------------------------------
@@ -477,7 +492,8 @@ class _Prompts:
         if "move" in cmds:
             notes.append("Make a transition with `move TASK STATE`, attesting each item the target state "
                          "requires (`--attest ITEM`); a gated transition needs a passing decision of each of "
-                         "its gates during the task's current visit to the source state.")
+                         "its gates during the task's current visit to the source state. `--note TEXT` and "
+                         "`--output PATH` (a file the work made) reach the tasks that depend on it.")
         if "assign" in cmds:
             notes.append("A task without an assignee enters a state owned by `@assignee` only by `assign TASK` "
                          "(`--to AGENT` names the member, else the best candidate by the spec's weights).")

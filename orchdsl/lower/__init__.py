@@ -77,6 +77,7 @@ def lower(files: list[ast.File], diags: Diagnostics) -> m.Organisation | None:
     assignment = resources.assignment(sc)
     capacity = resources.capacity(sc)
     tier_list = tiers.tiers(sc)
+    labels = tiers.labels(sc)
     gates = tiers.gates(sc)
     metrics = tiers.metrics(sc)
     if org is None:
@@ -90,7 +91,7 @@ def lower(files: list[ast.File], diags: Diagnostics) -> m.Organisation | None:
         handoffs=handoffs, standups=standups, consultations=consultations,
         assignment=assignment, capacity=capacity, tiers=tier_list, gates=gates, metrics=metrics,
         escalations=policies,
-        instructions=instructions,
+        instructions=instructions, labels=labels,
         guard_variables={k: v.to_json() for k, v in
                          task_environment(sc.domain_names, protocols.task_priorities(sc),
                                           resources.task_complexities(sc)).items()},

@@ -23,7 +23,7 @@ from orchdsl import model as m
 from orchdsl.diagnostics import Label, Span
 from orchdsl.guards import GuardChecker, partial_eval, task_environment, to_text
 from orchdsl.lower import escalation, protocols, resources
-from orchdsl.lower.scope import Scope, named, text
+from orchdsl.lower.scope import Scope, named, payload, text
 
 
 def lifecycle(sc: Scope) -> m.Lifecycle:
@@ -140,6 +140,25 @@ def _threshold(sc: Scope, value: Any, default_to: str | None) -> m.Threshold | N
                        span=budget.span, to_span=to.span if to else None)
 
 
+def _rounds(sc: Scope, c: ast.Clause | None) -> m.Rounds | None:
+    """``rounds N then -> STATE`` or ``rounds N then escalate to ACTOR``."""
+    if c is None:
+        return None
+    limit: ast.Num
+    kind: str
+    target: ast.Name
+    limit, kind, target = payload(c.value)
+    if not limit.integer or limit.value < 1:
+        sc.diags.add("ORC901", f"`rounds` takes a whole number of at least 1; got `{limit.value:g}`", limit.span,
+                     help="write `rounds 1` or more")
+        return None
+    if kind == "move":
+        then = sc.state(target)
+        return m.Rounds(limit=int(limit.value), then=then, span=c.span, then_span=target.span) if then else None
+    to = sc.actor(target, "threshold")
+    return m.Rounds(limit=int(limit.value), escalate=to, span=c.span, then_span=target.span) if to else None
+
+
 def _transition(sc: Scope, source: str, tr: ast.Transition, env: dict[str, Any]) -> m.Transition | None:
     target = sc.state(tr.target)
     guard_expr = sc.one(tr, "when")
@@ -152,12 +171,13 @@ def _transition(sc: Scope, source: str, tr: ast.Transition, env: dict[str, Any])
         sc.diags.add("ORC901", "an automatic transition fires after a duration or a token budget",
                      tr.span)
         after = None
+    rounds = _rounds(sc, sc.one_clause(tr, "rounds"))
     if target is None:
         return None
     return sc.build(
         m.Transition, tr.span, source=source, target=target,
         label=tr.label.value if tr.label else None, guard=guard,
-        guard_text=to_text(guard) if guard else None, actors=actors, after=after,
+        guard_text=to_text(guard) if guard else None, actors=actors, after=after, rounds=rounds,
         span=tr.target.span, guard_span=guard_expr.span if guard_expr is not None else None,
     )
 

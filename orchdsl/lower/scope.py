@@ -83,6 +83,7 @@ class Scope:
         self.domains_by_name: dict[str, ast.Block] = {}
         self.domain_names: list[str] = []
         self.gate_blocks: dict[str, ast.Block] = {}
+        self.label_names: dict[str, ast.Name] = {}
         self.state_names: dict[str, ast.Block] = {}
         self.escalation_blocks: dict[str, ast.Block] = {}
         self.escalations: dict[str, m.EscalationPolicy] = {}
@@ -130,7 +131,7 @@ class Scope:
                            help=f"keep one `{kind}`")
         return first.value if isinstance(first, ast.Clause) else first
 
-    def one_clause(self, block: ast.Block, kind: str) -> ast.Clause | None:
+    def one_clause(self, block: ast.Block | ast.Transition, kind: str) -> ast.Clause | None:
         """The clause itself (value and span) of a clause that may appear at most once."""
         found = [c for c in block.clauses if c.kind == kind]
         self.one(block, kind)

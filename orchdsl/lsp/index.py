@@ -23,7 +23,7 @@ from orchdsl import ast
 from orchdsl.diagnostics import Span
 
 KINDS = ("role", "state", "domain", "skill", "level", "experience", "gate", "channel", "tier", "stage",
-         "outcome", "standup", "consultation", "metric", "category", "escalation")
+         "outcome", "standup", "consultation", "metric", "category", "escalation", "label")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +142,9 @@ class _Walker:
         for item in f.items:
             if isinstance(item, ast.Block):
                 outline.append(self.block(item, None))
+            elif item.kind == "labels":
+                for n in _names(item.value):
+                    self.add("label", n, True, item)
         return outline
 
     def block(self, b: ast.Block, parent: ast.Block | None) -> Outline:
@@ -197,6 +200,12 @@ class _Walker:
         for c in t.clauses:
             if c.kind == "by":
                 self.role(c.value)
+            elif c.kind == "rounds" and isinstance(c.value, tuple):
+                _, then, target = c.value
+                if then == "move":
+                    self.add("state", target)
+                else:
+                    self.role(target)
         detail = t.label.value if t.label else "transition"
         return Outline("transition", f"-> {t.target.text}", detail, t.span, t.target.span)
 
@@ -246,6 +255,10 @@ class _Walker:
                 self.add("state", n)
         elif k == "stage":
             self.add("stage", v if isinstance(v, ast.Name) else None)
+        elif k == "applies" and isinstance(v, tuple):  # a gate for some domains or labels
+            what, names = v
+            for n in _names(names):
+                self.add("domain" if what == "domain" else "label", n)
         elif k == "outcome" and b.name is not None:
             assert isinstance(v, tuple)
             name, effect = v

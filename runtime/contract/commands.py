@@ -175,6 +175,9 @@ TASK = _id("task", "the task", required=True, positional=True)
 ATTEST = Param("attest", "ids", "requirements of the target state this move vouches for", metavar="ITEM")
 INSTRUCTION = _id("instruction", "the instruction", required=True, positional=True)
 NOTE = Param("note", "text", "a note")
+REVIEW_NOTE = Param("note", "text", "a note for whoever works on the task next (what was done, what to change)")
+OUTPUTS = Param("outputs", "texts", "a path of something the work produced, relative to the workspace (one per use)",
+                flag="--output", metavar="PATH")
 SCORES = Param("scores", "scores", "a score per category (the total picks the outcome)", flag="--score",
                metavar="CATEGORY=N")
 
@@ -195,6 +198,8 @@ COMMANDS: tuple[Command, ...] = (
               metavar="TEXT"),
         Param("skills", "ids", "skills the task requires", arg="required_skills", metavar="SKILL"),
         Param("nice", "ids", "skills that help", arg="nice_skills", metavar="SKILL"),
+        Param("labels", "ids", "a label the spec declares (one per use); gates may apply to labelled tasks only",
+              flag="--label", metavar="LABEL"),
         Param("complexity", "text", "the task's complexity, one the spec declares (default: the middle one, "
                                     "moderate of the default list)"),
         Param("priority", "text", "the task's priority, one the spec declares (default: the middle one, "
@@ -212,6 +217,7 @@ COMMANDS: tuple[Command, ...] = (
     ), who=Who.ASSIGNER, done="assigned {task}"),
     Command("move", "move a task to a state along a declared transition", "move", (
         TASK, _id("to", "the target state", required=True, positional=True, arg="target", metavar="STATE"), ATTEST,
+        REVIEW_NOTE, OUTPUTS,
     ), who=Who.TRANSITION_ACTOR, done="moved {task} to {to}"),
     Command("heartbeat", "report progress on a task you are assigned", "heartbeat", (
         TASK,
@@ -226,6 +232,7 @@ COMMANDS: tuple[Command, ...] = (
         SCORES,
         Param("measures", "measures", "a measure per criterion (0.85 or 85%)", flag="--measure",
               metavar="CRITERION=X"),
+        REVIEW_NOTE,
     ), who=Who.TASK_GATE_REVIEWER, done="decided {gate} on {task}"),
     Command("reassign", "move an assigned task to another member of its domain", "reassign", (
         TASK, _id("to", "the member (default: the best other candidate)", metavar="AGENT"),

@@ -234,6 +234,20 @@ class TierBudget:
     budget: Budget
 
 
+_OMIT = {"omit_none": True}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rounds:
+    """A bound on a transition back into an earlier state (a review loop): it is taken at most
+    ``limit`` times per task; the next time, the task goes to ``then`` (a transition out of the same
+    state) or stays where it is and the move is escalated to ``escalate``."""
+
+    limit: int
+    then: str | None = field(default=None, metadata=_OMIT)
+    escalate: Actor | None = field(default=None, metadata=_OMIT)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Transition:
     """A transition between two states of the lifecycle."""
@@ -251,6 +265,8 @@ class Transition:
     """tiers where the guard can hold"""
     gates: dict[str, tuple[int, ...]] = field(default_factory=dict)
     """gate -> tiers where it guards this"""
+    rounds: Rounds | None = field(default=None, metadata=_OMIT)
+    """at most this many times per task (absent: unbounded)"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -534,6 +550,10 @@ class Gate:
     """told when the gate decides"""
     tiers: tuple[int, ...] = ()
     """tiers whose flow lists the gate"""
+    domains: tuple[str, ...] | None = field(default=None, metadata=_OMIT)
+    """the gate applies only to tasks of these domains (absent: every domain)"""
+    labels: tuple[str, ...] | None = field(default=None, metadata=_OMIT)
+    """the gate applies only to tasks that carry one of these labels (absent: every task)"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -598,11 +618,13 @@ class CompiledModel:
     """who may submit, create and close; absent: the defaults"""
     guard_variables: dict[str, GuardVariable] = field(default_factory=dict)
     """the guard environment: variable -> type"""
+    labels: tuple[str, ...] | None = field(default=None, metadata=_OMIT)
+    """the labels a task may carry (``task create --label``); absent: none are declared"""
 
 
 PARTS: tuple[type, ...] = (
     Budget, OrgInfo, Level, SkillCategory, Skills, Role, Member, Domain, Agent, Threshold, Notification,
-    EscalationLevel, EscalationPolicy, TierBudget, Transition, State, StateClasses, Lifecycle, Delegation,
+    EscalationLevel, EscalationPolicy, TierBudget, Rounds, Transition, State, StateClasses, Lifecycle, Delegation,
     Channel, Broadcast, Handoff, ProgressStatuses, Standup, Consultation,
     Assignment, Action, CapacityBand, Capacity, Step, Tier, Outcome, ScoreBand, Gate, Metric,
     GuardVariable, Instructions, CompiledModel,

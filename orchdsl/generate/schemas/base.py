@@ -110,6 +110,7 @@ class Enums:
         self.complexities = list(org.assignment.complexities if org.assignment and org.assignment.complexities
                                  else COMPLEXITIES)
         self.kinds = list(org.broadcast.kinds)
+        self.labels = list(org.labels)
         self.broadcast_priorities = list(org.broadcast.priorities)
         self.defs: dict[str, Schema] = {
             "state": self.of(self.states, STRING, "a state of the lifecycle"),

@@ -36,6 +36,31 @@ RISK_LEVELS = ["low", "medium", "high", "critical"]
 ESCALATION_KINDS = ["task", "acknowledgement", "domain_capacity"]
 
 
+def _work(e: Enums) -> dict[str, Schema]:
+    """A task's labels, outputs and notes, and what the tasks it depends on left for it."""
+    note = obj({
+        "by": e.ref("agent", "who left the note"),
+        "timestamp": TIMESTAMP,
+        "state": e.ref("state", "the state the task was in"),
+        "to": e.ref("state", "the state a move took the task to"),
+        "gate": e.of(e.gates, STRING, "the gate a decision was about"),
+        "outcome": STRING,
+        "text": STRING,
+    }, ["by", "timestamp", "state", "text"])
+    output = {"type": "string", "minLength": 1, "description": "a path relative to the workspace"}
+    return {
+        "labels": arr(e.of(e.labels, STRING, "a label the spec declares")),
+        "outputs": arr(output),
+        "notes": arr(note),
+        "inputs": arr(obj({
+            "task": {"type": "string", "pattern": TASK_ID},
+            "status": e.ref("state", "the state of the task depended on"),
+            "outputs": arr(output),
+            "notes": arr(note),
+        }, ["task", "status", "outputs", "notes"])),
+    }
+
+
 def strategic_task(org: Organisation, e: Enums) -> Schema:
     props: dict[str, Schema] = {
         "id": {"type": "string", "pattern": ST_ID},
@@ -58,6 +83,7 @@ def strategic_task(org: Organisation, e: Enums) -> Schema:
         "skill_requirements": arr(e.ref("skill")),
         "complexity": enum(e.complexities),
         "risk_level": enum(RISK_LEVELS),
+        **_work(e),
     }
     required = ["id", "type", "tier", "instruction_id", "description", "owner", "status", "scope",
                 "strategic_acceptance_criteria"]
@@ -98,6 +124,7 @@ def tactical_task(org: Organisation, e: Enums) -> Schema:
         "tactical_acceptance_criteria": arr(STRING, 1),
         "dependencies": arr({"type": "string", "pattern": TASK_ID}),
         "deadline": TIMESTAMP,
+        **_work(e),
     }
     required = ["id", "type", "parent_strategic_task", "instruction_id", "domain", "description",
                 "status", "estimated_effort", "complexity", "tactical_acceptance_criteria"]
@@ -195,6 +222,7 @@ def gate_decision(org: Organisation, e: Enums) -> Schema:
         "scores": nullable({"type": "object", "additionalProperties": {"type": "integer"}}),
         "total": nullable({"type": "integer"}),
         "measures": nullable({"type": "object", "additionalProperties": {"type": "number"}}),
+        "note": {"type": "string", "description": "the reviewer's note"},
     }
     required = ["task_id", "instruction_id", "gate", "outcome", "effect", "reviewer", "timestamp", "seq",
                 "state", "visit"]
@@ -243,7 +271,10 @@ def task_state_machine(org: Organisation, e: Enums) -> Schema:
         "automatic": nullable(obj({"after": budget, "actor": const("@system")})),
         "tiers": tier_list,
         "gates": arr(obj({"gate": e.of(e.gates, STRING), "tiers": tier_list})),
+        "rounds": obj({"limit": {"type": "integer", "minimum": 1}, "then": state_name, "escalate": STRING},
+                      ["limit"]),
     })
+    transition["required"].remove("rounds")  # only a bounded transition has it
     gate_notify = arr(obj({"to": STRINGS, "on": STRINGS, "text": nullable(STRING)},
                           description="who is told when the gate decides one of `on` (every outcome when empty)"))
     gate = obj({
@@ -263,6 +294,7 @@ def task_state_machine(org: Organisation, e: Enums) -> Schema:
                                "bands": arr(obj({"low": {"type": "integer"}, "high": {"type": "integer"},
                                                  "outcome": STRING}))})),
         "notify": gate_notify,
+        "applies_to": obj({"domains": arr(e.ref("domain")), "labels": arr(e.of(e.labels, STRING))}, []),
     }, ["name", "description", "reviewer", "guards", "stages", "tiers", "criteria", "thresholds", "outcomes",
         "score"])
     props: dict[str, Schema] = {
