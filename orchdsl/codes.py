@@ -57,8 +57,10 @@ _ALL = [
     Code("ORC110", "relation-out-of-context", E, "a relation used where it has no meaning"),
     Code("ORC111", "unknown-stage", E, "a flow stage or gated stage that does not exist"),
     Code("ORC112", "unknown-measure", E, "a metric measure that does not exist"),
-    Code("ORC113", "unknown-outcome", E, "a score band names an outcome the gate does not declare"),
+    Code("ORC113", "unknown-outcome", E, "a score band or a notice names an outcome the gate does not declare"),
     Code("ORC114", "unsafe-name", E, "a name that becomes a file or folder name breaks the safe-name rule"),
+    Code("ORC115", "unknown-escalation", E, "a state names an escalation policy that is not declared"),
+    Code("ORC116", "unknown-label", E, "a gate applies to a task label the spec does not declare"),
     # 2xx: hierarchy
     Code("ORC201", "hierarchy-cycle", E, "roles report to each other in a cycle"),
     Code("ORC202", "no-root", E, "no role is at the top of the hierarchy"),
@@ -67,6 +69,7 @@ _ALL = [
     Code("ORC205", "member-not-under-lead", E, "a domain member does not report to the domain's lead"),
     Code("ORC206", "member-of-several-domains", E, "a role is a member of more than one domain"),
     Code("ORC207", "lead-is-member", E, "a domain's lead is also listed as a member"),
+    Code("ORC208", "top-reports-to", E, "a role declared at the top of the hierarchy reports to another role"),
     # 3xx: lifecycle
     Code("ORC301", "no-initial-state", E, "the lifecycle has no initial state"),
     Code("ORC302", "several-initial-states", E, "the lifecycle has more than one initial state"),
@@ -89,6 +92,14 @@ _ALL = [
     Code("ORC319", "multiple-without-target", E, "a threshold is a multiple but the state has no SLA target"),
     Code("ORC320", "no-lifecycle", E, "the organisation declares no lifecycle"),
     Code("ORC321", "guard-too-complex", E, "a guard nests too deep or has too many parts"),
+    Code("ORC322", "escalation-levels-not-increasing", E,
+         "an escalation policy's levels do not fire at strictly increasing times"),
+    Code("ORC323", "state-class-mismatch", E, "a state class names a state that cannot mean it"),
+    Code("ORC324", "rounds-not-a-loop", E, "a transition bounded by `rounds` never leads back to its state"),
+    Code("ORC325", "rounds-path-unknown", E, "the path a bounded transition takes when its rounds run out is no "
+                                            "other transition out of the state"),
+    Code("ORC326", "rounds-dead-end", E, "when the rounds of a bounded transition run out into an escalation, no "
+                                         "other transition leads out of the state"),
     # 4xx: protocols
     Code("ORC401", "delegation-off-hierarchy", E, "a delegation hop does not go to a direct report"),
     Code("ORC402", "standup-not-climbing", E, "a standup does not go up the hierarchy"),
@@ -100,13 +111,15 @@ _ALL = [
     Code("ORC408", "channel-without-members", E, "a broadcast channel has no members"),
     Code("ORC409", "duplicate-handoff", E, "the same pair of domains has two handoffs"),
     Code("ORC410", "consultation-without-timeout", E, "a blocking consultation has no timeout"),
+    Code("ORC411", "bad-progress-status", E, "a standup names a progress status that does not exist, or twice"),
+    Code("ORC412", "status-never-reported", W, "a standup names a progress status it can never report"),
     # 5xx: assignment and capacity
     Code("ORC501", "weight-out-of-range", E, "an assignment weight is outside [0, 1]"),
     Code("ORC502", "weights-not-one", E, "the assignment weights do not sum to 1"),
     Code("ORC503", "unknown-factor", E, "an assignment factor that does not exist"),
     Code("ORC504", "capacity-not-increasing", E, "capacity thresholds are not strictly increasing"),
     Code("ORC505", "fit-not-monotonic", W, "harder work is fitted to less experience than easier work"),
-    Code("ORC506", "unknown-complexity", E, "a complexity that is not simple, moderate or high"),
+    Code("ORC506", "unknown-complexity", E, "a complexity the assignment does not declare (by default simple, moderate, high)"),
     # 6xx: skills and domains
     Code("ORC601", "domain-without-members", E, "a domain has no member ICs"),
     Code("ORC602", "skill-nobody-holds", E, "a skill a domain requires is held by none of its members"),
@@ -129,6 +142,7 @@ _ALL = [
     Code("ORC803", "unused-gate", W, "a gate is declared but no tier's flow lists it"),
     Code("ORC804", "unused-experience", W, "an experience level is declared but never used"),
     Code("ORC805", "shared-color", W, "two roles share a colour"),
+    Code("ORC806", "unused-escalation", W, "an escalation policy is declared but no state uses it"),
     # 9xx: values
     Code("ORC901", "invalid-value", E, "a value is outside what its field allows"),
     Code("ORC902", "number-too-large", E, "a number or a duration is larger than any field allows"),

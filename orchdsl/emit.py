@@ -26,7 +26,8 @@ def to_contract(org: m.Organisation) -> c.CompiledModel:
     return c.CompiledModel(
         format_version=org.format_version,
         org=c.OrgInfo(name=org.org.name, version=org.org.version, title=org.org.title,
-                      description=org.org.description),
+                      description=org.org.description,
+                      top=tuple(org.org.top) if org.org.top is not None else None),
         skills=c.Skills(
             levels=tuple(_level(lv) for lv in org.skills.levels),
             categories=tuple(c.SkillCategory(name=cat.name, skills=tuple(cat.skills))
@@ -36,10 +37,7 @@ def to_contract(org: m.Organisation) -> c.CompiledModel:
         roles=tuple(_role(r) for r in org.roles),
         domains=tuple(_domain(d) for d in org.domains),
         agents=tuple(c.Agent(id=a.id, role=a.role, domain=a.domain) for a in org.agents),
-        lifecycle=c.Lifecycle(
-            name=org.lifecycle.name, tiers=tuple(org.lifecycle.tiers), initial=org.lifecycle.initial,
-            states=tuple(_state(s) for s in org.lifecycle.states),
-        ),
+        lifecycle=lifecycle(org.lifecycle),
         delegation=_delegation(org.delegation),
         broadcast=c.Broadcast(
             kinds=tuple(org.broadcast.kinds), priorities=tuple(org.broadcast.priorities),
@@ -48,7 +46,8 @@ def to_contract(org: m.Organisation) -> c.CompiledModel:
         handoffs=tuple(_handoff(h) for h in org.handoffs),
         standups=tuple(
             c.Standup(name=s.name, description=s.description, from_=s.from_, to=s.to, every=_budget(s.every),
-                      sections=tuple(s.sections))
+                      sections=tuple(s.sections),
+                      statuses=c.ProgressStatuses(**s.statuses) if s.statuses else None)
             for s in org.standups
         ),
         consultations=tuple(
@@ -64,10 +63,16 @@ def to_contract(org: m.Organisation) -> c.CompiledModel:
             c.Metric(name=x.name, title=x.title, measure=x.measure, argument=x.argument, op=x.op, target=x.target)
             for x in org.metrics
         ),
+        escalations=tuple(p for p in map(_policy, org.escalations) if p is not None) or None,
+        instructions=None if org.instructions is None else c.Instructions(
+            submit=tuple(org.instructions.submit), close=tuple(org.instructions.close),
+            create={k: tuple(v) for k, v in org.instructions.create.items()},
+        ),
         guard_variables={
             name: c.GuardVariable(type=str(v["type"]), values=tuple(v["values"]) if "values" in v else None)
             for name, v in org.guard_variables.items()
         },
+        labels=tuple(org.labels) or None,
     )
 
 
@@ -106,18 +111,43 @@ def _threshold(t: m.Threshold | None) -> c.Threshold | None:
     return c.Threshold(budget=_budget(t.budget), to=t.to) if t is not None else None
 
 
+def lifecycle(lc: m.Lifecycle) -> c.Lifecycle:
+    """The lifecycle in the contract's format (what the checks derive state classes from, too)."""
+    classes = c.StateClasses(**{k: tuple(v) for k, v in lc.classes.items()}) if lc.classes else None
+    return c.Lifecycle(name=lc.name, tiers=tuple(lc.tiers), initial=lc.initial,
+                       states=tuple(_state(s) for s in lc.states), classes=classes)
+
+
+def _notify(ns: list[m.Notification]) -> tuple[c.Notification, ...] | None:
+    if not ns:
+        return None  # left out of the compiled model, which then reads as before notices existed
+    return tuple(c.Notification(to=tuple(n.to), outcomes=tuple(n.outcomes), text=n.text) for n in ns)
+
+
+def _policy(p: m.EscalationPolicy | None) -> c.EscalationPolicy | None:
+    if p is None:
+        return None
+    return c.EscalationPolicy(
+        name=p.name, description=p.description, repeat=p.repeat,
+        levels=tuple(c.EscalationLevel(after=_budget(lv.after), to=tuple(lv.to)) for lv in p.levels),
+    )
+
+
 def _state(s: m.State) -> c.State:
     return c.State(
         name=s.name, description=s.description, initial=s.initial, terminal=s.terminal, owner=s.owner,
         sla=tuple(c.TierBudget(tiers=tuple(tb.tiers) if tb.tiers is not None else None, budget=_budget(tb.budget))
                   for tb in s.sla),
-        warn=_threshold(s.warn), escalate=_threshold(s.escalate), heartbeat=_opt_budget(s.heartbeat),
+        warn=_threshold(s.warn), escalate=_threshold(s.escalate), escalation=_policy(s.escalation),
+        notify=_notify(s.notify), heartbeat=_opt_budget(s.heartbeat),
         tiers=tuple(s.tiers), requires=tuple(s.requires),
         transitions=tuple(
             c.Transition(
                 source=t.source, target=t.target, label=t.label, guard=t.guard, guard_text=t.guard_text,
                 actors=tuple(t.actors), after=_opt_budget(t.after), tiers=tuple(t.tiers),
                 gates={g: tuple(ts) for g, ts in t.gates.items()},
+                rounds=c.Rounds(limit=t.rounds.limit, then=t.rounds.then, escalate=t.rounds.escalate)
+                if t.rounds is not None else None,
             )
             for t in s.transitions
         ),
@@ -137,7 +167,8 @@ def _channel(ch: m.Channel) -> c.Channel:
 
 
 def _handoff(h: m.Handoff) -> c.Handoff:
-    return c.Handoff(from_domain=h.from_domain, to_domain=h.to_domain, description=h.description,
+    return c.Handoff(from_domain=h.from_domain, to_domain=h.to_domain, from_role=h.from_role, to_role=h.to_role,
+                     description=h.description,
                      checklist=tuple(h.checklist), accepted_by=h.accepted_by, on_accept=h.on_accept,
                      on_reject=h.on_reject)
 
@@ -146,7 +177,7 @@ def _assignment(a: m.Assignment | None) -> c.Assignment | None:
     if a is None:
         return None
     return c.Assignment(weights=dict(a.weights), filter=a.filter, filter_text=a.filter_text, fit=dict(a.fit),
-                        fallback=a.fallback)
+                        fallback=a.fallback, complexities=tuple(a.complexities) if a.complexities else None)
 
 
 def _action(a: m.Action | None) -> c.Action | None:
@@ -181,5 +212,7 @@ def _gate(g: m.Gate) -> c.Gate:
         outcomes=tuple(c.Outcome(name=o.name, effect=o.effect, target=o.target) for o in g.outcomes),
         score_categories=tuple(g.score_categories), score_min=g.score_min, score_max=g.score_max,
         bands=tuple(c.ScoreBand(low=b.low, high=b.high, outcome=b.outcome) for b in g.bands),
-        tiers=tuple(g.tiers),
+        notify=_notify(g.notify), tiers=tuple(g.tiers),
+        domains=tuple(g.domains) if g.domains is not None else None,
+        labels=tuple(g.labels) if g.labels is not None else None,
     )

@@ -65,12 +65,14 @@ def enum(*members: str) -> Type:
     return Type("enum", tuple(members))
 
 
-def task_environment(domains: list[str], priorities: list[str]) -> dict[str, Type]:
-    """The variables a lifecycle guard may use (``task.priority`` takes the declared priorities)."""
+def task_environment(domains: list[str], priorities: list[str],
+                     complexities: list[str] | None = None) -> dict[str, Type]:
+    """The variables a lifecycle guard may use (``task.priority`` and ``task.complexity`` take the
+    declared priorities and complexities; the default complexities when none are given)."""
     return {
         "tier": INT,
         "task.kind": enum(*KINDS),
-        "task.complexity": enum(*COMPLEXITIES),
+        "task.complexity": enum(*(complexities or COMPLEXITIES)),
         "task.priority": enum(*priorities),
         "task.cross_domain": BOOL,
         "task.dependencies_met": BOOL,

@@ -28,11 +28,17 @@ FORMAT_VERSION = contract.FORMAT_VERSION
 RELATIONS = contract.RELATIONS
 FACTORS = contract.FACTORS
 COMPLEXITIES = contract.COMPLEXITIES
+KINDS = contract.KINDS
 DEFAULT_PRIORITIES = contract.DEFAULT_PRIORITIES
 STAGES = contract.STAGES
 MEASURES = contract.MEASURES
 MEASURES_WITH_STATE = contract.MEASURES_WITH_STATE
 GUARD_FORMAT = contract.GUARD_FORMAT
+STATE_CLASSES = contract.STATE_CLASSES
+PROGRESS_STATUSES = contract.PROGRESS_STATUSES
+STATUS_SECTIONS = contract.STATUS_SECTIONS
+OWNER = contract.OWNER
+MAX_REPEAT = contract.MAX_REPEAT
 
 Actor = str
 Spanned = SkipJsonSchema[Span | None]
@@ -71,7 +77,10 @@ class OrgInfo(_Node):
     version: str | None = None
     title: str | None = None
     description: str | None = None
+    top: list[str] | None = Field(None, description="the roles declared at the top of the hierarchy, "
+                                  "peers when several; absent: the one role that reports to nobody")
     span: Spanned = _span_field()
+    top_spans: SpanMap = _span_map()
 
 
 class Level(_Node):
@@ -151,9 +160,48 @@ class Threshold(_Node):
     to_span: Spanned = _span_field()
 
 
+class Notification(_Node):
+    """Whom the runtime tells, with a notice in their inbox, when a task enters a state
+    (``notify`` in a state) or when a gate decides one of ``outcomes`` (``notify`` in a gate)."""
+
+    to: list[Actor] = Field(description="roles or relations (`@owner`: the owner of the task's state)")
+    outcomes: list[str] = Field(default_factory=list, description="a gate's outcomes; empty: every outcome")
+    text: str | None = None
+    span: Spanned = _span_field()
+
+
+class EscalationLevel(_Node):
+    """One level of an escalation policy: whom to page, when the task has been that long in the state."""
+
+    after: Budget
+    to: list[Actor]
+    span: Spanned = _span_field()
+
+
+class EscalationPolicy(_Node):
+    """Levels fired in turn while a task stays in a state, then the whole chain again ``repeat`` times."""
+
+    name: str | None = Field(None, description="null for a policy written inside its state")
+    description: str | None = None
+    levels: list[EscalationLevel] = Field(default_factory=list)
+    repeat: Annotated[int, Field(ge=0, le=MAX_REPEAT)] = 0
+    span: Spanned = _span_field()
+    repeat_span: Spanned = _span_field()
+
+
 class TierBudget(_Node):
     tiers: list[int] | None = Field(None, description="the tiers this target applies to; null for all")
     budget: Budget
+
+
+class Rounds(_Node):
+    """At most ``limit`` times per task; then the transition to ``then`` or an escalation."""
+
+    limit: int
+    then: str | None = None
+    escalate: Actor | None = None
+    span: Spanned = _span_field()
+    then_span: Spanned = _span_field()
 
 
 class Transition(_Node):
@@ -166,6 +214,7 @@ class Transition(_Node):
     after: Budget | None = Field(None, description="automatic: fires when time or tokens in the state reach this")
     tiers: list[int] = Field(default_factory=list, description="tiers where the guard can hold")
     gates: dict[str, list[int]] = Field(default_factory=dict, description="gate -> tiers where it guards this")
+    rounds: Rounds | None = Field(None, description="at most this many times per task")
     span: Spanned = _span_field()
     guard_span: Spanned = _span_field()
 
@@ -179,6 +228,8 @@ class State(_Node):
     sla: list[TierBudget] = Field(default_factory=list)
     warn: Threshold | None = None
     escalate: Threshold | None = None
+    escalation: EscalationPolicy | None = Field(None, description="the state's escalation policy, resolved")
+    notify: list[Notification] = Field(default_factory=list, description="told when a task enters the state")
     heartbeat: Budget | None = None
     tiers: list[int] = Field(default_factory=list, description="tiers where the state applies")
     requires: list[str] = Field(default_factory=list)
@@ -197,7 +248,12 @@ class Lifecycle(_Node):
     tiers: list[int] = Field(default_factory=list)
     initial: str | None = None
     states: list[State] = Field(default_factory=list)
+    classes: dict[str, list[str]] = Field(
+        default_factory=dict, description="the declared state classes (`work`, `blocked`, `escalated`, `ready`, "
+                                          "`done`) -> their states; a class not declared is derived")
     span: Spanned = _span_field()
+    class_spans: SpanMap = _span_map()
+    """state class -> the span of its clause; ``"class STATE"`` -> the span of the state's name in it"""
 
     def state(self, name: str) -> State | None:
         for s in self.states:
@@ -234,6 +290,8 @@ class Broadcast(_Node):
 class Handoff(_Node):
     from_domain: str
     to_domain: str
+    from_role: str | None = Field(None, description="a handoff between roles: the role that hands the work over")
+    to_role: str | None = Field(None, description="a handoff between roles: the role that receives and accepts it")
     description: str | None = None
     checklist: list[str] = Field(default_factory=list)
     accepted_by: Actor | None = None
@@ -245,6 +303,14 @@ class Handoff(_Node):
     on_accept_span: Spanned = _span_field()
     on_reject_span: Spanned = _span_field()
 
+    @property
+    def ends(self) -> str:
+        """``from->to``: its domains, or for a handoff between roles its roles (the name
+        ``Organisation.broken`` knows it by)."""
+        if self.from_role is not None or self.to_role is not None:
+            return f"{self.from_role or '?'}->{self.to_role or '?'}"
+        return f"{self.from_domain}->{self.to_domain}"
+
 
 class Standup(_Node):
     name: str
@@ -253,8 +319,12 @@ class Standup(_Node):
     to: Actor
     every: Budget
     sections: list[str] = Field(default_factory=list)
+    statuses: dict[str, str] = Field(
+        default_factory=dict, description="progress status (`on_track`, `at_risk`, `blocked`) -> the word the "
+                                          "standup reports it with, where the spec names it")
     span: Spanned = _span_field()
     to_span: Spanned = _span_field()
+    statuses_span: Spanned = _span_field()
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True,
                               defer_build=True)
@@ -280,6 +350,9 @@ class Assignment(_Node):
     filter_text: str | None = None
     fit: dict[str, str] = Field(default_factory=dict, description="complexity -> minimal experience")
     fallback: Actor | None = None
+    complexities: list[str] = Field(default_factory=list,
+                                    description="the declared task complexities, easiest first (the default "
+                                                "ones when empty)")
     span: Spanned = _span_field()
     weight_spans: SpanMap = _span_map()
     fit_spans: SpanMap = _span_map()
@@ -359,13 +432,29 @@ class Gate(_Node):
     score_min: int | None = None
     score_max: int | None = None
     bands: list[ScoreBand] = Field(default_factory=list)
+    notify: list[Notification] = Field(default_factory=list, description="told when the gate decides")
     tiers: list[int] = Field(default_factory=list, description="tiers whose flow lists the gate")
+    domains: list[str] | None = Field(None, description="the domains the gate applies to (null: all)")
+    labels: list[str] | None = Field(None, description="the task labels the gate applies to (null: all)")
     span: Spanned = _span_field()
     reviewer_span: Spanned = _span_field()
     transition_spans: SkipJsonSchema[list[Span | None]] = Field(
         default_factory=list, exclude=True, description="the span of each guarded transition")
     threshold_spans: SkipJsonSchema[dict[str, Span]] = Field(
         default_factory=dict, exclude=True, description="criterion/tier -> span of the tier range")
+
+
+class Instructions(_Node):
+    """Who may submit instructions, create tasks and close instructions; an empty list keeps the
+    default (submit and create: any agent; close: staff roles, the roles at the top and the actor
+    of a tier's `close` step)."""
+
+    submit: list[Actor] = Field(default_factory=list)
+    create: dict[str, list[Actor]] = Field(default_factory=dict, description="task kind -> who creates it")
+    close: list[Actor] = Field(default_factory=list)
+    span: Spanned = _span_field()
+    clause_spans: SpanMap = _span_map()
+    """``submit``, ``close``, ``create.KIND`` -> the clause that says it"""
 
 
 class Metric(_Node):
@@ -400,9 +489,12 @@ class Organisation(_Node):
     tiers: list[Tier] = Field(default_factory=list)
     gates: list[Gate] = Field(default_factory=list)
     metrics: list[Metric] = Field(default_factory=list)
+    escalations: list[EscalationPolicy] = Field(default_factory=list, description="named escalation policies")
+    instructions: Instructions | None = None
     guard_variables: dict[str, Any] = Field(
         default_factory=dict, description="the guard environment: variable -> type"
     )
+    labels: list[str] = Field(default_factory=list, description="the labels a task may carry")
     _broken: set[tuple[str, str]] = PrivateAttr(default_factory=set)
 
     # -- what lowering could not resolve (not serialised) -------------------

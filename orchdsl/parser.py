@@ -31,6 +31,7 @@ VALUE_TOKENS = frozenset(
     {
         "NAME", "RELATION", "STRING", "INT", "FLOAT", "PERCENT", "DURATION", "TOKENS",
         "MULTIPLE", "COUNT", "COMP_OP", "STAR", "TERMINAL_KIND", "BLOCKING", "TRUE", "FALSE",
+        "STATE_CLASS", "TASK_KIND",
     }
 )
 
@@ -83,7 +84,8 @@ class AstBuilder(Transformer[Token, Any]):
             "acknowledge", "overdue", "priorities", "kinds", "members", "checklist",
             "accepted_by", "from_", "to", "every", "sections", "blocking", "timeout",
             "default", "filter", "fallback", "horizon", "flow", "reviewer", "guards",
-            "criteria", "initial", "terminal", "include",
+            "criteria", "initial", "terminal", "include", "repeat", "top", "submit_by", "close_by",
+            "complexities", "labels",
         }
     )
     # Block rules: a keyword, an optional name, then clauses in braces.
@@ -91,6 +93,7 @@ class AstBuilder(Transformer[Token, Any]):
         {
             "skills", "experience", "role", "domain", "lifecycle", "state", "delegation",
             "broadcast", "standup", "consultation", "assignment", "capacity", "gate",
+            "escalation", "instructions",
         }
     )
 
@@ -148,7 +151,7 @@ class AstBuilder(Transformer[Token, Any]):
             self._check_string(tok)
         elif t in _NUMERIC and not self._number_ok(tok, span):
             s = re.sub(r"[0-9.]+", "1", s, count=1)  # a stand-in, so that building the tree goes on
-        if t in ("NAME", "RELATION", "STAR", "TERMINAL_KIND", "BLOCKING", "COMP_OP"):
+        if t in ("NAME", "RELATION", "STAR", "TERMINAL_KIND", "BLOCKING", "COMP_OP", "STATE_CLASS", "TASK_KIND"):
             return ast.Name(s, span)
         if t == "STRING":
             return ast.Text(_unquote(s), span)
@@ -227,10 +230,10 @@ class AstBuilder(Transformer[Token, Any]):
             elif name == "blocking":
                 value = vals[0].text == "blocking"
             elif name in ("tools", "learning", "needs", "requires", "priorities", "kinds",
-                          "sections", "criteria"):
+                          "sections", "criteria", "top", "complexities", "labels"):
                 value = vals[0] if vals else []
             elif name in ("responsibilities", "checklist", "tiers", "by", "chain", "members",
-                          "guards", "flow"):
+                          "guards", "flow", "submit_by", "close_by"):
                 value = vals
             else:
                 value = vals[0] if vals else None
@@ -315,6 +318,10 @@ class AstBuilder(Transformer[Token, Any]):
         high = int(nums[1].value) if len(nums) > 1 else low
         return ast.TierRange(low, high, self._span(children))
 
+    def state_class(self, children: list[Any]) -> ast.Clause:
+        kind, *states = self._values(children)
+        return ast.Clause("state_class", (kind, states), self._span(children))
+
     def warn(self, children: list[Any]) -> ast.Clause:
         vals = self._values(children)
         return ast.Clause("warn", (vals[0], vals[1] if len(vals) > 1 else None), self._span(children))
@@ -323,11 +330,37 @@ class AstBuilder(Transformer[Token, Any]):
         threshold, target = self._values(children)
         return ast.Clause("escalate", (threshold, target), self._span(children))
 
+    def notification(self, children: list[Any]) -> ast.Clause:
+        vals = self._values(children)
+        text = vals.pop() if vals and isinstance(vals[-1], ast.Text) else None
+        on = vals.pop() if vals and isinstance(vals[-1], list) else None
+        return ast.Clause("notify", (vals, on, text), self._span(children))
+
+    def escalation_use(self, children: list[Any]) -> ast.Clause:
+        (name,) = self._values(children)
+        return ast.Clause("escalation", name, self._span(children))
+
+    def escalation_inline(self, children: list[Any]) -> ast.Clause:
+        span = self._span(children)
+        return ast.Clause("escalation", ast.Block("escalation", None, self._values(children), span), span)
+
+    def level(self, children: list[Any]) -> ast.Clause:
+        vals = self._values(children)
+        return ast.Clause("level", (vals[0], vals[1:]), self._span(children))
+
     def transition(self, children: list[Any]) -> ast.Transition:
         vals = self._values(children)
         target = vals.pop(0)
         label = vals.pop(0) if vals and isinstance(vals[0], ast.Text) else None
         return ast.Transition(target, label, vals, self._span(children))
+
+    def rounds_move(self, children: list[Any]) -> ast.Clause:
+        limit, target = self._values(children)
+        return ast.Clause("rounds", (limit, "move", target), self._span(children))
+
+    def rounds_escalate(self, children: list[Any]) -> ast.Clause:
+        limit, target = self._values(children)
+        return ast.Clause("rounds", (limit, "escalate", target), self._span(children))
 
     def threshold(self, children: list[Any]) -> ast.Budget:
         (value,) = self._values(children)
@@ -400,6 +433,13 @@ class AstBuilder(Transformer[Token, Any]):
 
     # -- protocols -----------------------------------------------------------
 
+    def statuses(self, children: list[Any]) -> ast.Clause:
+        return ast.Clause("statuses", self._values(children), self._span(children))
+
+    def status_name(self, children: list[Any]) -> tuple[ast.Name, ast.Name]:
+        key, value = self._values(children)
+        return key, value
+
     def channel(self, children: list[Any]) -> ast.Block:
         vals = self._values(children)
         name = vals.pop(0)
@@ -419,6 +459,19 @@ class AstBuilder(Transformer[Token, Any]):
         vals = self._values(children)
         src, dst = vals[0], vals[1]
         return ast.Block("handoff", None, vals[2:], self._span(children), {"from": src, "to": dst})
+
+    def create_by(self, children: list[Any]) -> ast.Clause:
+        """``create [strategic|tactical] by A, ...``: the kind (or ``None``) and the actors."""
+        vals = self._values(children)
+        has_kind = isinstance(children[1], Token) and children[1].type == "TASK_KIND"
+        kind = vals.pop(0) if has_kind else None
+        return ast.Clause("create_by", (kind, vals), self._span(children))
+
+    def role_handoff(self, children: list[Any]) -> ast.Block:
+        """``handoff role A -> B {...}``: from one role to another, within a task's domain."""
+        vals = self._values(children)
+        src, dst = vals[0], vals[1]
+        return ast.Block("handoff", None, vals[2:], self._span(children), {"from": src, "to": dst, "roles": True})
 
     def domain_ref(self, children: list[Any]) -> ast.Name:
         (v,) = self._values(children)
@@ -501,6 +554,14 @@ class AstBuilder(Transformer[Token, Any]):
     def guards_stage(self, children: list[Any]) -> ast.Clause:
         (name,) = self._values(children)
         return ast.Clause("stage", name, self._span(children))
+
+    def applies_domain(self, children: list[Any]) -> ast.Clause:
+        (names,) = self._values(children)
+        return ast.Clause("applies", ("domain", names), self._span(children))
+
+    def applies_label(self, children: list[Any]) -> ast.Clause:
+        (names,) = self._values(children)
+        return ast.Clause("applies", ("label", names), self._span(children))
 
     def gate_threshold(self, children: list[Any]) -> ast.Clause:
         vals = self._values(children)
@@ -620,6 +681,8 @@ _PUNCT_NAMES = {
     "COMP_OP": "a comparison",
     "TERMINAL_KIND": "`success` or `failure`",
     "BLOCKING": "`blocking` or `nonblocking`",
+    "STATE_CLASS": "`work`, `blocked`, `escalated`, `ready` or `done`",
+    "TASK_KIND": "`strategic` or `tactical`",
     "STAR": "`*`",
     "TRUE": "`true`",
     "FALSE": "`false`",

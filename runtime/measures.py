@@ -4,7 +4,7 @@
 state (definitions in docs/runtime.md); ``reassign``, ``record_clarification``
 and ``record_defect`` record the facts some of them count. Hours worked on a
 task count the time in the model's work states (``Model.work_states``) unless
-the assignee reported them.
+the assignee reported them; a task is completed in a done state (``Model.done_states``).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class Measures:
             scored = [s for s in score_task(self.ctx, t) if s.agent != current]
             if to is not None:
                 info = self.ctx.agent(to)
-                if info.domain != t.domain or info.kind != "member":
+                if info.domain != t.domain or not info.works:
                     raise Refused("RUN010", f"{q(to)} is not a member of domain {q(t.domain)}", task=t.id)
                 if to == current:
                     raise Refused("RUN013", f"{q(to)} is the assignee of {q(t.id)} already", task=t.id)
@@ -103,7 +103,7 @@ class Measures:
             t = self.ctx.task(task)
             if t.assignee is not None and agent.id != t.assignee:
                 raise Refused("RUN004", f"only the assignee {q(t.assignee)} records clarifications on {q(t.id)}")
-            if t.assignee is None and (agent.kind != "member" or agent.domain != t.domain):
+            if t.assignee is None and (not agent.works or agent.domain != t.domain):
                 raise Refused("RUN004", f"{q(as_)} is not a member of {q(t.domain)}")
             to = list(self.ctx.model.agents_for("@lead", t.domain))
             return [("clarification_recorded", now, as_, {"task": t.id, "note": note, "to": to})]
@@ -132,7 +132,7 @@ class Measures:
     def _reviews(self, roles: frozenset[str], relations: frozenset[str], agent: AgentInfo, t: Task) -> bool:
         if agent.role in roles:
             return True
-        if "@peer" in relations and agent.kind == "member" and agent.domain == t.domain and agent.id != t.assignee:
+        if "@peer" in relations and agent.works and agent.domain == t.domain and agent.id != t.assignee:
             return True
         return "@lead" in relations and agent.role == self.ctx.model.domain_lead_role.get(t.domain)
 
@@ -158,7 +158,7 @@ class Measures:
         """One measure from the state: (value or None without data, sample size)."""
         tasks = list(self.ctx.state.tasks.values())
         states = self.ctx.model.states
-        done = [t for t in tasks if states[t.state].terminal == "success"]
+        done = [t for t in tasks if t.state in self.ctx.model.done_states]
         if name == "clarification_free":
             tactical = [t for t in done if t.kind == "tactical"]
             return _ratio(sum(1 for t in tactical if t.clarifications == 0), len(tactical)), len(tactical)

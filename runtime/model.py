@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,17 @@ from typing import Any
 from .contract import model as c
 from .contract.codec import ContractError, from_data
 from .contract.guards import Guard, compile_guard
-from .contract.model import COMPLEXITIES, DEFAULT_PRIORITIES, FORMAT_VERSION, KINDS, RELATIONS, Budget
+from .contract.model import (
+    COMPLEXITIES,
+    DEFAULT_PRIORITIES,
+    FORMAT_VERSION,
+    KINDS,
+    MAX_REPEAT,
+    RELATIONS,
+    Budget,
+    EscalationPolicy,
+    Notification,
+)
 from .errors import ModelError
 from .profiles import Candidate, candidate_from_member
 
@@ -56,9 +66,11 @@ class TransitionRec:
     after: Budget | None
     tiers: frozenset[int]
     gates: tuple[tuple[str, frozenset[int]], ...]
+    rounds: c.Rounds | None = None
+    """at most this many times per task (``None``: unbounded)"""
 
     def gates_at(self, tier: int) -> tuple[str, ...]:
-        """The gates guarding this transition at a tier."""
+        """The gates guarding this transition at a tier (before their domains and labels)."""
         return tuple(g for g, tiers in self.gates if tier in tiers)
 
 
@@ -82,6 +94,8 @@ class StateRec:
     requires: tuple[str, ...]
     out: dict[str, TransitionRec]
     automatic: tuple[TransitionRec, ...]
+    escalation: EscalationPolicy | None = None
+    notify: tuple[Notification, ...] = ()
 
     def target_for(self, tier: int) -> Budget | None:
         for tiers, budget in self.sla:
@@ -109,6 +123,26 @@ class GateRec:
     score_min: int | None
     score_max: int | None
     bands: tuple[tuple[int, int, str], ...]
+    notify: tuple[Notification, ...] = ()
+    domains: frozenset[str] | None = None
+    """the domains the gate applies to (``None``: all)"""
+    labels: frozenset[str] | None = None
+    """the labels of the tasks it applies to (``None``: all)"""
+
+    def applies(self, domain: str, labels: Iterable[str]) -> bool:
+        """Whether the gate applies to a task of ``domain`` carrying ``labels``."""
+        if self.domains is not None and domain not in self.domains:
+            return False
+        return self.labels is None or not self.labels.isdisjoint(labels)
+
+    def scope_text(self) -> str:
+        """To whom the gate applies, for a refusal."""
+        parts = []
+        if self.domains is not None:
+            parts.append("tasks of domain " + ", ".join(f"`{d}`" for d in sorted(self.domains)))
+        if self.labels is not None:
+            parts.append("tasks labelled " + ", ".join(f"`{x}`" for x in sorted(self.labels)))
+        return " and ".join(parts) or "every task"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +152,8 @@ class AgentInfo:
     domain: str | None
     kind: str
     """``staff``, ``lead`` or ``member`` (the kind of its role)"""
+    works: bool = False
+    """works in its domain: a member, or a lead its domain also lists as a member"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +229,8 @@ class Model:
     candidates: dict[str, Candidate]
     """member agent -> its assignment data (``committed_hours`` 0; the engine fills it in)"""
     priorities: tuple[str, ...]
+    complexities: tuple[str, ...]
+    """the task complexities, easiest first: declared by the assignment, else ``COMPLEXITIES``"""
     weights: dict[str, float]
     assignment_filter: Guard | None
     fit: dict[str, int]
@@ -207,21 +245,32 @@ class Model:
     """every declared tier (a tier without tasks too) by number"""
     flows: dict[int, Flow] = field(default_factory=dict)
     """the flow of every declared tier by number"""
+    top_roles: tuple[str, ...] = ()
+    """the roles at the top of the hierarchy: those the spec declares (peers), else the role that
+    reports to nobody"""
+    # The state classes (``c.STATE_CLASSES``), as the spec declares them or as derived from the
+    # lifecycle (``c.Lifecycle.state_classes``).
     work_states: frozenset[str] = frozenset()
-    """where the assignee works on a task: states owned by ``@assignee`` with a heartbeat
-    (all non-terminal ``@assignee`` states when none has one); hours worked count there"""
+    """where the assignee works on a task; hours worked count there"""
     blocked_states: frozenset[str] = frozenset()
-    """where a task waits: states with an automatic transition out, and the targets of
-    automatic transitions (a task the clock moves was stuck)"""
+    """where a task is blocked (a standup's blockers)"""
     escalated_states: frozenset[str] = frozenset()
-    """where the clock moves stuck work: the non-terminal targets of automatic transitions"""
+    """where escalated work waits for help"""
     ready_states: frozenset[str] = frozenset()
-    """where assigned work waits to be started: the ``@assignee`` states that assignment leads to
-    (from a state not owned by ``@assignee``), other than the work states"""
+    """where assigned work waits to be started"""
+    done_states: frozenset[str] = frozenset()
+    """where a task counts as done (completed, for metrics and standups)"""
+    progress: dict[str, c.ProgressStatuses] = field(default_factory=dict)
+    """standup -> its words for the progress statuses"""
 
     @property
     def delegation(self) -> c.Delegation | None:
         return self.spec.delegation
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """the labels a task may carry"""
+        return self.spec.labels or ()
 
     @property
     def broadcast(self) -> c.Broadcast:
@@ -239,6 +288,10 @@ class Model:
     def assignment(self) -> c.Assignment | None:
         return self.spec.assignment
 
+    @property
+    def instructions(self) -> c.Instructions:
+        return self.spec.instructions or _NO_RULES
+
     def agents_for(self, actor: str, domain: str | None) -> tuple[str, ...]:
         """Agents an actor names for a task of ``domain`` (role or @lead/@member);
         used for notification targets, where no per-task relation is needed."""
@@ -249,11 +302,33 @@ class Model:
             return self.domain_members.get(domain or "", ())
         return self.agents_by_role.get(actor, ())
 
+    def agents_of(self, actor: str, assignee: str | None, domain: str, downstream: str | None) -> list[str]:
+        """The agents an actor names for one task: its assignee, the domain's other members
+        (``@peer``), the lead of its downstream domain, or a role's agents; nobody for ``@system``."""
+        if actor == "@assignee":
+            return [assignee] if assignee else []
+        if actor == "@peer":
+            return [a for a in self.domain_members.get(domain, ()) if a != assignee]
+        if actor == "@downstream_lead":
+            return list(self.agents_for("@lead", downstream)) if downstream else []
+        if actor == "@system":
+            return []
+        return list(self.agents_for(actor, domain))
+
+
+_NO_RULES = c.Instructions()
+
 
 def default_priority(priorities: tuple[str, ...]) -> str:
     """The priority a command takes when none is given: the middle one of the declared list
     (``normal`` of ``critical, high, normal, low``)."""
     return priorities[len(priorities) // 2] if priorities else "normal"
+
+
+def default_complexity(complexities: tuple[str, ...]) -> str:
+    """The complexity a task takes when none is given: the middle one of the list, as for
+    priorities (``moderate`` of ``simple, moderate, high``)."""
+    return complexities[len(complexities) // 2]
 
 
 def digest_of(data: Mapping[str, Any]) -> str:
@@ -312,14 +387,16 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         if role is None:
             problems.append(f"agent `{a.id}` has unknown role `{a.role}`")
             continue
-        agents[a.id] = AgentInfo(a.id, a.role, a.domain, role.kind)
         by_role.setdefault(a.role, []).append(a.id)
 
     domains = {d.name: d for d in spec.domains}
+    working = {(m.role, d.name) for d in domains.values() for m in d.members}
+    for a in spec.agents:
+        role = roles.get(a.role)
+        if role is not None:
+            agents[a.id] = AgentInfo(a.id, a.role, a.domain, role.kind, (a.role, a.domain) in working)
     lead_role = {name: d.lead for name, d in domains.items()}
-    members = {
-        name: tuple(a.id for a in agents.values() if a.domain == name and a.kind == "member") for name in domains
-    }
+    members = {name: tuple(a.id for a in agents.values() if a.domain == name and a.works) for name in domains}
     skills = frozenset(s for cat in spec.skills.categories for s in cat.skills)
     exp_rank = {lv.name: i for i, lv in enumerate(sorted(spec.experience, key=lambda x: x.value))}
 
@@ -365,6 +442,7 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
                 after=t.after,
                 tiers=frozenset(t.tiers),
                 gates=tuple((g, frozenset(ts)) for g, ts in sorted(t.gates.items())),
+                rounds=t.rounds,
             )
         states[s.name] = StateRec(
             name=s.name,
@@ -379,7 +457,16 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
             requires=s.requires,
             out=out,
             automatic=tuple(t for t in out.values() if t.after is not None),
+            escalation=s.escalation,
+            notify=s.notify or (),
         )
+        if s.escalation is not None:
+            problems += _policy_problems(s.name, s.escalation)
+    for st in states.values():
+        for tr in st.out.values():
+            if tr.rounds is not None and tr.rounds.then is not None and tr.rounds.then not in st.out:
+                problems.append(f"the rounds of `{st.name} -> {tr.target}` end in `{tr.rounds.then}`, "
+                                f"which is no transition out of `{st.name}`")
     initial = lifecycle.initial or next((s.name for s in states.values() if s.initial), None)
     if initial is None or initial not in states:
         problems.append("the lifecycle has no initial state")
@@ -402,6 +489,9 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
             score_min=g.score_min,
             score_max=g.score_max,
             bands=tuple((b.low, b.high, b.outcome) for b in g.bands),
+            notify=g.notify or (),
+            domains=frozenset(g.domains) if g.domains is not None else None,
+            labels=frozenset(g.labels) if g.labels is not None else None,
         )
         for o in gates[g.name].outcomes.values():
             if o.effect == "move" and o.target not in states:
@@ -416,6 +506,14 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
     for name, lead in lead_role.items():
         if lead not in roles:
             problems.append(f"domain `{name}` has unknown lead `{lead}`")
+    classes = lifecycle.state_classes()
+    for cls, named in classes.items():
+        problems.extend(f"state class `{cls}` names an unknown state `{n}`" for n in sorted(named - states.keys()))
+    standups = {su.name: su for su in spec.standups}
+    for su in standups.values():
+        words = su.statuses.words if su.statuses else ()
+        if len(set(words)) < len(words):
+            problems.append(f"standup `{su.name}` gives two progress statuses the same word")
     if problems:
         raise ModelError("the compiled model is inconsistent: " + "; ".join(problems))
 
@@ -441,6 +539,7 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         candidates=candidates,
         priorities=(spec.delegation.priorities if spec.delegation and spec.delegation.priorities
                     else DEFAULT_PRIORITIES),
+        complexities=(assignment.complexities if assignment and assignment.complexities else COMPLEXITIES),
         weights=dict(assignment.weights) if assignment else {},
         assignment_filter=compile_guard(filt) if filt is not None else None,
         fit={cx: exp_rank.get(lv, 0) for cx, lv in assignment.fit.items()} if assignment else {},
@@ -448,27 +547,29 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         hours_per_day=default_hpd,
         horizon_days=capacity.horizon_days if capacity else 3.0,
         capacity=capacity,
-        standups={su.name: su for su in spec.standups},
+        standups=standups,
         consultations={x.name: x for x in spec.consultations},
         channels={ch.name: ch for ch in spec.broadcast.channels},
         tier_specs={t.number: t for t in spec.tiers},
         flows=tier_flows(spec),
-        work_states=_work_states(states),
-        escalated_states=frozenset(a.target for st in states.values() for a in st.automatic
-                                   if states[a.target].terminal is None),
-        ready_states=frozenset(
-            r.target for st in states.values() if st.owner != "@assignee" and st.terminal is None
-            for r in st.out.values() if states[r.target].owner == "@assignee"
-        ) - _work_states(states),
-        blocked_states=frozenset(
-            name for st in states.values() if st.terminal is None
-            for name in (st.name, *(a.target for a in st.automatic))
-            if st.automatic and states[name].terminal is None
-        ),
+        top_roles=spec.org.top if spec.org.top is not None else tuple(r.id for r in spec.roles if r.reports_to is None),
+        work_states=classes["work"],
+        escalated_states=classes["escalated"],
+        ready_states=classes["ready"],
+        blocked_states=classes["blocked"],
+        done_states=classes["done"],
+        progress={name: su.statuses or c.ProgressStatuses() for name, su in standups.items()},
     )
 
 
-def _work_states(states: dict[str, StateRec]) -> frozenset[str]:
-    assigned = [s for s in states.values() if s.owner == "@assignee" and s.terminal is None]
-    beating = [s.name for s in assigned if s.heartbeat is not None]
-    return frozenset(beating or (s.name for s in assigned))
+def _policy_problems(state: str, p: EscalationPolicy) -> list[str]:
+    """What makes a state's escalation policy unusable: no level, a level not in time,
+    levels out of order, a repeat count out of bounds."""
+    times = [lv.after.value for lv in p.levels]
+    if (not times or any(lv.after.kind != "time" for lv in p.levels)
+            or any(b <= a for a, b in zip(times, times[1:], strict=False))):
+        return [f"the escalation policy of `{state}` needs levels at strictly increasing times"]
+    if not 0 <= p.repeat <= MAX_REPEAT:
+        return [f"the escalation policy of `{state}` repeats {p.repeat} times, more than {MAX_REPEAT}"]
+    return []
+

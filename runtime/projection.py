@@ -48,7 +48,7 @@ from typing import Any, TypeVar
 from .contract import layout
 from .contract.codec import to_data
 from .contract.events import Event
-from .contract.model import Action, Budget
+from .contract.model import Action, Budget, ProgressStatuses
 from .model import Model
 from .records import Consultation, Delegation, Handoff, Message, Task
 from .standups import WEEK
@@ -118,6 +118,35 @@ def _criteria(t: Task) -> list[str]:
     return list(t.acceptance_criteria) or [t.title]
 
 
+def _note(n: dict[str, Any]) -> dict[str, Any]:
+    out = {"by": n["by"], "timestamp": _iso(n["at"]), "state": n["state"]}
+    for key in ("to", "gate", "outcome"):
+        if key in n:
+            out[key] = n[key]
+    out["text"] = n["text"]
+    return out
+
+
+def _work(state: OrgState, t: Task) -> dict[str, Any]:
+    """A task's labels, outputs and notes, and what the tasks it depends on left for it (each only when there)."""
+    out: dict[str, Any] = {}
+    if t.labels:
+        out["labels"] = list(t.labels)
+    if t.outputs:
+        out["outputs"] = list(t.outputs)
+    if t.notes:
+        out["notes"] = [_note(n) for n in t.notes]
+    inputs = []
+    for dep in dict.fromkeys([*t.dependencies, *([t.parent] if t.parent else [])]):
+        d = state.tasks.get(dep)
+        if d is not None and (d.outputs or d.notes):
+            inputs.append({"task": d.id, "status": d.state, "outputs": list(d.outputs),
+                           "notes": [_note(n) for n in d.notes]})
+    if inputs:
+        out["inputs"] = inputs
+    return out
+
+
 def _strategic(model: Model, state: OrgState, t: Task) -> dict[str, Any]:
     st_deps = [d for d in t.dependencies if re.fullmatch(r"ST\d+", d)]
     blocks = sorted(set(state.strategic_dependents.get(t.id, ())))
@@ -135,10 +164,11 @@ def _strategic(model: Model, state: OrgState, t: Task) -> dict[str, Any]:
         "dependencies": {"requires": st_deps, "blocks": blocks},
         "skill_requirements": list(dict.fromkeys(t.required_skills + t.nice_skills)),
         "complexity": t.complexity,
+        **_work(state, t),
     }
 
 
-def _tactical(model: Model, t: Task, assigned: dict[str, Any] | None) -> dict[str, Any]:
+def _tactical(model: Model, state: OrgState, t: Task, assigned: dict[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": t.id,
         "type": "tactical",
@@ -164,6 +194,7 @@ def _tactical(model: Model, t: Task, assigned: dict[str, Any] | None) -> dict[st
         "priority": t.priority,
         "tactical_acceptance_criteria": _criteria(t),
         "dependencies": list(t.dependencies),
+        **_work(state, t),
     })
     return out
 
@@ -276,8 +307,9 @@ def _lines(items: Any) -> list[str]:
     return [f"{i['task']}: {i['title']} ({i['status']})" for i in items or ()]
 
 
-def _section(name: str, value: Any, blocked: frozenset[str]) -> Any:
-    """A standup section as the engine reported it, in the shape of the compiler's schema (facts §2)."""
+def _section(name: str, value: Any, blocked: frozenset[str], words: ProgressStatuses) -> Any:
+    """A standup section as the engine reported it, in the shape of the compiler's schema (facts §2);
+    progress statuses in the standup's words."""
     if name == "my_tasks":
         return [{"task_id": i["task"], "status": i["status"], "notes": i["title"]} for i in value or ()]
     if name == "blockers":
@@ -288,7 +320,7 @@ def _section(name: str, value: Any, blocked: frozenset[str]) -> Any:
         counts = dict(sorted((value or {}).items()))
         return {"total": sum(counts.values()), **counts}
     if name == "strategic_progress":
-        return [{"st_id": i["task"], "status": "blocked" if i["status"] in blocked else "on_track"}
+        return [{"st_id": i["task"], "status": words.blocked if i["status"] in blocked else words.on_track}
                 for i in value or ()]
     if name == "team_capacity":
         members = (value or {}).get("members") or {}
@@ -299,7 +331,7 @@ def _section(name: str, value: Any, blocked: frozenset[str]) -> Any:
     if name == "instruction_progress":
         return [{"instruction_id": i["instruction"],
                  "progress": _num(100 * i["completed"] / i["tasks"]) if i["tasks"] else 0,
-                 "status": "blocked" if i.get("blocked") else "at_risk" if i.get("at_risk") else "on_track",
+                 "status": words.blocked if i.get("blocked") else words.at_risk if i.get("at_risk") else words.on_track,
                  "notes": f"tier {i['tier']}: {i['completed']} of {i['tasks']} task(s) completed; stages "
                           + (", ".join(i["stages"]) or "none")}
                 for i in value or ()]
@@ -308,22 +340,22 @@ def _section(name: str, value: Any, blocked: frozenset[str]) -> Any:
     if name == "critical_path_status":
         waiting = list(value or ())
         notes = "; ".join(f"{w['task']} ({w['status']}) waits on {', '.join(w['waiting_on'])}" for w in waiting)
-        return {"status": "blocked" if waiting else "on_track", "tasks": [w["task"] for w in waiting],
+        return {"status": words.blocked if waiting else words.on_track, "tasks": [w["task"] for w in waiting],
                 "notes": notes or "nothing waits on unfinished work"}
     if name == "escalations_this_week":
         return [{"task_id": x["task"], "reason": x["reason"]} for x in value or () if x.get("task")]
     return value
 
 
-def _standup(report: dict[str, Any], weekly: bool, order: list[str],
-             blocked: frozenset[str]) -> list[tuple[str, dict[str, Any]]]:
+def _standup(report: dict[str, Any], weekly: bool, order: list[str], blocked: frozenset[str],
+             words: ProgressStatuses) -> list[tuple[str, dict[str, Any]]]:
     """One file per recipient of a standup report, its sections in the spec's order;
     a later report of the same day (or week) replaces the earlier one."""
     at = float(report["at"])
     day = datetime.fromtimestamp(at, UTC)
     given = report.get("report") or {}
     names = [k for k in order if k in given] + sorted(k for k in given if k not in order)
-    sections = {k: _section(k, given[k], blocked) for k in names}
+    sections = {k: _section(k, given[k], blocked, words) for k in names}
     out = []
     for to in report["to"]:
         data: dict[str, Any] = {"type": "standup", "standup": report["standup"], "from": report["from"], "to": to}
@@ -422,7 +454,7 @@ File = tuple[str, str, Any]
 def task_file(model: Model, state: OrgState, t: Task) -> File:
     if t.kind == "strategic":
         return task_path(t), "strategic-task", _strategic(model, state, t)
-    return task_path(t), "tactical-task", _tactical(model, t, t.rationale())
+    return task_path(t), "tactical-task", _tactical(model, state, t, t.rationale())
 
 
 def notice_file(state: OrgState, agent: str, m: Message, sender: str | None) -> File | None:
@@ -518,8 +550,10 @@ def standup_files(model: Model, report: dict[str, Any]) -> list[File]:
     name = str(report["standup"])
     spec = model.standups.get(name)
     weekly = spec is not None and spec.every.kind == "time" and spec.every.value >= WEEK
+    words = model.progress.get(name) or ProgressStatuses()
     return [(path, f"standup-{name}", data)
-            for path, data in _standup(report, weekly, list(spec.sections) if spec else [], model.blocked_states)]
+            for path, data in _standup(report, weekly, list(spec.sections) if spec else [], model.blocked_states,
+                                       words)]
 
 
 def handoff_files(model: Model, state: OrgState, which: Collection[str] | None = None) -> list[File]:
@@ -544,6 +578,7 @@ def decision_file(state: OrgState, e: Event) -> File:
         "outcome": d["outcome"], "effect": d["effect"], "reviewer": e.actor, "timestamp": _iso(e.at),
         "seq": e.seq, "state": d["state"], "visit": d["visit"], "scores": _sorted(d.get("scores")),
         "total": d.get("total"), "measures": _sorted(d.get("measures")),
+        **({"note": d["note"]} if "note" in d else {}),
     }
     path = layout.path(layout.DECISION_FILE, instruction_id=data["instruction_id"], task_id=d["task"],
                        gate=d["gate"], seq=e.seq)

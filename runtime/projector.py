@@ -272,7 +272,12 @@ def changed_files(model: Model, state: OrgState, ch: Changes, now: float, new_da
     """The files the changes touch, with their content now."""
     out: list[File | None] = []
     tasks = state.tasks
-    for tid in ch.tasks:
+    touched = dict.fromkeys(ch.tasks)
+    for tid in list(touched):
+        t = tasks.get(tid)
+        if t is not None and (t.outputs or t.notes):  # what it left is shown to its consumers
+            touched.update(dict.fromkeys(state.consumers.get(tid, ())))
+    for tid in touched:
         t = tasks.get(tid)
         if t is not None:
             out.append(task_file(model, state, t))

@@ -219,6 +219,16 @@ class Task:
     acceptance_criteria: tuple[str, ...] = ()
     assignment: Rationale | None = None
     """the mode, agent, score and factors of the task's latest ``task_assigned`` (``rationale()``)"""
+    labels: tuple[str, ...] = ()
+    """the labels the task was created with (gates may apply by label)"""
+    outputs: list[str] = field(default_factory=list)
+    """the paths of what the work produced, as moves reported them (each once, first report first)"""
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    """the notes left on moves and gate decisions, oldest first"""
+
+    def rounds(self, source: str, target: str) -> int:
+        """How many times the task went from ``source`` to ``target``."""
+        return sum(1 for _, _, s, t in self.history if s == source and t == target)
 
     @property
     def cross_domain(self) -> bool:
@@ -240,6 +250,7 @@ class Task:
             "reassignments": self.reassignments, "actual_hours": self.actual_hours,
             "description": self.description, "acceptance_criteria": list(self.acceptance_criteria),
             "assignment": self.rationale(),
+            "labels": list(self.labels), "outputs": list(self.outputs), "notes": [dict(n) for n in self.notes],
         }
 
     def rationale(self) -> dict[str, Any] | None:

@@ -136,7 +136,9 @@ def build_report(engine: Engine) -> dict[str, Any]:
         "sla": sla,
         "escalations": {"total": len(escalations), "sla": kinds["sla_escalation"],
                         "assignment": kinds["assignment_escalated"], "delegation": kinds["delegation_overdue"],
-                        "capacity": kinds["domain_capacity_escalated"], "list": escalations},
+                        "capacity": kinds["domain_capacity_escalated"],
+                        "rounds": sum(1 for e in events if e.type == "rounds_exhausted" and e.data["then"] is None),
+                        "list": escalations},
         "reassignments": reassignments,
         "automatic_moves": automatic,
         "consultations": {status: sum(c.status == status for c in state.consultations.values())
@@ -167,7 +169,8 @@ def render_report(rep: Mapping[str, Any]) -> str:
     out.append(_table(("STATE", "MET", "BREACHED", "OPEN"), rows) if rows else "  no visits with a target")
     esc = rep["escalations"]
     out += ["", f"Escalations: {esc['total']} ({esc['sla']} SLA, {esc['assignment']} assignment, "
-                f"{esc['delegation']} delegation, {esc['capacity']} capacity)"]
+                f"{esc['delegation']} delegation, {esc['capacity']} capacity"
+                + (f", {esc['rounds']} rounds" if esc.get("rounds") else "") + ")"]
     if esc["list"]:
         out.append(_table(("SEQ", "AT", "TASK", "TO", "REASON"),
                           [(e["seq"], e["at"], e["task"], ", ".join(e["to"]), e["reason"]) for e in esc["list"]]))

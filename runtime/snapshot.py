@@ -50,7 +50,7 @@ from .records import (
 )
 from .state import PROTOCOL_TIMERS, OrgState
 
-FORMAT = 1
+FORMAT = 2
 """the version of the snapshot format; a snapshot of another version is ignored"""
 TABLES = ("tasks", "instructions", "inboxes", "handoffs", "delegations", "consultations")
 
@@ -157,6 +157,23 @@ def _assignment(v: Any) -> Rationale | None:
                         None if factors is None else _num_map(factors))
 
 
+NOTE = {"seq": _int, "at": _num, "by": _opt_str, "state": _str, "text": _str}
+NOTE_PARTS = {"to": _str, "gate": _str, "outcome": _str}
+
+
+def _notes(v: Any) -> list[dict[str, Any]]:
+    """The notes of a task: each with its event, author, state and text, and its target
+    (a move's) or gate and outcome (a decision's)."""
+    notes = _entries(v, NOTE)
+    for note in notes:
+        for name, value in note.items():
+            if name not in NOTE:
+                if name not in NOTE_PARTS:
+                    raise _bad("a part of a note", name)
+                NOTE_PARTS[name](value)
+    return notes
+
+
 def _entries(v: Any, required: Mapping[str, Callable[[Any], Any]]) -> list[dict[str, Any]]:
     """A list of JSON objects, each with the fields that readers of the list rely on."""
     if type(v) is not list:
@@ -188,7 +205,7 @@ TASK = (
     ("attested", _str_set), ("decisions", _str_map), ("fired", _str_set), ("history", _history),
     ("skipped", lambda v: frozenset(_strs(v))), ("handoff", _opt_str), ("clarifications", _int), ("defects", _int),
     ("reassignments", _int), ("actual_hours", _opt_num), ("description", _str), ("acceptance_criteria", _strs),
-    ("assignment", _assignment),
+    ("assignment", _assignment), ("labels", _strs), ("outputs", _str_list), ("notes", _notes),
 )
 INSTRUCTION = (
     ("text", _str), ("tier", _int), ("by", _str), ("at", _num), ("tasks", _str_list), ("stages", _str_list),
@@ -339,6 +356,7 @@ def encode(state: OrgState) -> str:
         "band_entries": state.band_entries,
         "standups": state.standups,
         "strategic_dependents": state.strategic_dependents,
+        "consumers": state.consumers,
         "waiting": [[a, s, c] for (a, s), c in state.waiting.items()],
         "domain_band": state.domain_band,
         "domain_above": state.domain_above,
@@ -418,6 +436,10 @@ def _restore(model: Model, h: dict[str, Any], lines: list[str]) -> OrgState:
     if type(deps) is not dict:
         raise _bad("the strategic dependents", deps)
     state.strategic_dependents = {_str(k): _str_list(v) for k, v in deps.items()}
+    consumers = h["consumers"]
+    if type(consumers) is not dict:
+        raise _bad("the consumers of outputs", consumers)
+    state.consumers = {_str(k): _str_list(v) for k, v in consumers.items()}
     state.waiting = {(_str(a), _str(s)): _str(c) for a, s, c in h["waiting"]}
     state.domain_band = _str_map(h["domain_band"])
     state.domain_above = _num_map(h["domain_above"])

@@ -4,10 +4,12 @@ On demand (``generate``) and on each standup's cadence once scheduled
 (``schedule``), counted from when it was scheduled; the clock fires the
 cadence (``firing.py``). A report has the sections the spec lists, computed
 for its sender: an IC reports its own tasks, a lead its domain, staff the
-whole organisation. The states a section looks for are the ones the model
-derives: blocked work is in a waiting state (``Model.blocked_states``), help
-is needed where the clock escalated work (``escalated_states``), and work not
-started yet waits in a state assignment leads to (``ready_states``).
+whole organisation. The states a section looks for are the model's state
+classes, declared by the spec or derived from its lifecycle: blocked work is
+in a ``blocked`` state (``Model.blocked_states``), help is needed in an
+``escalated`` one (``escalated_states``), work not started yet waits in a
+``ready`` one (``ready_states``) and accomplished work is ``done``
+(``done_states``).
 """
 
 from __future__ import annotations
@@ -97,9 +99,9 @@ class Standups:
             return brief(t for t in scope if t.state in self.ctx.model.blocked_states)
         if section == "help_needed":
             return brief(t for t in scope if t.state in self.ctx.model.escalated_states or "escalate" in t.fired)
+        done = self.ctx.model.done_states
         if section == "accomplishments":
-            return brief(t for t in tasks if t.assignee == agent.id and states[t.state].terminal == "success"
-                         and t.entered_at >= since)
+            return brief(t for t in tasks if t.assignee == agent.id and t.state in done and t.entered_at >= since)
         if section == "next_up":
             return brief(t for t in mine if t.state in self.ctx.model.ready_states)
         if section == "team_summary":
@@ -128,7 +130,7 @@ class Standups:
                 return [state.tasks[tid] for tid in i.tasks if states[state.tasks[tid].state].terminal is None]
 
             return [{"instruction": i.id, "tier": i.tier, "tasks": len(i.tasks),
-                     "completed": sum(1 for tid in i.tasks if states[state.tasks[tid].state].terminal == "success"),
+                     "completed": sum(1 for tid in i.tasks if state.tasks[tid].state in done),
                      "stages": list(i.stages),
                      "blocked": sum(1 for t in open_of(i) if t.state in self.ctx.model.blocked_states),
                      "at_risk": sum(1 for t in open_of(i) if "warn" in t.fired or "escalate" in t.fired)}

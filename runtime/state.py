@@ -28,6 +28,7 @@ from .capacity import Ledger
 from .contract.codec import to_data
 from .contract.events import Event
 from .contract.events import EventType as T
+from .contract.model import OWNER
 from .model import Model, StateRec
 from .records import (
     Consultation,
@@ -57,7 +58,13 @@ TIMER_KINDS = {
 PROTOCOL_TIMERS = {"ack": ACK, "domain": DOMAIN, "standup": STANDUP, "consult": CONSULT}
 
 Due = tuple[float, int, str]
-"""(due time, kind, target state of an automatic transition or "")"""
+"""(due time, kind, target state of an automatic transition, ``level_key`` of a policy's level, or "")"""
+
+
+def level_key(level: int, round_: int) -> str:
+    """The timer target, and the mark in ``Task.fired``, of an escalation policy's level
+    (both counted from 1) in one round of the chain."""
+    return f"level {level} round {round_}"
 
 
 
@@ -107,6 +114,9 @@ class OrgState:
         """derived: task -> its entries of ``escalations``"""
         self.strategic_dependents: dict[str, list[str]] = {}
         """derived: task -> the strategic tasks that depend on it"""
+        self.consumers: dict[str, list[str]] = {}
+        """derived: task -> the tasks that depend on it or are its children (what it leaves,
+        outputs and notes, are their inputs)"""
         self.changes: Changes | None = None
         """what the events since ``changes.since`` touched, when the projection asks for it"""
         self.ledger = Ledger.from_model(
@@ -153,6 +163,7 @@ class OrgState:
             for name, st in model.states.items()
         }
         self._terminal = {name: st.terminal for name, st in model.states.items()}
+        self._notices = {name: st.notify for name, st in model.states.items() if st.notify}
         self._plans: dict[tuple[str, int, float | None, float | None], Plan] = {}
         self._apply: dict[str, Callable[[Event], None]] = {
             T.INSTRUCTION_SUBMITTED: self._instruction_submitted,
@@ -187,6 +198,7 @@ class OrgState:
             T.STANDUPS_SCHEDULED: self._standups_scheduled,
             T.AGENT_LAUNCHED: self._agent_launched,
             T.AGENT_EXITED: self._agent_exited,
+            T.ROUNDS_EXHAUSTED: self._rounds_exhausted,
         }
         missing = [t for t in T if t not in self._apply]
         if missing:
@@ -218,6 +230,7 @@ class OrgState:
             estimate_tokens=d["estimate_tokens"], dependencies=tuple(d["dependencies"]), parent=d["parent"],
             handoff_to=d["handoff_to"], created_at=e.at, state=d["state"], entered_at=e.at,
             description=d.get("description", ""), acceptance_criteria=tuple(d.get("acceptance_criteria", ())),
+            labels=tuple(d.get("labels", ())),
         )
         self.tasks[task.id] = task
         if self._by_state is not None:
@@ -225,6 +238,8 @@ class OrgState:
         key = (task.kind, task.parent or None)
         self.kind_counts[key] = self.kind_counts.get(key, 0) + 1
         self.kind_totals[task.kind] = self.kind_totals.get(task.kind, 0) + 1
+        for dep in dict.fromkeys([*task.dependencies, *([task.parent] if task.parent else [])]):
+            self.consumers.setdefault(dep, []).append(task.id)
         ch = self.changes
         if task.kind == "strategic":
             for dep in task.dependencies:
@@ -239,6 +254,8 @@ class OrgState:
             if stage is not None:
                 self._stage(ins, stage)
         self._enter(task, e.at)
+        if task.state in self._notices:
+            self._entered(e, task)
 
     def _task_assigned(self, e: Event) -> None:
         d = e.data
@@ -278,6 +295,8 @@ class OrgState:
         attest = d.get("attest")
         if attest:
             task.attested.update(attest)
+        if "note" in d or "outputs" in d:
+            self._left(task, e, d.get("note"), d.get("outputs"))
         if task.handoff is not None:
             self._withdraw(task, e)
         if self._terminal[target] is not None and self.ledger.release(task.id):
@@ -292,6 +311,8 @@ class OrgState:
         ch = self.changes
         if ch is not None:
             ch.tasks.add(task.id)
+        if target in self._notices:
+            self._entered(e, task)
 
     def _heartbeat(self, e: Event) -> None:
         d = e.data
@@ -315,23 +336,96 @@ class OrgState:
 
     def _gate_decided(self, e: Event) -> None:
         d = e.data
-        self.tasks[d["task"]].decisions[d["gate"]] = d["outcome"]
+        task = self.tasks[d["task"]]
+        task.decisions[d["gate"]] = d["outcome"]
         ch = self.changes
         if ch is not None:
-            ch.tasks.add(d["task"])
+            ch.tasks.add(task.id)
             ch.decisions.append(e)
+        if "note" in d:
+            self._left(task, e, d["note"], None)
+        if self.model.gates[d["gate"]].notify:
+            self._decided(e, task, d["gate"], d["outcome"])
+
+    def _left(self, task: Task, e: Event, note: str | None, outputs: list[str] | None) -> None:
+        """What a move or a gate decision left on the task: a note, outputs."""
+        d = e.data
+        for path in outputs or ():
+            if path not in task.outputs:
+                task.outputs.append(path)
+        if note is not None:
+            entry: dict[str, Any] = {"seq": e.seq, "at": e.at, "by": e.actor, "state": d.get("source", d.get("state"))}
+            if e.type == "gate_decided":
+                entry.update(gate=d["gate"], outcome=d["outcome"])
+            else:
+                entry["to"] = d["target"]
+            entry["text"] = note
+            task.notes.append(entry)
+
+    def _rounds_exhausted(self, e: Event) -> None:
+        d = e.data
+        task = self.tasks[d["task"]]
+        n = d["rounds"]
+        done = f"`{task.id}` went through `{d['source']} -> {d['target']}` {n} time{'' if n == 1 else 's'}, its limit"
+        if d["then"] is not None:
+            text = f"{done}; it goes to `{d['then']}` instead"
+        else:
+            text = f"{done}; escalated to {d['to_actor']}"
+            self._escalate({"seq": e.seq, "at": e.at, "task": task.id, "to": d["to"], "reason": text})
+        self._notify(e, d["to"], task.id, text)
+
+    def _decided(self, e: Event, task: Task, gate: str, outcome: str) -> None:
+        """The notices of a gate's outcome."""
+        for n in self.model.gates[gate].notify:
+            if not n.outcomes or outcome in n.outcomes:
+                said = f"gate `{gate}` decided `{outcome}` on `{task.id}`"
+                self._notify(e, self.recipients(n.to, task), task.id, f"{said}: {n.text}" if n.text else said,
+                             "notification")
+
+    def _entered(self, e: Event, task: Task) -> None:
+        """The notices of the state a task has just entered."""
+        for n in self._notices[task.state]:
+            said = f"`{task.id}` entered `{task.state}`"
+            self._notify(e, self.recipients(n.to, task), task.id, f"{said}: {n.text}" if n.text else said,
+                         "notification")
+
+    def recipients(self, actors: tuple[str, ...], task: Task) -> list[str]:
+        """The agents a list of actors names for a task, each once, in order; ``@owner`` is
+        the owner of the state the task is in."""
+        model, out = self.model, []
+        for actor in actors:
+            if actor == OWNER:
+                owner = model.states[task.state].owner
+                if owner is None or owner == OWNER:
+                    continue
+                actor = owner
+            for agent in model.agents_of(actor, task.assignee, task.domain, self.downstream(task)):
+                if agent not in out:
+                    out.append(agent)
+        return out
+
+    def downstream(self, task: Task) -> str | None:
+        """The downstream domain of a task: its open handoff's, else its declared ``handoff_to``."""
+        if task.handoff is not None:
+            return self.handoffs[task.handoff].to_domain
+        return task.handoff_to
 
     def _sla_notice(self, e: Event) -> None:
         d = e.data
         task = self.tasks[d["task"]]
         kind = "warn" if e.type == "sla_warning" else "escalate"
-        task.fired.add(kind)
+        level = d.get("level")
+        task.fired.add(kind)  # escalated in this visit, by `escalate` or a policy's level
+        if level is not None:
+            task.fired.add(level_key(level, d["round"]))
         verb = "is late" if kind == "warn" else "is escalated"
+        if level is not None:
+            policy = f" of `{d['policy']}`" if d.get("policy") else ""
+            verb += f" (level {level}{policy}, round {d['round']})"
         text = f"`{task.id}` {verb}: {d['measured_text']} in `{d['state']}` (threshold {d['threshold']})"
         if kind == "escalate":
             self._escalate({"seq": e.seq, "at": e.at, "task": task.id, "to": d["to"], "reason": text})
         self._notify(e, d["to"], task.id, text)
-        self._dirty.add(task.id)
         self._touched(task.id)
 
     def _heartbeat_missed(self, e: Event) -> None:
@@ -614,9 +708,10 @@ class OrgState:
 
     # -- helpers ----------------------------------------------------------------
 
-    def _notify(self, e: Event, agents: list[str], task: str | None, text: str) -> None:
+    def _notify(self, e: Event, agents: list[str], task: str | None, text: str, kind: str | None = None) -> None:
+        """A message of type ``kind`` (the event's type by default) in each agent's inbox."""
         for agent in agents:
-            self._deliver(agent, Message(e.seq, e.at, e.type, task, text), e.actor)
+            self._deliver(agent, Message(e.seq, e.at, kind or e.type, task, text), e.actor)
 
     def _deliver(self, agent: str, message: Message, actor: str | None) -> None:
         self.inboxes.append(agent, message)
@@ -727,6 +822,12 @@ class OrgState:
         for kind, th in ((WARN, st.warn), (ESCALATE, st.escalate)):
             if th is not None:
                 items += [(amount, kind, "") for dim, amount in resolve(th.budget, st, task) if dim == "time"]
+        policy = st.escalation
+        if policy is not None:
+            # each round starts again where the last ended: its levels the last level's time later
+            period = policy.levels[-1].after.value
+            items += [(r * period + lv.after.value, ESCALATE, level_key(i, r + 1))
+                      for r in range(policy.repeat + 1) for i, lv in enumerate(policy.levels, 1)]
         for t in st.automatic:
             if task.tier in t.tiers and t.after is not None and t.after.kind == "time":
                 items.append((t.after.value, AFTER, t.target))
@@ -739,6 +840,9 @@ class OrgState:
         for offset, kind, target in self.plan_of(task):
             if kind == AFTER:
                 if target in task.skipped:
+                    continue
+            elif target:
+                if target in fired:  # a level of an escalation policy
                     continue
             elif (kind == WARN and "warn" in fired) or (kind == ESCALATE and "escalate" in fired):
                 continue

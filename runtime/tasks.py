@@ -16,14 +16,15 @@ from typing import Any
 
 from .context import HUMAN, MAX_ATTEMPTS, Context, contention, names, q
 from .contract.events import Draft, Event
-from .contract.model import COMPLEXITIES, KINDS
+from .contract.model import KINDS
 from .contract.names import name_problem
+from .contract.paths import UnsafePath, relative_parts
 from .errors import Conflict, Refused
 from .firing import Firing, moved_data
 from .flows import Flows
 from .gates import check_thresholds, pick_outcome
-from .model import AgentInfo, TransitionRec, default_priority
-from .permissions import Permissions
+from .model import AgentInfo, TransitionRec, default_complexity, default_priority
+from .permissions import Permissions, may_create, may_submit, rule_text
 from .profiles import Scored
 from .protocols import Protocols
 from .records import Message, Task
@@ -32,6 +33,10 @@ from .state import OrgState
 MAX_TEXT = 100_000
 """the longest text (an instruction, a title, a description, a note) a command takes, in characters"""
 MAX_TIER = 1_000
+MAX_OUTPUTS = 100
+"""the most outputs one move reports"""
+MAX_PATH = 1_000
+"""the longest output path, in characters"""
 
 
 def check_new_id(what: str, ident: str) -> None:
@@ -48,6 +53,27 @@ def check_text(what: str, text: object, required: bool = True) -> None:
         raise Refused("RUN013", f"{what} needs a text")
     if len(text) > MAX_TEXT:
         raise Refused("RUN013", f"{what} has {len(text)} characters; at most {MAX_TEXT} are allowed")
+
+
+def check_outputs(outputs: Sequence[str]) -> list[str]:
+    """Output paths as a move reports them: relative paths inside the workspace, each part a safe name."""
+    if isinstance(outputs, str) or len(outputs) > MAX_OUTPUTS:
+        raise Refused("RUN013", f"outputs are a list of at most {MAX_OUTPUTS} paths")
+    out: list[str] = []
+    for path in outputs:
+        if not isinstance(path, str) or len(path) > MAX_PATH:
+            raise Refused("RUN013", f"an output is a path of at most {MAX_PATH} characters")
+        try:
+            parts = relative_parts(path)
+        except UnsafePath as exc:
+            raise Refused("RUN013", f"output {exc.strerror}") from None
+        for part in parts:
+            problem = name_problem(part)
+            if problem is not None:
+                raise Refused("RUN013", f"output {q(path[:120])} cannot be used: {problem}")
+        if path not in out:
+            out.append(path)
+    return out
 
 
 def next_task_id(state: OrgState, kind: str, parent: str | None) -> str:
@@ -84,8 +110,9 @@ class Tasks:
         ctx, out = self.ctx, list[str]()
 
         def build(now: float) -> list[Draft]:
-            if as_ != HUMAN:
-                ctx.agent(as_)
+            if as_ != HUMAN and not may_submit(ctx.model, ctx.agent(as_)):
+                raise Refused("RUN004", f"{q(as_)} may not submit instructions: permitted are "
+                              f"{rule_text(ctx.model, ctx.model.instructions.submit)}")
             tiers = set(ctx.model.tier_specs) | set(ctx.model.tiers)
             if isinstance(tier, bool) or not isinstance(tier, int) or tier not in tiers:
                 raise Refused("RUN013", f"tier {str(tier)[:20]} is not declared; tiers are {sorted(tiers)}")
@@ -111,7 +138,7 @@ class Tasks:
         *,
         required_skills: Sequence[str] = (),
         nice_skills: Sequence[str] = (),
-        complexity: str = "moderate",
+        complexity: str | None = None,
         priority: str | None = None,
         estimate_hours: float | None = None,
         estimate_tokens: float | None = None,
@@ -121,6 +148,7 @@ class Tasks:
         id: str | None = None,
         description: str = "",
         acceptance_criteria: Sequence[str] = (),
+        labels: Sequence[str] = (),
     ) -> str:
         """Create a task of an instruction (at the instruction's tier) in its initial state;
         returns its id (``ST{n}``, ``TT{st}.{n}`` unless given). ``description`` says what the
@@ -128,9 +156,10 @@ class Tasks:
         ctx, out = self.ctx, list[str]()
         m = ctx.model
         chosen_priority = priority if priority is not None else default_priority(m.priorities)
+        chosen_complexity = complexity if complexity is not None else default_complexity(m.complexities)
 
         def build(now: float) -> list[Draft]:
-            ctx.agent(as_)
+            agent = ctx.agent(as_)
             ins = ctx.instruction(instruction)
             if ins.tier not in m.tiers:
                 raise Refused("RUN013", f"instruction {q(instruction)} is tier {ins.tier}, which has no task lifecycle")
@@ -141,15 +170,21 @@ class Tasks:
                 self.perms.check_not_waiting(as_, instruction)
             if domain not in m.domains:
                 raise Refused("RUN002", f"unknown domain {q(domain)}; domains are {names(m.domains)}")
+            if not may_create(m, agent, kind, domain):
+                raise Refused("RUN004", f"{q(as_)} may not create {kind} tasks in {q(domain)}: permitted are "
+                              f"{rule_text(m, m.instructions.create.get(kind, ()), domain)}")
             if handoff_to is not None and (handoff_to not in m.domains or handoff_to == domain):
                 raise Refused("RUN013", f"handoff domain {q(handoff_to)} must be another declared domain")
-            if complexity not in COMPLEXITIES:
-                raise Refused("RUN013", f"complexity {q(complexity)} is not one of {names(COMPLEXITIES)}")
+            if chosen_complexity not in m.complexities:
+                raise Refused("RUN013", f"complexity {q(chosen_complexity)} is not one of {names(m.complexities)}")
             if chosen_priority not in m.priorities:
                 raise Refused("RUN013", f"priority {q(chosen_priority)} is not one of {names(m.priorities)}")
             unknown = [s for s in (*required_skills, *nice_skills) if s not in m.skills]
             if unknown:
                 raise Refused("RUN013", f"unknown skill(s) {names(unknown)}")
+            unknown = [x for x in labels if x not in m.labels]
+            if unknown:
+                raise Refused("RUN013", f"unknown label(s) {names(unknown)}; labels are {names(m.labels)}")
             for est in (estimate_hours, estimate_tokens):
                 if est is not None and not 0 < est < 1e12:
                     raise Refused("RUN013", "an estimate must be positive and finite")
@@ -169,7 +204,7 @@ class Tasks:
             data = {
                 "task": tid, "instruction": instruction, "kind": kind, "domain": domain, "title": title,
                 "tier": ins.tier, "required_skills": list(required_skills), "nice_skills": list(nice_skills),
-                "complexity": complexity, "priority": chosen_priority, "estimate_hours": estimate_hours,
+                "complexity": chosen_complexity, "priority": chosen_priority, "estimate_hours": estimate_hours,
                 "estimate_tokens": estimate_tokens, "dependencies": list(dependencies), "parent": parent,
                 "handoff_to": handoff_to, "state": m.initial,
             }
@@ -177,15 +212,23 @@ class Tasks:
                 data["description"] = description.strip()
             if acceptance_criteria:
                 data["acceptance_criteria"] = [c.strip() for c in acceptance_criteria]
+            if labels:
+                data["labels"] = list(dict.fromkeys(labels))
             return [("task_created", now, as_, data)]
 
         ctx.commit(build)
         return out[0]
 
-    def move(self, as_: str, task: str, target: str, attest: Sequence[str] = ()) -> list[Event]:
-        """Move a task to ``target`` along a declared transition."""
-        # The most frequent command: `Context.commit`'s loop, specialised to its one event.
-        ctx, data = self.ctx, self.move_data
+    def move(
+        self, as_: str, task: str, target: str, attest: Sequence[str] = (), note: str | None = None,
+        outputs: Sequence[str] = (),
+    ) -> list[Event]:
+        """Move a task to ``target`` along a declared transition, leaving a note and outputs.
+        When the transition's rounds have run out, the task takes the declared path instead
+        or stays and the move is escalated (``rounds_exhausted``)."""
+        # The most frequent command: `Context.commit`'s loop, specialised; a move without a note,
+        # outputs or rounds is one event built without a list of drafts.
+        ctx, checked = self.ctx, self.checked_move
         attempts = MAX_ATTEMPTS
         while attempts:
             attempts -= 1
@@ -195,17 +238,41 @@ class Tasks:
                 state = ctx.state
             now = ctx.clock.now()
             base = state.last_seq
-            events = [Event(base + 1, "task_moved", now, as_, data(now, as_, task, target, attest))]
+            t, rec = checked(now, as_, task, target, attest)
+            data = moved_data(t, target, attest)
+            if note is None and not outputs and rec.rounds is None:
+                events = [Event(base + 1, "task_moved", now, as_, data)]
+            else:
+                drafts = self._with_extras(t, target, now, as_, data, note, outputs)
+                events = [Event(base + i, *d) for i, d in enumerate(drafts, 1)]
             try:
                 ctx.append(events, base)
             except Conflict:
                 continue
-            state.apply(events[0])
+            for e in events:
+                state.apply(e)
             return events
         raise contention()
 
+    def _with_extras(self, t: Task, target: str, now: float, as_: str, data: dict[str, Any], note: str | None,
+                     outputs: Sequence[str]) -> list[Draft]:
+        """A move's events with its note and outputs, and what happens instead when its rounds ran out."""
+        if note is not None:
+            check_text("a note", note)
+            data["note"] = note
+        if outputs:
+            data["outputs"] = check_outputs(outputs)
+        bounded = self.firing.rounds_out(t, target, now, as_, data)
+        return bounded if bounded is not None else [("task_moved", now, as_, data)]
+
     def move_data(self, now: float, as_: str, task: str, target: str, attest: Sequence[str]) -> dict[str, Any]:
         """The data of a move's event after every check of the move (``Refused`` when one fails)."""
+        t, _ = self.checked_move(now, as_, task, target, attest)
+        return moved_data(t, target, attest)
+
+    def checked_move(self, now: float, as_: str, task: str, target: str,
+                     attest: Sequence[str]) -> tuple[Task, TransitionRec]:
+        """The task and the transition of a move after every check of the move (``Refused`` when one fails)."""
         ctx = self.ctx
         state = ctx.state
         agent = ctx.model.agents.get(as_) or ctx.agent(as_)
@@ -232,8 +299,7 @@ class Tasks:
                     f"declared handoff's to make; its domain's lead creates it with `orchdsl run handoff create`",
                     task=t.id,
                 )
-        self.perms.check_move(agent, t, target, attest, now)
-        return moved_data(t, target, attest)
+        return t, self.perms.check_move(agent, t, target, attest, now)
 
     def assign(self, as_: str, task: str, agent: str | None = None) -> list[Event]:
         """Assign a task and move it to the target of its assignment transition.
@@ -256,7 +322,7 @@ class Tasks:
             ledger = ctx.state.ledger
             if agent is not None:
                 info = ctx.agent(agent)
-                if info.domain != t.domain or info.kind != "member":
+                if info.domain != t.domain or not info.works:
                     raise Refused(
                         "RUN010",
                         f"{q(agent)} is not a member of domain {q(t.domain)}; members are "
@@ -339,6 +405,7 @@ class Tasks:
         outcome: str | None = None,
         scores: Mapping[str, int] | None = None,
         measures: Mapping[str, float] | None = None,
+        note: str | None = None,
     ) -> list[Event]:
         """Record a gate decision for the task's current state visit.
 
@@ -362,6 +429,11 @@ class Tasks:
                     f"gate {q(gate)} guards no transition out of {q(t.state)} at tier {t.tier}; "
                     f"it is decided in {where or 'no task state'}",
                 )
+            if not g.applies(t.domain, t.labels):
+                raise Refused(
+                    "RUN011", f"gate {q(gate)} applies to {g.scope_text()}; {q(t.id)} is a task of {q(t.domain)}"
+                    + (f" labelled {names(t.labels)}" if t.labels else " without labels"),
+                )
             if g.reviewer is not None and not perms.permitted(g.reviewer, agent, t):
                 raise Refused(
                     "RUN004",
@@ -376,11 +448,14 @@ class Tasks:
                 "visit": t.visit, "scores": dict(scores) if scores else None, "total": total,
                 "measures": dict(measures) if measures else None,
             }
+            if note is not None:
+                check_text("a note", note)
+                data["note"] = note
             drafts: list[Draft] = [("gate_decided", now, as_, data)]
             if oc.effect == "move" and oc.target is not None and oc.target != t.state:
                 moved = moved_data(t, oc.target, ())
                 moved["gate"] = gate
-                drafts.append(("task_moved", now, as_, moved))
+                drafts += self.firing.rounds_out(t, oc.target, now, as_, moved) or [("task_moved", now, as_, moved)]
             return drafts
 
         return ctx.commit(build)

@@ -173,15 +173,23 @@ def describe(e: Event) -> str:
     if t == "task_moved":
         how = " (automatic)" if d.get("automatic") else f" (by gate {d['gate']})" if d.get("gate") else ""
         att = f", attesting {', '.join(d['attest'])}" if d.get("attest") else ""
-        return f"moves {d['task']} {d['source']} -> {d['target']}{how}{att}"
+        instead = f" instead of {d['instead_of']}" if d.get("instead_of") else ""
+        out = f", outputs {', '.join(d['outputs'])}" if d.get("outputs") else ""
+        note = f": {d['note']}" if d.get("note") else ""
+        return f"moves {d['task']} {d['source']} -> {d['target']}{instead}{how}{att}{out}{note}"
+    if t == "rounds_exhausted":
+        then = f"goes to {d['then']}" if d["then"] else f"ESCALATED to {', '.join(d['to']) or d['to_actor']}"
+        return f"ROUNDS OUT {d['task']}: {d['source']} -> {d['target']} taken {d['rounds']} of {d['rounds']}; {then}"
     if t == "heartbeat":
         parts = [f"{d['tokens'] / 1000:g}K tokens" if d.get("tokens") else None,
                  f"{d['remaining_hours']:g}h left" if d.get("remaining_hours") is not None else None, d.get("note")]
         return f"heartbeat on {d['task']}: " + ", ".join(p for p in parts if p)
     if t == "gate_decided":
-        return f"decides {d['gate']} on {d['task']}: {d['outcome']}"
+        return f"decides {d['gate']} on {d['task']}: {d['outcome']}" + (f" ({d['note']})" if d.get("note") else "")
     if t in ("sla_warning", "sla_escalation"):
         what = "SLA WARNING" if t == "sla_warning" else "SLA ESCALATION"
+        if d.get("level") is not None:
+            what += f" level {d['level']} round {d['round']}"
         return (f"{what} {d['task']}: {d['measured_text']} in {d['state']} (threshold {d['threshold']}), "
                 f"to {', '.join(d['to']) or 'nobody'}")
     if t == "heartbeat_missed":
@@ -255,6 +263,9 @@ def command_out(command: Command, values: dict[str, Any], result: Result) -> Out
     except (KeyError, IndexError):
         head = f"{command.name}: done"
     lines = [f"  {line}" for line in event_text(result.events)]
+    exhausted = next((e for e in result.events if e.type == "rounds_exhausted"), None)
+    if exhausted is not None:
+        head = describe(exhausted)
     assigned = next((e for e in result.events if e.type == "task_assigned"), None)
     if command.name == "assign":
         if assigned is None:
@@ -318,9 +329,17 @@ def show(run: Run, task: str) -> Out:
               f"depends on {', '.join(t.dependencies) or '-'}; handoff to {t.handoff_to or '-'}",
               f"  attested {', '.join(sorted(t.attested)) or '-'}; gate decisions this visit "
               f"{', '.join(f'{g}={o}' for g, o in t.decisions.items()) or '-'}",
-              "", table(("SEQ", "AT", "ACTOR", "EVENT", "DETAIL"), event_lines(events))]
+              f"  labels {', '.join(t.labels) or '-'}; outputs {', '.join(t.outputs) or '-'}"]
+    lines += [f"  note by {n['by']} ({_note_where(n)}): {n['text']}" for n in t.notes]
+    lines += ["", table(("SEQ", "AT", "ACTOR", "EVENT", "DETAIL"), event_lines(events))]
     data["events"] = [e.to_dict() for e in events]
     return Out(data, "\n".join(lines) + "\n")
+
+
+def _note_where(n: dict[str, Any]) -> str:
+    if "gate" in n:
+        return f"gate {n['gate']}: {n['outcome']}"
+    return f"{n['state']} -> {n['to']}"
 
 
 def instruction_show(run: Run, instruction: str) -> Out:
@@ -364,12 +383,20 @@ def work(run: Run, agent: str) -> Out:
                f"{agent}: {len(items)} item(s) wait for you\n" + table(("KIND", "ID", "WHAT"), rows) + "\n")
 
 
+def _rounds_text(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return ""
+    then = f"then {r['then']}" if r["then"] else f"then escalated to {r['escalate']}"
+    return f"{r['taken']} of {r['limit']} rounds taken, {then}"
+
+
 def moves(run: Run, agent: str, task: str) -> Out:
     run.engine.refresh()
     options = possible_moves(run.engine, task, agent)
     t = run.engine.state.tasks[task]
     rows = [(o["target"], "yes" if o["allowed"] else "no", ", ".join(o["actors"]),
-             o.get("refused") or (f"attest {', '.join(o['requires'])}" if o["requires"] else ""))
+             "; ".join(x for x in (o.get("refused") or (f"attest {', '.join(o['requires'])}" if o["requires"] else ""),
+                                   _rounds_text(o.get("rounds"))) if x))
             for o in options]
     text = (f"{task} is in {t.state} (tier {t.tier}); moves for {agent}:\n"
             + table(("TO", "YOU MAY", "BY", "NOTE"), rows) + "\n")

@@ -69,8 +69,12 @@ def moves(engine: Engine, task: str, agent: str) -> list[dict[str, Any]]:
             continue
         entry: dict[str, Any] = {"target": rec.target, "label": rec.label, "actors": list(rec.actors.text),
                                  "requires": list(ctx.model.states[rec.target].requires),
-                                 "gates": list(rec.gates_at(t.tier)), "guard": rec.guard_text,
+                                 "gates": list(engine.permissions.gates_of(rec, t)), "guard": rec.guard_text,
                                  "automatic": rec.after.text if rec.after is not None else None}
+        if rec.rounds is not None:
+            r = rec.rounds
+            entry["rounds"] = {"limit": r.limit, "taken": t.rounds(t.state, rec.target), "then": r.then,
+                               "escalate": r.escalate}
         reason = _refusal(engine, info, t, rec.target)
         entry["allowed"] = reason is None
         if reason is not None:
@@ -133,6 +137,8 @@ def waiting(engine: Engine, agent: str | None = None) -> list[Item]:
         for g, gate in model.gates.items():
             reviewer = gate.reviewer
             if reviewer is None or g in t.decisions or t.tier not in gate.opens.get(t.state, ()):
+                continue
+            if not gate.applies(t.domain, t.labels):
                 continue
             for text in reviewer.text:
                 for name in _agents(engine, text, t):

@@ -38,7 +38,8 @@ KEYWORDS = (
     "org", "role", "domain", "lifecycle", "state", "gate", "tier", "skills", "member", "lead",
     "initial", "terminal", "owner", "sla", "warn", "escalate", "to", "by", "when", "after",
     "and", "or", "not", "in", "from", "every", "weight", "filter", "at", "include", "guards",
-    "outcome", "pass", "hold", "metric", "channel", "members", "handoff", "standup",
+    "outcome", "pass", "hold", "metric", "channel", "members", "handoff", "standup", "notify",
+    "escalation", "repeat",
 )
 PUNCTUATION = ("{", "}", "->", ":", ",", "=", "(", ")", "[", "]", "-", "*", "@lead", '"', "4h", "50K",
                "2x", "90%", "x2", "1.5", "7")
@@ -64,6 +65,8 @@ class State:
     heartbeat: str | None = None
     terminal: str | None = None
     initial: bool = False
+    escalation: str | None = None
+    notify: str | None = None
     edges: list[Edge] = field(default_factory=list)
 
 
@@ -215,6 +218,11 @@ def valid_specs(draw: st.DrawFn) -> str:
                                     else "boss")
         if draw(st.booleans()):
             s.heartbeat = draw(st.sampled_from(["2h", "4h", "1d"]))
+        if s.escalate is None and draw(st.booleans()):
+            s.escalation = draw(st.sampled_from(["page", "{ after 30m to @lead after 2h to boss, @peer repeat 1 }"]))
+        s.notify = draw(st.none() | st.sampled_from(['@lead "entered"', "boss", "@assignee, @owner"]))
+    if draw(st.booleans()):
+        done.notify = 'boss, @lead "finished"'
 
     emit("lifecycle task {")
     emit(f"  tiers 1-{n_tiers}" if n_tiers > 1 else "  tiers 1")
@@ -234,6 +242,10 @@ def valid_specs(draw: st.DrawFn) -> str:
             emit(f"    escalate {s.escalate}")
         if s.heartbeat:
             emit(f"    heartbeat {s.heartbeat}")
+        if s.escalation:
+            emit(f"    escalation {s.escalation}")
+        if s.notify:
+            emit(f"    notify {s.notify}")
         for e in s.edges:
             text = f"    -> {e.target}"
             if e.label:
@@ -243,7 +255,19 @@ def valid_specs(draw: st.DrawFn) -> str:
             text += " by " + ", ".join(e.actors)
             emit(text)
         emit("  }")
+    if draw(st.booleans()):  # state classes: open states for work, ready, blocked; DONE is done
+        open_names = [s.name for s in states]
+        work = draw(st.lists(st.sampled_from(open_names), min_size=1, max_size=2, unique=True))
+        emit(f"  work {', '.join(work)}")
+        rest = [n for n in open_names if n not in work]
+        if rest and draw(st.booleans()):
+            emit(f"  ready {draw(st.sampled_from(rest))}")
+        if draw(st.booleans()):
+            emit(f"  blocked {draw(st.sampled_from(open_names))}")
+        emit("  done DONE")
     emit("}")
+    if any(s.escalation == "page" for s in states):
+        emit("escalation page { after 1h to boss after 3h to @lead, @member repeat 2 }")
     emit("")
 
     # ---------------------------------------------------------- gates and tiers
@@ -264,6 +288,8 @@ def valid_specs(draw: st.DrawFn) -> str:
         rework = draw(st.booleans())
         if loop_targets and rework:
             emit(f"  outcome rework: -> {draw(st.sampled_from(loop_targets))}")
+        if draw(st.booleans()):
+            emit(f"  notify @assignee, @owner on {'rework' if loop_targets and rework else 'approved'} \"decided\"")
         emit("}")
     emit('tier 0 "Trivial" { flow boss:answer }')
     for t in range(1, n_tiers + 1):
@@ -281,7 +307,9 @@ def valid_specs(draw: st.DrawFn) -> str:
     emit('broadcast { kinds news, blocker channel all { members * } channel leads { members @lead } '
          'channel "{domain}-team" { members @lead, @member } }')
     emit("standup daily { from @member to @lead every 1d sections done, next }")
-    emit(f"standup leads {{ from @lead to {top_of_leads} every 1w sections progress }}")
+    statuses = draw(st.sampled_from(["", " statuses on_track: green, at_risk: amber"]))
+    emit(f"standup leads {{ from @lead to {top_of_leads} every 1w sections progress, instruction_progress"
+         f"{statuses} }}")
     if middle:
         emit("standup tech { from tech to boss every 1w sections risks }")
     if n_domains >= 2 and draw(st.booleans()):
@@ -298,7 +326,11 @@ def valid_specs(draw: st.DrawFn) -> str:
         emit(f"  weight {f} {w}")
     if draw(st.booleans()):
         emit("  filter skill_match >= 0.5 and workload <= 0.9")
-    emit("  fit simple: junior, moderate: mid, high: senior")
+    if draw(st.booleans()):
+        emit("  complexities simple, large")  # the guards above compare with `simple`
+        emit("  fit simple: junior, large: senior")
+    else:
+        emit("  fit simple: junior, moderate: mid, high: senior")
     emit("  fallback escalate to boss")
     emit("}")
     bands = sorted(draw(st.sets(st.integers(1, 150), min_size=1, max_size=4)))

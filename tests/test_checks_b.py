@@ -176,11 +176,12 @@ def test_member_of_two_domains_reported_where_it_does_not_report(first: bool) ->
     assert "domain ops" in text.splitlines()[diags[0].span.line - 1]
 
 
-def test_lead_listed_as_member() -> None:
-    extra = OPS.replace("member ops-dev", "member ops-lead member ops-dev")
-    diags = check(extra)
+def test_lead_listed_as_member_of_its_own_domain_works_in_it() -> None:
+    extra = OPS.replace("member ops-dev", "member ops-lead { experience senior skills { python: expert } } member ops-dev")
+    assert check(extra) == []
+    diags = check(OPS.replace("member ops-dev", "member ops-lead x2 member ops-dev"))
     assert codes(diags) == ["ORC207"]
-    assert "its own domain" in diags[0].message
+    assert diags[0].message == "`ops-lead` leads `ops` and works in it as one agent, not 2"
 
 
 def test_lead_listed_as_member_of_another_domain() -> None:
@@ -445,6 +446,43 @@ def test_fit_monotonic(fit: str, bad: list[str]) -> None:
     diags = only(weights(f"weight skill_match 1 fit {fit}"), "ORC505")
     assert all(d.severity.value == "warning" for d in diags)
     assert sorted(d.message.split("`")[1] for d in diags) == sorted(bad)
+
+
+def test_declared_complexities_replace_the_default_ones() -> None:
+    body = "weight skill_match 1 complexities quick, involved fit quick: junior, involved: senior"
+    assert weights(body) == []
+    r = check_text(BASE.replace(
+        "assignment { weight skill_match 0.6 weight workload 0.4 fit simple: junior, high: senior }",
+        f"assignment {{ {body} }}"), "t.orch")
+    assert r.model is not None and r.model.assignment is not None
+    assert r.model.assignment.complexities == ["quick", "involved"]
+    assert r.model.guard_variables["task.complexity"]["values"] == ["quick", "involved"]
+
+
+def test_a_fit_names_a_declared_complexity_with_did_you_mean() -> None:
+    [d] = only(weights("weight skill_match 1 complexities quick, involved fit quik: junior, involved: senior"), "ORC506")
+    assert (d.message, d.help) == ("unknown complexity `quik`", "did you mean `quick`?")
+    [d] = only(weights("weight skill_match 1 complexities quick, involved fit high: senior"), "ORC506")
+    assert d.message == "unknown complexity `high`" and d.help == "complexities are quick, involved"
+
+
+def test_a_complexity_is_declared_once() -> None:
+    [d] = only(weights("weight skill_match 1 complexities quick, involved, quick"), "ORC101")
+    assert d.message == "complexity `quick` is declared twice"
+
+
+def test_fit_reads_harder_as_later_in_the_declared_list() -> None:
+    body = "weight skill_match 1 complexities involved, quick fit quick: junior, involved: senior"
+    [d] = only(weights(body), "ORC505")
+    assert d.message.startswith("`quick` work is fitted to `junior`")
+
+
+def test_a_guard_compares_task_complexity_with_the_declared_ones() -> None:
+    text = BASE.replace(
+        "fit simple: junior, high: senior }", "complexities quick, involved }").replace(
+        "-> DOING by @assignee }", "-> DOING when task.complexity == simple by @assignee }")
+    [d] = [d for d in check_text(text, "t.orch").diagnostics if d.code == "ORC310"]
+    assert d.message == "`simple` is not one of quick, involved"
 
 
 @pytest.mark.parametrize("bands, bad", [

@@ -97,7 +97,10 @@ def test_yaml_files_have_a_header_and_no_timestamp() -> None:
 def test_state_machine() -> None:
     sm = memory(c.STATE_MACHINE)
     assert list(sm) == ["lifecycle", "tiers", "initial_state", "terminal_states", "relations",
-                        "states", "transitions", "gates"]
+                        "states", "transitions", "gates", "state_classes"]
+    # V2 declares no state classes: they are derived from its lifecycle
+    assert sm["state_classes"] == {"work": ["IN_PROGRESS"], "blocked": ["BLOCKED", "ESCALATED"],
+                                   "escalated": ["ESCALATED"], "ready": ["ASSIGNED"], "done": ["COMPLETED"]}
     assert list(sm["states"]) == [s.name for s in model(V2).lifecycle.states]
     assert sm["initial_state"] == "PENDING"
     assert sm["terminal_states"] == ["COMPLETED", "CANCELLED"]

@@ -481,3 +481,93 @@ def test_orc301_initial_state_missing_at_a_tier() -> None:
     [d] = found(r, "ORC301")
     assert d.message == "the lifecycle has no initial state at tier 1"
     assert not found(r, "ORC304") and not found(r, "ORC305")
+
+
+# ---------------------------------------------------------------- state classes and progress statuses
+
+
+def test_state_classes_lower_into_the_model_and_the_compiled_model() -> None:
+    text = spec(GOOD_STATES + "  work DOING\n  blocked REVIEW, DOING\n  done DONE, CANCELLED\n")
+    r = check(text)
+    assert r.diagnostics == [], [f"{d.code} {d.message}" for d in r.diagnostics]
+    assert r.model is not None
+    assert r.model.lifecycle.classes == {"work": ["DOING"], "blocked": ["REVIEW", "DOING"],
+                                         "done": ["DONE", "CANCELLED"]}
+    from orchdsl.emit import to_contract
+    classes = to_contract(r.model).lifecycle.state_classes()
+    # ready is derived: TODO (owned by @lead) leads to DOING, which is work
+    assert classes == {"work": {"DOING"}, "blocked": {"REVIEW", "DOING"}, "escalated": frozenset(),
+                       "ready": frozenset(), "done": {"DONE", "CANCELLED"}}
+
+
+def test_a_state_class_names_declared_states_with_did_you_mean() -> None:
+    text = spec(GOOD_STATES + "  blocked REVEIW\n")
+    [d] = found(check(text), "ORC103")
+    assert d.message == "unknown state `REVEIW`" and d.help == "did you mean `REVIEW`?"
+    assert at(text, d) == "  blocked REVEIW"
+
+
+def test_a_state_class_is_given_once() -> None:
+    text = spec(GOOD_STATES + "  work DOING\n  work REVIEW\n")
+    [d] = found(check(text), "ORC007")
+    assert d.message == "`work` is given more than once here" and at(text, d) == "  work REVIEW"
+
+
+@pytest.mark.parametrize(("clause", "message"), [
+    ("done DOING", "`DOING` is not terminal, so a task there is not done"),
+    ("work DONE", "`DONE` is terminal; no open task is in it, so it cannot count as `work`"),
+    ("blocked CANCELLED", "`CANCELLED` is terminal; no open task is in it, so it cannot count as `blocked`"),
+])
+def test_orc322_a_state_that_cannot_mean_its_class(clause: str, message: str) -> None:
+    text = spec(GOOD_STATES + f"  {clause}\n")
+    [d] = found(check(text), "ORC323")
+    assert d.message == message and at(text, d) == f"  {clause}"
+    assert d.span is not None and text.splitlines()[d.span.line - 1][d.span.column - 1:].startswith(clause.split()[1])
+
+
+def test_orc322_ready_and_work_at_once() -> None:
+    text = spec(GOOD_STATES + "  work DOING\n  ready DOING\n")
+    [d] = found(check(text), "ORC323")
+    assert d.message == "`DOING` is both `ready` (waiting to be started) and `work` (being worked on)"
+    assert at(text, d) == "  ready DOING" and [lb.message for lb in d.labels] == ["counted as `work` here"]
+
+
+STANDUP = "standup weekly {{ from @lead to cto every 1w sections {sections} statuses {statuses} }}\n"
+
+
+def statuses_spec(statuses: str, sections: str = "instruction_progress", states: str = GOOD_STATES) -> str:
+    return spec(states) + STANDUP.format(sections=sections, statuses=statuses)
+
+
+def test_statuses_lower_into_the_standup() -> None:
+    r = check(statuses_spec("on_track: green, blocked: red", "critical_path_status"))
+    assert [d.code for d in r.diagnostics if d.is_error] == []
+    assert r.model is not None and r.model.standups[0].statuses == {"on_track": "green", "blocked": "red"}
+
+
+@pytest.mark.parametrize(("statuses", "message", "help_"), [
+    ("on_trak: green", "unknown progress status `on_trak`", "did you mean `on_track`?"),
+    ("blocked: red, blocked: black", "progress status `blocked` is named twice", "name each progress status once"),
+    ("at_risk: red, blocked: red", "`red` names two progress statuses", "give each progress status its own word"),
+])
+def test_orc411_bad_progress_statuses(statuses: str, message: str, help_: str) -> None:
+    [d] = found(check(statuses_spec(statuses)), "ORC411")
+    assert (d.message, d.help) == (message, help_)
+
+
+def test_orc412_a_status_no_section_reports() -> None:
+    [d] = found(check(statuses_spec("on_track: green", "capacity_overview")), "ORC412")
+    assert d.message == ("standup `weekly` can never report `green` (on_track): "
+                         "none of its sections reports a progress status")
+    # only instruction_progress reports at risk
+    [d] = found(check(statuses_spec("at_risk: amber", "critical_path_status")), "ORC412")
+    assert d.message == "standup `weekly` can never report `amber` (at_risk): its sections never report it"
+
+
+def test_orc412_blocked_needs_blocked_states_unless_the_critical_path_reports_it() -> None:
+    # the baseline lifecycle has no automatic transition, so no blocked state
+    [d] = found(check(statuses_spec("blocked: red")), "ORC412")
+    assert d.message.endswith("no state of the lifecycle is `blocked`")
+    assert found(check(statuses_spec("blocked: red", "instruction_progress, critical_path_status")), "ORC412") == []
+    declared = GOOD_STATES + "  blocked REVIEW\n"
+    assert found(check(statuses_spec("blocked: red", states=declared)), "ORC412") == []

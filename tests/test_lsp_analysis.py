@@ -79,3 +79,14 @@ def test_the_analysis_is_check(spec: Path) -> None:
     expected = check_files([spec]).diagnostics
     assert [dataclasses.astuple(d) for d in a.diagnostics] == [dataclasses.astuple(d) for d in expected]
     assert a.index.occurrences
+
+
+def test_a_state_class_refers_to_its_states() -> None:
+    """`work WORKING` is a reference to the state, so references and rename reach it."""
+    from orchdsl.lsp.index import Index
+
+    text = "lifecycle {\n  state WORKING { initial -> DONE }\n  state DONE { terminal }\n  work WORKING\n}\n"
+    tree = parse_text(text, "t.orch", Diagnostics())
+    assert tree is not None
+    refs = Index([tree]).references("state", "WORKING")
+    assert [(o.span.line, o.span.column, o.declaration) for o in refs] == [(2, 9, True), (4, 8, False)]

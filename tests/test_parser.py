@@ -130,7 +130,7 @@ def test_every_rule_is_used_and_documented() -> None:
 
 # (snippet, code, line, column, text the "expected" note or the help must contain)
 BROKEN = [
-    ('org x {\n  title "a"\n', "ORC001", 2, 9, "expected `description`, `title`, `}`"),
+    ('org x {\n  title "a"\n', "ORC001", 2, 9, "expected `description`, `title`, `top`, `}`"),
     ("role a {\n  reports_to\n}\n", "ORC001", 3, 1, "expected a name"),
     ("skills {\n  levels { a: 1 }\n}\n", "ORC001", 2, 13, "expected `=`"),
     ("role a {\n  title 'x'\n}\n", "ORC002", 2, 9, "double quotes"),

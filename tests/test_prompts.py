@@ -307,3 +307,16 @@ def test_roles_the_lifecycle_never_names_share_their_kinds_lines(spec: Path, mon
 
     monkeypatch.setattr(prompts._Prompts, "__init__", every_role_named)
     assert build_files(model(spec), "claude") == shared
+
+
+def test_the_support_desk_prompts_speak_its_own_terms() -> None:
+    """Declared complexities in the usage of `task create`, the states of the declared state
+    classes and the words of the progress statuses in the standup lines."""
+    desk = ROOT / "examples" / "support_desk.orch"
+    lead, agent = files(desk)["agents/desk-lead.md"], files(desk)["agents/support-agent-1.md"]
+    assert "[--complexity quick\\|involved]" in lead
+    assert ("It counts blocked work in `WAITING_ON_CUSTOMER`; work not started in `TRIAGED`; done work in "
+            "`RESOLVED`.") in agent
+    assert "Progress is reported as `green` (on track), `amber` (at risk), `red` (blocked)." in lead
+    v2 = files(V2)["agents/backend-lead.md"]
+    assert "[--complexity simple\\|moderate\\|high]" in v2 and "It counts" not in v2 and "Progress is" not in v2

@@ -138,7 +138,7 @@ def test_schemas_are_spec_specific() -> None:
     assignee = values(tactical, tactical["properties"]["assigned_to"])
     assert "backend-developer-1" in assignee and "backend-lead" not in assignee
     # `$defs` hold only what the schema uses
-    assert set(tactical["$defs"]) == {"state", "domain", "ic", "skill"}
+    assert set(tactical["$defs"]) == {"state", "domain", "ic", "skill", "agent"}
     v1_schemas = agent_file_schemas(model(SPECS / "orchestration_v1.orch"))
     v1 = v1_schemas["tactical-task"]
     assert values(v1, v1["properties"]["status"]) == ["PENDING", "IN_PROGRESS", "BLOCKED", "COMPLETED"]

@@ -1,6 +1,6 @@
 """Checks of the task lifecycle (ORC3xx): initial and terminal states,
 reachability per tier, owners, SLA thresholds, escalation targets, gates that
-a path skips.
+a path skips, bounded loops.
 
 Reachability is computed once per tier (``Graphs.reachable`` and
 ``Graphs.finishing``) and each finding is reported once per state, with the
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from orchdsl import model as m
 from orchdsl.checks.digraph import DiGraph
 from orchdsl.checks.graphs import Check, Graphs, closure
-from orchdsl.diagnostics import Diagnostics, Label
+from orchdsl.diagnostics import Diagnostics, Label, did_you_mean
 
 ICS = ("@assignee", "@peer", "@member")
 
@@ -151,7 +151,8 @@ def check_owners(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     for s in org.lifecycle.states:
         if s.terminal:
             extra = [name for name, v in (("owner", s.owner), ("sla", s.sla), ("warn", s.warn),
-                                          ("escalate", s.escalate), ("heartbeat", s.heartbeat)) if v]
+                                          ("escalate", s.escalate), ("escalation", s.escalation),
+                                          ("heartbeat", s.heartbeat)) if v]
             if extra:
                 diags.add("ORC317", f"terminal state `{s.name}` declares {_names(extra)}", s.span,
                           notes=["a task in a terminal state has ended: nobody owns it and no clock runs"],
@@ -289,7 +290,9 @@ def check_thresholds(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None
         if not (sla_ok and thr_ok):
             continue
         _check_order(s, tiers, thresholds, diags)
-        _check_after(s, tiers, thresholds, g, diags)
+        levels = [(f"escalation policy's level {i}", m.Threshold(budget=lv.after, span=lv.after.span or lv.span))
+                  for i, lv in enumerate(s.escalation.levels if s.escalation else [], 1)]
+        _check_after(s, tiers, [*thresholds, *levels], g, diags)
 
 
 def _kind(b: m.Budget) -> str:
@@ -441,10 +444,106 @@ def _shortest(start: str, step: Callable[[str], Iterable[str]], goals: set[str])
     return None
 
 
+# ---------------------------------------------------------------- state classes
+
+
+def check_state_classes(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
+    """ORC323: open work is never in a terminal state, done work always is, and a state
+    is not both where work waits to start and where it is worked on."""
+    lc = org.lifecycle
+    for cls, names in lc.classes.items():
+        for name in names:
+            st = lc.state(name)
+            if st is None:
+                continue
+            span = lc.class_spans.get(f"{cls} {name}")
+            declared = [Label(st.span, "declared here")] if st.span else []
+            if cls == "done" and st.terminal is None:
+                diags.add("ORC323", f"`{name}` is not terminal, so a task there is not done", span,
+                          labels=declared,
+                          help="list terminal states under `done`, such as "
+                               + (_names(s.name for s in lc.states if s.terminal == "success") or "a success state"))
+            elif cls != "done" and st.terminal is not None:
+                diags.add("ORC323", f"`{name}` is terminal; no open task is in it, so it cannot count as `{cls}`",
+                          span, labels=declared,
+                          help=f"list the states where tasks are {CLASS_WORDS[cls]}")
+    both = [n for n in lc.classes.get("ready", []) if n in lc.classes.get("work", [])]
+    for name in both:
+        work = lc.class_spans.get(f"work {name}")
+        diags.add("ORC323", f"`{name}` is both `ready` (waiting to be started) and `work` (being worked on)",
+                  lc.class_spans.get(f"ready {name}"), labels=[Label(work, "counted as `work` here")] if work else [],
+                  help=f"keep `{name}` in one of the two")
+
+
+CLASS_WORDS = {"work": "worked on", "blocked": "blocked", "escalated": "escalated and wait for help",
+               "ready": "assigned and wait to be started"}
+
+
+def check_escalations(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
+    """ORC322 levels out of order; ORC110 a notice to `@owner` of a state that has none."""
+    inline = [s.escalation for s in org.lifecycle.states if s.escalation and s.escalation.name is None]
+    for policy in [*org.escalations, *inline]:
+        prev: m.EscalationLevel | None = None
+        for level in policy.levels:
+            if prev is not None and level.after.value <= prev.after.value:
+                what = f"escalation policy `{policy.name}`" if policy.name else "this escalation policy"
+                diags.add("ORC322", f"a level of {what} fires after `{level.after.text}`, "
+                          f"{'the same time as' if level.after.value == prev.after.value else 'before'} "
+                          f"the level before it (`{prev.after.text}`)", level.after.span or level.span,
+                          labels=[Label(prev.span, "the level before")] if prev.span else [],
+                          notes=["each level's time is counted from when the task entered the state"],
+                          help="list the levels from the earliest to the latest, each later than the last")
+            if prev is None or level.after.value > prev.after.value:
+                prev = level
+    for s in org.lifecycle.states:
+        if s.owner is None and any(m.OWNER in n.to for n in s.notify):
+            span = next(n.span for n in s.notify if m.OWNER in n.to)
+            diags.add("ORC110", f"`@owner` names nobody here: state `{s.name}` has no owner", span,
+                      help=f"name a role, or give `{s.name}` an owner")
+
+
+# ---------------------------------------------------------------- bounded loops
+
+
+def check_rounds(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
+    """ORC324 a bounded transition that never leads back to its state; ORC325 the path a bounded
+    transition takes when its rounds run out is no transition out of the state; ORC326 an escalation
+    when they run out that leaves the task nowhere to go."""
+    onward = {s.name: [t.target for t in s.transitions] for s in org.lifecycle.states}
+    for s in org.lifecycle.states:
+        for t in s.transitions:
+            r = t.rounds
+            if r is None:
+                continue
+            back = closure(lambda x: onward.get(x, ()), [t.target])
+            if s.name not in back:
+                diags.add("ORC324", f"`rounds` bounds `{s.name} -> {t.target}`, which never leads back to `{s.name}`",
+                          r.span, notes=[f"from `{t.target}` a task can reach {_names(sorted(back)) or 'nothing'}"],
+                          help="bound the transition that sends a task back for another round")
+            if r.then is None:
+                if not [x for x in onward[s.name] if x != t.target]:
+                    diags.add("ORC326", f"when the rounds of `{s.name} -> {t.target}` run out, no other transition "
+                              f"leads out of `{s.name}`", r.span,
+                              notes=[f"the escalation leaves the task in `{s.name}` for good"],
+                              help=f"declare another transition out of `{s.name}` that {r.escalate} may make")
+                continue
+            if r.then == t.target:
+                diags.add("ORC325", f"when its rounds run out, `{s.name} -> {t.target}` cannot take itself",
+                          r.then_span or r.span, help=f"name another transition out of `{s.name}`")
+            elif r.then not in onward[s.name]:
+                others = [x for x in onward[s.name] if x != t.target]
+                diags.add("ORC325", f"`{s.name} -> {r.then}` is no transition, so the task cannot take it when "
+                          f"the rounds of `{s.name} -> {t.target}` run out", r.then_span or r.span,
+                          help=did_you_mean(r.then, others) or f"declare `-> {r.then}` in state `{s.name}`")
+
+
 CHECKS: list[Check] = [
     check_shape,
     check_reachability,
     check_owners,
+    check_escalations,
     check_thresholds,
     check_gates_on_paths,
+    check_state_classes,
+    check_rounds,
 ]

@@ -59,7 +59,7 @@ def check_fit(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     if a is None or not a.fit:
         return
     value = {lv.name: lv.value for lv in org.experience}
-    declared = [(c, a.fit[c]) for c in m.COMPLEXITIES if c in a.fit and a.fit[c] in value]
+    declared = [(c, a.fit[c]) for c in (a.complexities or m.COMPLEXITIES) if c in a.fit and a.fit[c] in value]
     spans = a.fit_spans
     for i, (cx, exp) in enumerate(declared):
         easier = [(c, e) for c, e in declared[:i] if value[e] > value[exp]]

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchdsl import emit
 from orchdsl.generate import common as c
 from orchdsl.generate import schemas as sch
-from orchdsl.model import Action, Budget, Organisation, State, Transition
+from orchdsl.model import STATE_CLASSES, Action, Budget, Organisation, State, Transition
 
 ROOT = "Agent_Memory/"
 KEEP = ".gitkeep"
@@ -67,7 +68,7 @@ def _tier_range(tiers: list[int]) -> str:
 
 
 def _transition(t: Transition, people: c.People) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "from": t.source,
         "to": t.target,
         "label": t.label,
@@ -77,6 +78,10 @@ def _transition(t: Transition, people: c.People) -> dict[str, Any]:
         "tiers": list(t.tiers),
         "gates": [{"gate": g, "tiers": list(ts)} for g, ts in t.gates.items()],
     }
+    if t.rounds is not None:
+        r = t.rounds
+        out["rounds"] = {"limit": r.limit, **({"then": r.then} if r.then else {"escalate": r.escalate})}
+    return out
 
 
 def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
@@ -95,8 +100,16 @@ def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
             "requires": list(s.requires),
             "next_states": list(dict.fromkeys(t.target for t in s.transitions)),
         }
-    gates = []
+        if s.escalation is not None:  # only where declared, so that other specs' files stay as they were
+            states[s.name]["escalation"] = {
+                "policy": s.escalation.name, "repeat": s.escalation.repeat,
+                "levels": [{"after": _budget(lv.after), "to": list(lv.to)} for lv in s.escalation.levels],
+            }
+        if s.notify:
+            states[s.name]["notify"] = [{"to": list(n.to), "text": n.text} for n in s.notify]
+    gates: list[dict[str, Any]] = []
     for g in org.gates:
+        applies = {k: v for k, v in (("domains", g.domains), ("labels", g.labels)) if v is not None}
         gates.append({
             "name": g.name,
             "description": g.description,
@@ -111,7 +124,10 @@ def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
             "score": ({"categories": list(g.score_categories), "min": g.score_min, "max": g.score_max,
                        "bands": [{"low": b.low, "high": b.high, "outcome": b.outcome} for b in g.bands]}
                       if g.score_categories else None),
+            **({"applies_to": applies} if applies else {}),
         })
+        if g.notify:
+            gates[-1]["notify"] = [{"to": list(n.to), "on": list(n.outcomes), "text": n.text} for n in g.notify]
     used: list[str | None] = []
     for s in lc.states:
         used += [s.owner, s.warn.to if s.warn else None, s.escalate.to if s.escalate else None]
@@ -120,6 +136,7 @@ def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
     used += [g.reviewer for g in org.gates]
     relations = {r: {"meaning": c.RELATION_TEXT[r], "roles": people.resolve(r)}
                  for r in c.RELATION_TEXT if r in used}
+    classes = emit.lifecycle(lc).state_classes()
     return {
         "lifecycle": lc.name,
         "tiers": list(lc.tiers),
@@ -129,6 +146,7 @@ def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
         "states": states,
         "transitions": [_transition(t, people) for s in lc.states for t in s.transitions],
         "gates": gates,
+        "state_classes": {cls: [s.name for s in lc.states if s.name in classes[cls]] for cls in STATE_CLASSES},
     }
 
 
@@ -149,7 +167,7 @@ def delegation_hops(org: Organisation, people: c.People) -> list[dict[str, Any]]
     for a, b in zip(d.chain, d.chain[1:], strict=False):
         if a in ("@lead",) and b in ("@member", "@assignee", "@peer"):
             for each in org.domains:
-                hops.append({"from": each.lead, "to": people.member_roles(each.name),
+                hops.append({"from": each.lead, "to": people.resolve("@member", each.name),
                              "domain": each.name})
             continue
         for src in people.resolve(a):
@@ -224,6 +242,7 @@ def protocols(org: Organisation, people: c.People, s: dict[str, sch.Schema]) -> 
             "accepted_by": h.accepted_by,
             "on_accept": {"from": h.on_accept[0], "to": h.on_accept[1]} if h.on_accept else None,
             "on_reject": {"from": h.on_reject[0], "to": h.on_reject[1]} if h.on_reject else None,
+            **({"from_role": h.from_role, "to_role": h.to_role} if h.to_role is not None else {}),
         } for h in org.handoffs],
         "fields": sch.field_list(s["handoff"]),
     }

@@ -2,8 +2,9 @@
 
 In: the ``lifecycle`` block with its states and transitions (through
 ``Scope``), the declared tiers and domains. Out: ``Lifecycle`` (its tiers,
-its initial state and each ``State`` with owner, SLA per tier, warning and
-escalation thresholds, heartbeat, requirements and ``Transition`` list),
+its initial state, each ``State`` with owner, SLA per tier, warning and
+escalation thresholds, heartbeat, requirements and ``Transition`` list, and
+the state classes it declares),
 guards type-checked against the task environment; then, once tiers and gates
 are lowered, where each transition can fire and which gates guard it
 (``apply_tiers``).
@@ -19,9 +20,10 @@ from typing import Any
 
 from orchdsl import ast
 from orchdsl import model as m
+from orchdsl.diagnostics import Label, Span
 from orchdsl.guards import GuardChecker, partial_eval, task_environment, to_text
-from orchdsl.lower import protocols
-from orchdsl.lower.scope import Scope, named, text
+from orchdsl.lower import escalation, protocols, resources
+from orchdsl.lower.scope import Scope, named, payload, text
 
 
 def lifecycle(sc: Scope) -> m.Lifecycle:
@@ -39,17 +41,42 @@ def lifecycle(sc: Scope) -> m.Lifecycle:
     tiers_clause = sc.one(b, "tiers")
     tiers = sc.tiers(tiers_clause) if tiers_clause else sorted(sc.declared_tiers)
     sc.mark("lifecycle", b.name.text if b.name else "task", before)
-    env = task_environment(sc.domain_names, protocols.task_priorities(sc))
+    env = task_environment(sc.domain_names, protocols.task_priorities(sc), resources.task_complexities(sc))
     states: list[m.State] = []
     for st in sc.state_names.values():
         s = _state(sc, st, tiers, env)
         if s is not None:
             states.append(s)
     initial = [s.name for s in states if s.initial]
+    classes, class_spans = _classes(sc, b)
     return m.Lifecycle(
         name=b.name.text if b.name else "task", tiers=tiers,
-        initial=initial[0] if len(initial) == 1 else None, states=states, span=b.span,
+        initial=initial[0] if len(initial) == 1 else None, states=states, classes=classes,
+        span=b.span, class_spans=class_spans,
     )
+
+
+def _classes(sc: Scope, b: ast.Block) -> tuple[dict[str, list[str]], dict[str, Span]]:
+    """The declared state classes (``work IN_PROGRESS``...): each once, naming declared states."""
+    classes: dict[str, list[str]] = {}
+    spans: dict[str, Span] = {}
+    for c in b.of("state_class"):
+        assert isinstance(c, ast.Clause)
+        kind: ast.Name
+        names: list[ast.Name]
+        kind, names = c.value  # type: ignore[misc]
+        if kind.text in spans:
+            sc.diags.add("ORC007", f"`{kind.text}` is given more than once here", c.span,
+                         labels=[Label(spans[kind.text], "first given here")],
+                         help=f"list every `{kind.text}` state in one clause")
+            continue
+        spans[kind.text] = c.span
+        listed = classes[kind.text] = []
+        for n in names:
+            if sc.state(n) is not None and n.text not in listed:
+                listed.append(n.text)
+                spans[f"{kind.text} {n.text}"] = n.span
+    return classes, spans
 
 
 def _state(sc: Scope, st: ast.Block, lc_tiers: list[int], env: dict[str, Any]) -> m.State | None:
@@ -73,6 +100,8 @@ def _state(sc: Scope, st: ast.Block, lc_tiers: list[int], env: dict[str, Any]) -
     before = len(sc.diags)
     warn = _threshold(sc, sc.one(st, "warn"), default_to=None)
     esc = _threshold(sc, sc.one(st, "escalate"), default_to=None)
+    policy = escalation.state_policy(sc, st)
+    notify = escalation.notifications(sc, st, None)
     sc.mark("threshold", name, before)
     transitions = []
     for tr in st.of("transition"):
@@ -91,7 +120,7 @@ def _state(sc: Scope, st: ast.Block, lc_tiers: list[int], env: dict[str, Any]) -
     state = sc.build(
         m.State, named(st).span, name=name, description=text(sc.one(st, "description")),
         initial=bool(sc.one(st, "initial")), terminal=terminal,
-        owner=owner, sla=sla, warn=warn, escalate=esc,
+        owner=owner, sla=sla, warn=warn, escalate=esc, escalation=policy, notify=notify,
         heartbeat=sc.budget(sc.one(st, "heartbeat")), tiers=tiers,
         requires=[n.text for n in sc.names(sc.one(st, "requires"))],
         transitions=transitions, span=named(st).span,
@@ -111,6 +140,25 @@ def _threshold(sc: Scope, value: Any, default_to: str | None) -> m.Threshold | N
                        span=budget.span, to_span=to.span if to else None)
 
 
+def _rounds(sc: Scope, c: ast.Clause | None) -> m.Rounds | None:
+    """``rounds N then -> STATE`` or ``rounds N then escalate to ACTOR``."""
+    if c is None:
+        return None
+    limit: ast.Num
+    kind: str
+    target: ast.Name
+    limit, kind, target = payload(c.value)
+    if not limit.integer or limit.value < 1:
+        sc.diags.add("ORC901", f"`rounds` takes a whole number of at least 1; got `{limit.value:g}`", limit.span,
+                     help="write `rounds 1` or more")
+        return None
+    if kind == "move":
+        then = sc.state(target)
+        return m.Rounds(limit=int(limit.value), then=then, span=c.span, then_span=target.span) if then else None
+    to = sc.actor(target, "threshold")
+    return m.Rounds(limit=int(limit.value), escalate=to, span=c.span, then_span=target.span) if to else None
+
+
 def _transition(sc: Scope, source: str, tr: ast.Transition, env: dict[str, Any]) -> m.Transition | None:
     target = sc.state(tr.target)
     guard_expr = sc.one(tr, "when")
@@ -123,12 +171,13 @@ def _transition(sc: Scope, source: str, tr: ast.Transition, env: dict[str, Any])
         sc.diags.add("ORC901", "an automatic transition fires after a duration or a token budget",
                      tr.span)
         after = None
+    rounds = _rounds(sc, sc.one_clause(tr, "rounds"))
     if target is None:
         return None
     return sc.build(
         m.Transition, tr.span, source=source, target=target,
         label=tr.label.value if tr.label else None, guard=guard,
-        guard_text=to_text(guard) if guard else None, actors=actors, after=after,
+        guard_text=to_text(guard) if guard else None, actors=actors, after=after, rounds=rounds,
         span=tr.target.span, guard_span=guard_expr.span if guard_expr is not None else None,
     )
 

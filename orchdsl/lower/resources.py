@@ -56,6 +56,13 @@ def experience(sc: Scope) -> list[m.Level]:
     return out
 
 
+def task_complexities(sc: Scope) -> list[str]:
+    """The complexities a task takes, easiest first: the assignment's declared list, else the default one."""
+    blocks = sc.blocks("assignment")
+    declared = [n.text for n in sc.names(sc.one(blocks[0], "complexities"))] if blocks else []
+    return list(dict.fromkeys(declared)) or list(m.COMPLEXITIES)
+
+
 def assignment(sc: Scope) -> m.Assignment | None:
     blocks = sc.blocks("assignment")
     if not blocks:
@@ -83,13 +90,14 @@ def assignment(sc: Scope) -> m.Assignment | None:
     filt_expr = sc.one(b, "filter")
     if filt_expr is not None:
         filt = GuardChecker(factor_environment(m.FACTORS), sc.diags, "filter").check(filt_expr)
+    complexities = _complexities(sc, b)
     fit: dict[str, str] = {}
     fit_spans: dict[str, Span] = {}
     for cx, exp in sc.one(b, "fit") or []:
         ok = True
-        if cx.text not in m.COMPLEXITIES:
-            sc.unknown("ORC506", "complexity", cx, m.COMPLEXITIES,
-                       help="complexities are simple, moderate, high")
+        if cx.text not in complexities:
+            sc.unknown("ORC506", "complexity", cx, complexities,
+                       help="complexities are " + ", ".join(complexities))
             ok = False
         if exp.text not in sc.experience_names:
             sc.unknown("ORC108", "experience level", exp, sc.experience_names)
@@ -100,11 +108,20 @@ def assignment(sc: Scope) -> m.Assignment | None:
     a = sc.build(
         m.Assignment, b.span, weights=weights, filter=filt,
         filter_text=to_text(filt) if filt else None, fit=fit,
+        complexities=complexities if sc.one(b, "complexities") else [],
         fallback=sc.actor(sc.one(b, "fallback"), "fallback"), span=b.span,
         weight_spans=weight_spans, fit_spans=fit_spans,
     )
     sc.mark("assignment", "", before)
     return a
+
+
+def _complexities(sc: Scope, b: ast.Block) -> list[str]:
+    """The assignment's declared complexities, each once (ORC101), else the default ones."""
+    table: dict[str, ast.Name] = {}
+    for n in sc.names(sc.one(b, "complexities")):
+        sc.define(table, "complexity", n, n)
+    return list(table) or list(m.COMPLEXITIES)
 
 
 def _action(sc: Scope, clause: Any) -> m.Action | None:

@@ -39,6 +39,8 @@ RELATION_CONTEXTS: dict[str, tuple[str, ...]] = {
     "flow": ("@assignee", "@lead", "@member"),
     "action": ("@lead",),
     "fallback": ("@lead",),
+    "escalation": ("@assignee", "@peer", "@lead", "@member", "@downstream_lead"),
+    "instructions": ("@lead", "@member"),
 }
 
 CONTEXT_NAMES = {
@@ -54,6 +56,9 @@ CONTEXT_NAMES = {
     "flow": "a flow step",
     "action": "a capacity action's target",
     "fallback": "the assignment fallback",
+    "escalation": "an escalation level's target",
+    "notify": "a notice's recipient",
+    "instructions": "who may submit, create or close",
 }
 
 
@@ -78,7 +83,10 @@ class Scope:
         self.domains_by_name: dict[str, ast.Block] = {}
         self.domain_names: list[str] = []
         self.gate_blocks: dict[str, ast.Block] = {}
+        self.label_names: dict[str, ast.Name] = {}
         self.state_names: dict[str, ast.Block] = {}
+        self.escalation_blocks: dict[str, ast.Block] = {}
+        self.escalations: dict[str, m.EscalationPolicy] = {}
 
     def blocks(self, kind: str) -> list[Any]:
         """The top-level declarations of one kind, in file order."""
@@ -123,7 +131,7 @@ class Scope:
                            help=f"keep one `{kind}`")
         return first.value if isinstance(first, ast.Clause) else first
 
-    def one_clause(self, block: ast.Block, kind: str) -> ast.Clause | None:
+    def one_clause(self, block: ast.Block | ast.Transition, kind: str) -> ast.Clause | None:
         """The clause itself (value and span) of a clause that may appear at most once."""
         found = [c for c in block.clauses if c.kind == kind]
         self.one(block, kind)

@@ -19,6 +19,7 @@ from typing import Any
 from orchdsl import ast
 from orchdsl import model as m
 from orchdsl.diagnostics import Label, Span
+from orchdsl.lower import escalation
 from orchdsl.lower.scope import Scope, clause_span, named, payload, text
 
 
@@ -87,10 +88,43 @@ def _step(sc: Scope, st: ast.Step, gates: list[str], stages: list[str]) -> m.Ste
     return m.Step(actor=actor, stage=stage, span=st.span)
 
 
+def labels(sc: Scope) -> list[str]:
+    """The labels a task may carry: every ``labels`` declaration, each name once."""
+    for c in sc.blocks("labels"):
+        for n in sc.names(c.value):
+            sc.define(sc.label_names, "label", n, n)
+    return list(sc.label_names)
+
+
+def _applies(sc: Scope, b: ast.Block) -> tuple[list[str] | None, list[str] | None]:
+    """The domains and labels a gate applies to (``None``: not restricted)."""
+    domains: list[str] | None = None
+    labels: list[str] | None = None
+    for c in b.of("applies"):
+        assert isinstance(c, ast.Clause)
+        what, names = payload(c.value)
+        for n in names:
+            if what == "domain":
+                domains = domains if domains is not None else []
+                if n.text not in sc.domain_names:
+                    sc.unknown("ORC106", "domain", n, sc.domain_names)
+                elif n.text not in domains:
+                    domains.append(n.text)
+            else:
+                labels = labels if labels is not None else []
+                if n.text not in sc.label_names:
+                    sc.unknown("ORC116", "label", n, sc.label_names,
+                               help=f"declare it with `labels {n.text}`")
+                elif n.text not in labels:
+                    labels.append(n.text)
+    return domains, labels
+
+
 def gates(sc: Scope) -> list[m.Gate]:
     out: list[m.Gate] = []
     for name, b in sc.gate_blocks.items():
         before = len(sc.diags)
+        domains, labels = _applies(sc, b)
         transitions: list[tuple[str, str]] = []
         transition_spans: list[Span | None] = []
         stages: list[str] = []
@@ -145,7 +179,8 @@ def gates(sc: Scope) -> list[m.Gate]:
             score_categories=[n.text for n in score[0]] if score else [],
             score_min=int(score[1].value) if score else None,
             score_max=int(score[2].value) if score else None,
-            bands=bands, span=named(b).span, reviewer_span=reviewer.span if reviewer else None,
+            bands=bands, notify=escalation.notifications(sc, b, list(onames)), domains=domains, labels=labels,
+            span=named(b).span, reviewer_span=reviewer.span if reviewer else None,
             transition_spans=transition_spans, threshold_spans=threshold_spans,
         )
         sc.mark("gate", name, before)

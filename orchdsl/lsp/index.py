@@ -3,7 +3,7 @@
 In: the syntax trees of an organisation's files. Out: an ``Index`` of
 declarations and references of every kind of name (role, state, domain,
 skill, level, experience, gate, channel, tier, stage, outcome, standup,
-consultation, metric), and the outline of each file. The language server
+consultation, metric, escalation policy), and the outline of each file. The language server
 answers go-to-definition, find-references, hover, completion and document
 symbols from it.
 
@@ -23,7 +23,7 @@ from orchdsl import ast
 from orchdsl.diagnostics import Span
 
 KINDS = ("role", "state", "domain", "skill", "level", "experience", "gate", "channel", "tier", "stage",
-         "outcome", "standup", "consultation", "metric", "category")
+         "outcome", "standup", "consultation", "metric", "category", "escalation", "label")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +142,9 @@ class _Walker:
         for item in f.items:
             if isinstance(item, ast.Block):
                 outline.append(self.block(item, None))
+            elif item.kind == "labels":
+                for n in _names(item.value):
+                    self.add("label", n, True, item)
         return outline
 
     def block(self, b: ast.Block, parent: ast.Block | None) -> Outline:
@@ -151,7 +154,8 @@ class _Walker:
         selection = name.span if name else b.span
         label = name.text if name else kind
         detail = kind
-        if kind in ("role", "domain", "state", "gate", "channel", "standup", "consultation", "metric"):
+        if kind in ("role", "domain", "state", "gate", "channel", "standup", "consultation", "metric",
+                    "escalation"):
             self.add(kind, name, True, b)
         elif kind == "member":
             self.role(name)
@@ -196,12 +200,33 @@ class _Walker:
         for c in t.clauses:
             if c.kind == "by":
                 self.role(c.value)
+            elif c.kind == "rounds" and isinstance(c.value, tuple):
+                _, then, target = c.value
+                if then == "move":
+                    self.add("state", target)
+                else:
+                    self.role(target)
         detail = t.label.value if t.label else "transition"
         return Outline("transition", f"-> {t.target.text}", detail, t.span, t.target.span)
 
     def clause(self, c: ast.Clause, b: ast.Block) -> None:
         k, v = c.kind, c.value
-        if k == "warn" or (k == "escalate" and isinstance(v, tuple)):
+        if k == "notify" and isinstance(v, tuple) and len(v) == 3:  # recipients, `on` outcomes, text
+            self.role(v[0])
+            for n in _names(v[1]) if b.kind == "gate" and b.name is not None else ():
+                assert b.name is not None
+                self.add("outcome", n, key=f"{b.name.text}/{n.text}")
+        elif k == "escalation":  # a state's policy: a name, or written in place
+            if isinstance(v, ast.Block):
+                for level in v.clauses:
+                    if isinstance(level, ast.Clause):
+                        self.clause(level, v)
+            else:
+                self.add("escalation", v if isinstance(v, ast.Name) else None)
+        elif k == "level":
+            assert isinstance(v, tuple)
+            self.role(v[1])
+        elif k == "warn" or (k == "escalate" and isinstance(v, tuple)):
             assert isinstance(v, tuple)
             self.role(v[1])
         elif k in _ROLE_CLAUSES:
@@ -224,8 +249,16 @@ class _Walker:
         elif k in ("on_accept", "on_reject", "transition"):
             for n in _names(v):
                 self.add("state", n)
+        elif k == "state_class":  # `work IN_PROGRESS, ...`: the states of a class
+            assert isinstance(v, tuple)
+            for n in v[1]:
+                self.add("state", n)
         elif k == "stage":
             self.add("stage", v if isinstance(v, ast.Name) else None)
+        elif k == "applies" and isinstance(v, tuple):  # a gate for some domains or labels
+            what, names = v
+            for n in _names(names):
+                self.add("domain" if what == "domain" else "label", n)
         elif k == "outcome" and b.name is not None:
             assert isinstance(v, tuple)
             name, effect = v

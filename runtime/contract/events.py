@@ -51,6 +51,7 @@ class EventType(StrEnum):
     STANDUPS_SCHEDULED = "standups_scheduled"
     AGENT_LAUNCHED = "agent_launched"
     AGENT_EXITED = "agent_exited"
+    ROUNDS_EXHAUSTED = "rounds_exhausted"
 
 
 class Event(NamedTuple):
@@ -117,6 +118,7 @@ class TaskCreated(TypedDict):
     """the initial state"""
     description: NotRequired[str]
     acceptance_criteria: NotRequired[list[str]]
+    labels: NotRequired[list[str]]
 
 
 class Candidate(TypedDict):
@@ -159,6 +161,12 @@ class TaskMoved(TypedDict):
     """the gate whose outcome made the move"""
     handoff: NotRequired[str]
     """the handoff whose acceptance or rejection made the move"""
+    note: NotRequired[str]
+    """the mover's note for whoever works on the task next"""
+    outputs: NotRequired[list[str]]
+    """paths of what the work produced (relative, checked by the path rules)"""
+    instead_of: NotRequired[str]
+    """the target asked for, when its rounds had run out and the task went here instead"""
 
 
 class Heartbeat(TypedDict):
@@ -179,6 +187,8 @@ class GateDecided(TypedDict):
     scores: dict[str, int] | None
     total: int | None
     measures: dict[str, float] | None
+    note: NotRequired[str]
+    """the reviewer's note"""
 
 
 class SlaNotice(TypedDict):
@@ -191,6 +201,12 @@ class SlaNotice(TypedDict):
     measured_text: str
     to_actor: str
     to: list[str]
+    level: NotRequired[int]
+    """a level of the state's escalation policy (from 1); absent for `warn` and `escalate`"""
+    round: NotRequired[int]
+    """the round of the policy's chain (from 1), with ``level``"""
+    policy: NotRequired[str]
+    """the name of a named policy, with ``level``"""
 
 
 class HeartbeatMissed(TypedDict):
@@ -353,6 +369,18 @@ class AgentExited(TypedDict):
     (the dispatcher stopped)"""
 
 
+class RoundsExhausted(TypedDict):
+    task: str
+    source: str
+    target: str
+    """the bounded transition, taken ``rounds`` times already"""
+    rounds: int
+    then: str | None
+    """where the task goes instead (a ``task_moved`` follows), or ``None`` when it is escalated"""
+    to_actor: str | None
+    to: list[str]
+
+
 DATA: dict[EventType, type] = {
     EventType.INSTRUCTION_SUBMITTED: InstructionSubmitted,
     EventType.TASK_CREATED: TaskCreated,
@@ -386,6 +414,7 @@ DATA: dict[EventType, type] = {
     EventType.STANDUPS_SCHEDULED: StandupsScheduled,
     EventType.AGENT_LAUNCHED: AgentLaunched,
     EventType.AGENT_EXITED: AgentExited,
+    EventType.ROUNDS_EXHAUSTED: RoundsExhausted,
 }
 """the shape of each type's data"""
 

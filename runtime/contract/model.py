@@ -24,6 +24,10 @@ FORMAT_VERSION = 1
 
 RELATIONS = ("@assignee", "@peer", "@lead", "@member", "@downstream_lead", "@system")
 """actors that name an agent by its relation to a task rather than by its role"""
+OWNER = "@owner"
+"""a notification's recipient only: the owner of the state the task is in"""
+MAX_REPEAT = 10
+"""the most times an escalation policy runs its chain again after the last level"""
 FACTORS = ("skill_match", "workload", "complexity_fit", "learning_opportunity", "recent_performance")
 """the assignment factors a spec may weigh"""
 COMPLEXITIES = ("simple", "moderate", "high")
@@ -44,6 +48,23 @@ MEASURES = (
 """the measures a success metric may compare with its target"""
 MEASURES_WITH_STATE = ("sla_met",)
 """measures that take a lifecycle state as their argument"""
+STATE_CLASSES = ("work", "blocked", "escalated", "ready", "done")
+"""what a lifecycle's states count as for metrics and standups: where the assignee works (hours
+worked count there), where work is blocked, where the clock escalated it, where assigned work
+waits to be started, and where it is done"""
+PROGRESS_STATUSES = ("on_track", "at_risk", "blocked")
+"""the conditions a standup's progress status reports, best first; a spec may name each its own way"""
+STATUS_SECTIONS = {
+    "strategic_progress": ("on_track", "blocked"),
+    "instruction_progress": ("on_track", "at_risk", "blocked"),
+    "critical_path_status": ("on_track", "blocked"),
+}
+"""the standup sections that report a progress status -> the statuses each can report"""
+SECTION_CLASSES = {
+    "blockers": ("blocked",), "help_needed": ("escalated",), "next_up": ("ready",), "accomplishments": ("done",),
+    "strategic_progress": ("blocked",), "instruction_progress": ("blocked", "done"),
+}
+"""the standup sections that read a state class -> the classes each reads"""
 
 GUARD_FORMAT = """\
 A guard is a JSON tree. Nodes:
@@ -81,6 +102,9 @@ class OrgInfo:
     version: str | None = None
     title: str | None = None
     description: str | None = None
+    top: tuple[str, ...] | None = field(default=None, metadata={"omit_none": True})
+    """the roles declared at the top of the hierarchy, peers when several; absent: the one role
+    that reports to nobody"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,12 +194,58 @@ class Threshold:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Notification:
+    """Whom a notice goes to when a task enters a state, or when a gate decides one of ``outcomes``."""
+
+    to: tuple[Actor, ...]
+    """roles or relations; ``@owner`` is the owner of the state the task is in"""
+    outcomes: tuple[str, ...] = ()
+    """a gate's outcomes the notice is for; empty: every outcome"""
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationLevel:
+    """A level of an escalation policy: whom it pages, at what time in the state."""
+
+    after: Budget
+    """time in the state (``time`` only); strictly increasing from one level to the next"""
+    to: tuple[Actor, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationPolicy:
+    """Levels fired in turn while a task stays in a state. After the last level the chain
+    starts again ``repeat`` times, each round the last level's time later than the one before."""
+
+    name: str | None = None
+    """null for a policy written inside its state"""
+    description: str | None = None
+    levels: tuple[EscalationLevel, ...] = ()
+    repeat: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TierBudget:
     """A state's SLA target at some tiers."""
 
     tiers: tuple[int, ...] | None = None
     """the tiers this target applies to; null for all"""
     budget: Budget
+
+
+_OMIT = {"omit_none": True}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rounds:
+    """A bound on a transition back into an earlier state (a review loop): it is taken at most
+    ``limit`` times per task; the next time, the task goes to ``then`` (a transition out of the same
+    state) or stays where it is and the move is escalated to ``escalate``."""
+
+    limit: int
+    then: str | None = field(default=None, metadata=_OMIT)
+    escalate: Actor | None = field(default=None, metadata=_OMIT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -195,6 +265,8 @@ class Transition:
     """tiers where the guard can hold"""
     gates: dict[str, tuple[int, ...]] = field(default_factory=dict)
     """gate -> tiers where it guards this"""
+    rounds: Rounds | None = field(default=None, metadata=_OMIT)
+    """at most this many times per task (absent: unbounded)"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,11 +281,31 @@ class State:
     sla: tuple[TierBudget, ...] = ()
     warn: Threshold | None = None
     escalate: Threshold | None = None
+    escalation: EscalationPolicy | None = field(default=None, metadata={"omit_none": True})
+    """the state's escalation policy (a named one copied here), when it has one instead of ``escalate``"""
+    notify: tuple[Notification, ...] | None = field(default=None, metadata={"omit_none": True})
+    """told when a task enters the state"""
     heartbeat: Budget | None = None
     tiers: tuple[int, ...] = ()
     """tiers where the state applies"""
     requires: tuple[str, ...] = ()
     transitions: tuple[Transition, ...] = ()
+
+
+def _omit() -> Any:
+    return field(default=None, metadata={"omit_none": True})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateClasses:
+    """The state classes a spec declares (``STATE_CLASSES``); a class it leaves out is derived
+    from the lifecycle's shape (``contract.classes``)."""
+
+    work: tuple[str, ...] | None = _omit()
+    blocked: tuple[str, ...] | None = _omit()
+    escalated: tuple[str, ...] | None = _omit()
+    ready: tuple[str, ...] | None = _omit()
+    done: tuple[str, ...] | None = _omit()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,6 +316,34 @@ class Lifecycle:
     tiers: tuple[int, ...] = ()
     initial: str | None = None
     states: tuple[State, ...] = ()
+    classes: StateClasses | None = _omit()
+    """the declared state classes, if any"""
+
+    def state_classes(self) -> dict[str, frozenset[str]]:
+        """Every state class (``STATE_CLASSES``): as declared, else derived from the lifecycle.
+
+        Derived: ``work`` the non-terminal states owned by ``@assignee`` with a heartbeat (all of
+        them when none has one); ``escalated`` the non-terminal targets of automatic transitions;
+        ``blocked`` the non-terminal states with an automatic transition out and those targets;
+        ``ready`` the ``@assignee`` states a transition from a non-terminal state owned by
+        someone else leads to, other than the work states; ``done`` the success-terminal states."""
+        by_name = {s.name: s for s in self.states}
+        open_ = {s.name for s in self.states if s.terminal is None}
+        declared = self.classes or StateClasses()
+        assigned = [s for s in self.states if s.owner == "@assignee" and s.name in open_]
+        beating = [s.name for s in assigned if s.heartbeat is not None]
+        work = frozenset(declared.work if declared.work is not None else beating or (s.name for s in assigned))
+        automatic = {s.name: [t.target for t in s.transitions if t.after is not None and t.target in open_]
+                     for s in self.states if s.name in open_}
+        escalated = frozenset(t for targets in automatic.values() for t in targets)
+        blocked = frozenset(n for src, targets in automatic.items()
+                            if any(t.after is not None for t in by_name[src].transitions) for n in (src, *targets))
+        ready = frozenset(
+            t.target for s in self.states if s.name in open_ and s.owner != "@assignee" for t in s.transitions
+            if t.target in by_name and by_name[t.target].owner == "@assignee") - work
+        done = frozenset(s.name for s in self.states if s.terminal == "success")
+        derived = {"work": work, "blocked": blocked, "escalated": escalated, "ready": ready, "done": done}
+        return {k: frozenset(v) if (v := getattr(declared, k)) is not None else derived[k] for k in STATE_CLASSES}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -262,15 +382,34 @@ class Broadcast:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Handoff:
-    """A handoff declared between two domains (``*`` for any)."""
+    """A handoff declared between two domains (``*`` for any), or between two roles within the
+    task's domain (``from_role``, ``to_role``; then both domains are ``*``)."""
 
     from_domain: str
     to_domain: str
+    from_role: str | None = field(default=None, metadata={"omit_none": True})
+    """a handoff between roles: the role that hands the work over (the task's assignee, or its
+    domain's lead when it is that role)"""
+    to_role: str | None = field(default=None, metadata={"omit_none": True})
+    """a handoff between roles: the role that receives and accepts it"""
     description: str | None = None
     checklist: tuple[str, ...] = ()
     accepted_by: Actor | None = None
     on_accept: tuple[str, str] | None = None
     on_reject: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgressStatuses:
+    """A standup's word for each progress status (``PROGRESS_STATUSES``)."""
+
+    on_track: str = "on_track"
+    at_risk: str = "at_risk"
+    blocked: str = "blocked"
+
+    @property
+    def words(self) -> tuple[str, str, str]:
+        return (self.on_track, self.at_risk, self.blocked)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -283,6 +422,8 @@ class Standup:
     to: Actor
     every: Budget
     sections: tuple[str, ...] = ()
+    statuses: ProgressStatuses | None = _omit()
+    """the words of the progress statuses, when the spec names them"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -309,6 +450,8 @@ class Assignment:
     fit: dict[str, str] = field(default_factory=dict)
     """complexity -> minimal experience"""
     fallback: Actor | None = None
+    complexities: tuple[str, ...] | None = _omit()
+    """the task complexities the spec declares, easiest first (``COMPLEXITIES`` when not declared)"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -403,8 +546,27 @@ class Gate:
     score_min: int | None = None
     score_max: int | None = None
     bands: tuple[ScoreBand, ...] = ()
+    notify: tuple[Notification, ...] | None = field(default=None, metadata={"omit_none": True})
+    """told when the gate decides"""
     tiers: tuple[int, ...] = ()
     """tiers whose flow lists the gate"""
+    domains: tuple[str, ...] | None = field(default=None, metadata=_OMIT)
+    """the gate applies only to tasks of these domains (absent: every domain)"""
+    labels: tuple[str, ...] | None = field(default=None, metadata=_OMIT)
+    """the gate applies only to tasks that carry one of these labels (absent: every task)"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Instructions:
+    """Who may submit instructions, create tasks and close instructions: role ids, ``@lead``
+    and ``@member`` (for ``create``, of the task's domain; otherwise any domain lead or member).
+    An empty list keeps the default: submit and create, any agent; close, the staff roles, the
+    roles at the top and the actor of the tier's ``close`` step."""
+
+    submit: tuple[Actor, ...] = ()
+    create: dict[str, tuple[Actor, ...]] = field(default_factory=dict)
+    """task kind (``strategic``, ``tactical``) -> who may create it; a kind not listed, anyone"""
+    close: tuple[Actor, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -450,14 +612,21 @@ class CompiledModel:
     tiers: tuple[Tier, ...] = ()
     gates: tuple[Gate, ...] = ()
     metrics: tuple[Metric, ...] = ()
+    escalations: tuple[EscalationPolicy, ...] | None = field(default=None, metadata={"omit_none": True})
+    """the named escalation policies"""
+    instructions: Instructions | None = field(default=None, metadata={"omit_none": True})
+    """who may submit, create and close; absent: the defaults"""
     guard_variables: dict[str, GuardVariable] = field(default_factory=dict)
     """the guard environment: variable -> type"""
+    labels: tuple[str, ...] | None = field(default=None, metadata=_OMIT)
+    """the labels a task may carry (``task create --label``); absent: none are declared"""
 
 
 PARTS: tuple[type, ...] = (
-    Budget, OrgInfo, Level, SkillCategory, Skills, Role, Member, Domain, Agent, Threshold, TierBudget,
-    Transition, State, Lifecycle, Delegation, Channel, Broadcast, Handoff, Standup, Consultation,
+    Budget, OrgInfo, Level, SkillCategory, Skills, Role, Member, Domain, Agent, Threshold, Notification,
+    EscalationLevel, EscalationPolicy, TierBudget, Rounds, Transition, State, StateClasses, Lifecycle, Delegation,
+    Channel, Broadcast, Handoff, ProgressStatuses, Standup, Consultation,
     Assignment, Action, CapacityBand, Capacity, Step, Tier, Outcome, ScoreBand, Gate, Metric,
-    GuardVariable, CompiledModel,
+    GuardVariable, Instructions, CompiledModel,
 )
 """every class of the format"""

@@ -1,20 +1,24 @@
 """The incremental projection: after every command the files on disk are exactly those of a full
-projection of the log, though only the files the command's events touch were written; a
-projection cut short is completed by the next command; a refused command writes nothing; a new
-day rewrites the dated capacity forecasts."""
+projection of the log, though only the files the command's events touch were written (on every
+example scenario, each on its own spec, where a snapshot taken after any prefix of the log and
+then folding the rest also gives the state of the whole log); a projection cut short is
+completed by the next command; a refused command writes nothing; a new day rewrites the dated
+capacity forecasts."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from orchdsl_runtime import projection
+from conftest import compile_spec
+from orchdsl_runtime import Model, OrgState, projection, snapshot
 from orchdsl_runtime.cli import main
+from orchdsl_runtime.contract.events import Event
 from orchdsl_runtime.projector import MANIFEST, Written
 from orchdsl_runtime.rundir import Run
 from orchdsl_runtime.scenario import play_file
@@ -80,9 +84,58 @@ def test_every_command_of_a_tier3_instruction(compiled_dir: Path, tmp_path: Path
     assert max(len(w) for w in written) < len(projected(run.dir)) / 2
 
 
-@pytest.mark.parametrize("scenario", sorted(p.stem for p in (ROOT / "examples" / "scenarios").glob("*.yaml")))
-def test_every_step_of_the_example_scenarios(compiled_dir: Path, tmp_path: Path, scenario: str,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+SCENARIO_DIR = ROOT / "examples" / "scenarios"
+SCENARIOS = sorted(SCENARIO_DIR.rglob("*.yaml"))
+
+
+def spec_of(scenario: Path) -> Path:
+    """The spec a scenario plays on: V2 for those at the top, ``<folder>.orch`` (an example, or
+    a spec of ``specs/``) for those in a folder."""
+    if scenario.parent == SCENARIO_DIR:
+        return ROOT / "specs" / "orchestration_v2.orch"
+    name = scenario.parent.name
+    example = ROOT / "examples" / f"{name}.orch"
+    return example if example.exists() else ROOT / "specs" / f"{name}.orch"
+
+
+@pytest.fixture(scope="session")
+def compiled_specs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
+    """The model.json of a spec, compiled once per session."""
+    done: dict[Path, Path] = {}
+
+    def model_of(spec: Path) -> Path:
+        if spec not in done:
+            done[spec] = compile_spec(spec, tmp_path_factory.mktemp(spec.stem)) / "model.json"
+        return done[spec]
+
+    return model_of
+
+
+def same_after_a_snapshot(model: Model, events: Sequence[Event]) -> None:
+    """A state kept as a snapshot after any prefix of the log, then folding the rest, equals
+    the state folded from the whole log."""
+    whole = OrgState(model)
+    for e in events:
+        whole.apply(e)
+    for cut in range(0, len(events) + 1, max(1, len(events) // 25)):
+        state = OrgState(model)
+        for e in events[:cut]:
+            state.apply(e)
+        text = snapshot.encode(state)
+        kept = snapshot.decode(model, text)
+        assert snapshot.encode(kept) == text
+        for e in events[cut:]:
+            kept.apply(e)
+        assert kept.dump() == whole.dump(), cut
+
+
+def test_every_scenario_has_a_spec() -> None:
+    assert len(SCENARIOS) > 10 and all(spec_of(p).exists() for p in SCENARIOS)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[str(p.relative_to(SCENARIO_DIR)) for p in SCENARIOS])
+def test_every_step_of_the_example_scenarios(compiled_specs: Callable[[Path], Path], tmp_path: Path,
+                                            scenario: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project: Callable[[Run, bool], Written] = Run.project
     steps = []
 
@@ -93,10 +146,15 @@ def test_every_step_of_the_example_scenarios(compiled_dir: Path, tmp_path: Path,
         return written
 
     monkeypatch.setattr(Run, "project", project_and_check)
-    run, failures, _ = play_file(compiled_dir / "model.json", ROOT / "examples" / "scenarios" / f"{scenario}.yaml",
-                                 tmp_path / "run", io.StringIO(), quiet=True)
-    run.close()
-    assert failures == [] and len(steps) > 5
+    run, failures, _ = play_file(compiled_specs(spec_of(scenario)), scenario, tmp_path / "run", io.StringIO(),
+                                 quiet=True)
+    try:
+        assert failures == [] and len(steps) > 5
+        events = list(run.store.read(0))
+        same_after_a_snapshot(run.model, events)
+        assert snapshot.decode(run.model, snapshot.encode(run.engine.state)).dump() == run.engine.state.dump()
+    finally:
+        run.close()
 
 
 def cli(directory: Path, *args: str) -> tuple[int, str]:

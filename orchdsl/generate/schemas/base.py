@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchdsl.generate.common import People
-from orchdsl.model import FACTORS, Organisation
+from orchdsl.model import COMPLEXITIES, FACTORS, Organisation
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 BASE = "https://orchdsl.dev/schemas"
@@ -107,7 +107,10 @@ class Enums:
         self.levels = [lv.name for lv in org.skills.levels]
         self.experience = [lv.name for lv in org.experience]
         self.delegation_priorities = list(org.delegation.priorities) if org.delegation else []
+        self.complexities = list(org.assignment.complexities if org.assignment and org.assignment.complexities
+                                 else COMPLEXITIES)
         self.kinds = list(org.broadcast.kinds)
+        self.labels = list(org.labels)
         self.broadcast_priorities = list(org.broadcast.priorities)
         self.defs: dict[str, Schema] = {
             "state": self.of(self.states, STRING, "a state of the lifecycle"),

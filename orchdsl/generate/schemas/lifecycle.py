@@ -30,10 +30,35 @@ from orchdsl.generate.schemas.base import (
     nullable,
     obj,
 )
-from orchdsl.model import COMPLEXITIES, RELATIONS, Organisation
+from orchdsl.model import RELATIONS, STATE_CLASSES, Organisation
 
 RISK_LEVELS = ["low", "medium", "high", "critical"]
 ESCALATION_KINDS = ["task", "acknowledgement", "domain_capacity"]
+
+
+def _work(e: Enums) -> dict[str, Schema]:
+    """A task's labels, outputs and notes, and what the tasks it depends on left for it."""
+    note = obj({
+        "by": e.ref("agent", "who left the note"),
+        "timestamp": TIMESTAMP,
+        "state": e.ref("state", "the state the task was in"),
+        "to": e.ref("state", "the state a move took the task to"),
+        "gate": e.of(e.gates, STRING, "the gate a decision was about"),
+        "outcome": STRING,
+        "text": STRING,
+    }, ["by", "timestamp", "state", "text"])
+    output = {"type": "string", "minLength": 1, "description": "a path relative to the workspace"}
+    return {
+        "labels": arr(e.of(e.labels, STRING, "a label the spec declares")),
+        "outputs": arr(output),
+        "notes": arr(note),
+        "inputs": arr(obj({
+            "task": {"type": "string", "pattern": TASK_ID},
+            "status": e.ref("state", "the state of the task depended on"),
+            "outputs": arr(output),
+            "notes": arr(note),
+        }, ["task", "status", "outputs", "notes"])),
+    }
 
 
 def strategic_task(org: Organisation, e: Enums) -> Schema:
@@ -56,8 +81,9 @@ def strategic_task(org: Organisation, e: Enums) -> Schema:
             "blocks": arr({"type": "string", "pattern": ST_ID}),
         }, []),
         "skill_requirements": arr(e.ref("skill")),
-        "complexity": enum(list(COMPLEXITIES)),
+        "complexity": enum(e.complexities),
         "risk_level": enum(RISK_LEVELS),
+        **_work(e),
     }
     required = ["id", "type", "tier", "instruction_id", "description", "owner", "status", "scope",
                 "strategic_acceptance_criteria"]
@@ -93,11 +119,12 @@ def tactical_task(org: Organisation, e: Enums) -> Schema:
             "required": arr(e.ref("skill")),
             "nice_to_have": arr(e.ref("skill")),
         }, ["required"]),
-        "complexity": enum(list(COMPLEXITIES)),
+        "complexity": enum(e.complexities),
         "priority": e.of(e.delegation_priorities, STRING),
         "tactical_acceptance_criteria": arr(STRING, 1),
         "dependencies": arr({"type": "string", "pattern": TASK_ID}),
         "deadline": TIMESTAMP,
+        **_work(e),
     }
     required = ["id", "type", "parent_strategic_task", "instruction_id", "domain", "description",
                 "status", "estimated_effort", "complexity", "tactical_acceptance_criteria"]
@@ -195,6 +222,7 @@ def gate_decision(org: Organisation, e: Enums) -> Schema:
         "scores": nullable({"type": "object", "additionalProperties": {"type": "integer"}}),
         "total": nullable({"type": "integer"}),
         "measures": nullable({"type": "object", "additionalProperties": {"type": "number"}}),
+        "note": {"type": "string", "description": "the reviewer's note"},
     }
     required = ["task_id", "instruction_id", "gate", "outcome", "effect", "reviewer", "timestamp", "seq",
                 "state", "visit"]
@@ -215,7 +243,7 @@ def task_state_machine(org: Organisation, e: Enums) -> Schema:
         "by_tier": arr(obj({"tiers": arr({"type": "integer", "minimum": 0}, 1), "target": nullable(budget),
                             "warn": nullable(budget), "escalate": nullable(budget)})),
     }, description="thresholds as written, then resolved per tier")
-    state = obj({
+    state_props: dict[str, Schema] = {
         "description": nullable(STRING),
         "initial": BOOL,
         "terminal": nullable(enum(["success", "failure"])),
@@ -225,7 +253,15 @@ def task_state_machine(org: Organisation, e: Enums) -> Schema:
         "heartbeat": nullable(budget),
         "requires": STRINGS,
         "next_states": arr(state_name),
-    })
+    }
+    required = list(state_props)
+    state_props["escalation"] = obj({
+        "policy": nullable(STRING), "repeat": {"type": "integer", "minimum": 0},
+        "levels": arr(obj({"after": budget, "to": STRINGS}), 1),
+    }, description="the escalation policy: levels paged in turn while a task stays in the state")
+    state_props["notify"] = arr(obj({"to": STRINGS, "text": nullable(STRING)},
+                                    description="who is told when a task enters the state"))
+    state = obj(state_props, required)
     transition = obj({
         "from": state_name,
         "to": state_name,
@@ -235,7 +271,12 @@ def task_state_machine(org: Organisation, e: Enums) -> Schema:
         "automatic": nullable(obj({"after": budget, "actor": const("@system")})),
         "tiers": tier_list,
         "gates": arr(obj({"gate": e.of(e.gates, STRING), "tiers": tier_list})),
+        "rounds": obj({"limit": {"type": "integer", "minimum": 1}, "then": state_name, "escalate": STRING},
+                      ["limit"]),
     })
+    transition["required"].remove("rounds")  # only a bounded transition has it
+    gate_notify = arr(obj({"to": STRINGS, "on": STRINGS, "text": nullable(STRING)},
+                          description="who is told when the gate decides one of `on` (every outcome when empty)"))
     gate = obj({
         "name": e.of(e.gates, STRING),
         "description": nullable(STRING),
@@ -252,7 +293,10 @@ def task_state_machine(org: Organisation, e: Enums) -> Schema:
                                "max": {"type": "integer"},
                                "bands": arr(obj({"low": {"type": "integer"}, "high": {"type": "integer"},
                                                  "outcome": STRING}))})),
-    })
+        "notify": gate_notify,
+        "applies_to": obj({"domains": arr(e.ref("domain")), "labels": arr(e.of(e.labels, STRING))}, []),
+    }, ["name", "description", "reviewer", "guards", "stages", "tiers", "criteria", "thresholds", "outcomes",
+        "score"])
     props: dict[str, Schema] = {
         "lifecycle": STRING,
         "tiers": tier_list,
@@ -265,6 +309,9 @@ def task_state_machine(org: Organisation, e: Enums) -> Schema:
         "states": obj({name: {"$ref": "#/$defs/state_entry"} for name in e.states}),
         "transitions": arr(transition),
         "gates": arr(gate),
+        "state_classes": obj({cls: arr(state_name) for cls in STATE_CLASSES},
+                             description="what the states count as for metrics and standups: declared by the "
+                                         "lifecycle, or derived from it"),
     }
     body = obj(props)
     body["$defs"] = {"budget": budget_schema(), "state_entry": state}

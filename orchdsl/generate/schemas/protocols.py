@@ -10,6 +10,7 @@ the compiled communication protocols
 from __future__ import annotations
 
 from orchdsl_runtime.contract import layout
+from orchdsl_runtime.contract import model as c
 
 from orchdsl.generate.common import WEEK
 from orchdsl.generate.schemas.base import (
@@ -40,7 +41,6 @@ CHECK_STATUS = ["complete", "incomplete"]
 DECISION_MAKING = ["autonomous", "review_required", "consult_required"]
 ACK_STATUS = ["pending", "accepted", "declined"]
 BLOCKER_TYPES = ["missing_dependency", "technical_uncertainty", "external_dependency", "scope_ambiguity"]
-PROGRESS_STATUS = ["on_track", "at_risk", "blocked"]
 NOTICE_TYPES = list(layout.NOTICE_TYPES)
 """What the runtime notifies an agent of in its inbox (the runtime's layout declares them)."""
 
@@ -208,8 +208,9 @@ def notice(org: Organisation, e: Enums) -> Schema:
     return document(org, e, "notice", "Inbox notice", obj(props))
 
 
-def _section(name: str, e: Enums) -> Schema:
-    """The shape of a known standup section (facts §2); any other is free-form."""
+def _section(name: str, e: Enums, progress: list[str]) -> Schema:
+    """The shape of a known standup section (facts §2), progress statuses in the standup's words
+    (``progress``: on track, at risk, blocked); any other section is free-form."""
     state = e.ref("state")
     task_ref: Schema = {"type": "string"}
     blocker = {"anyOf": [STRING, obj({
@@ -238,7 +239,7 @@ def _section(name: str, e: Enums) -> Schema:
         "strategic_progress": arr(obj({
             "st_id": {"type": "string", "pattern": ST_ID},
             "progress": {"type": "number", "minimum": 0, "maximum": 100},
-            "status": enum(PROGRESS_STATUS),
+            "status": enum(progress),
         }, ["st_id", "status"])),
         "team_capacity": arr(obj({
             "ic": e.ref("ic"),
@@ -257,13 +258,13 @@ def _section(name: str, e: Enums) -> Schema:
         "instruction_progress": arr(obj({
             "instruction_id": STRING,
             "progress": {"type": "number", "minimum": 0, "maximum": 100},
-            "status": enum(PROGRESS_STATUS),
+            "status": enum(progress),
             "notes": STRING,
         }, ["instruction_id", "status"])),
         "capacity_overview": obj({d: PERCENT for d in e.domains}, [],
                                  description="utilisation per domain, in percent"),
         "critical_path_status": {"anyOf": [STRING, obj({
-            "status": enum(PROGRESS_STATUS),
+            "status": enum(progress),
             "tasks": arr(task_ref),
             "notes": STRING,
         }, ["status"])]},
@@ -297,8 +298,9 @@ def standup(org: Organisation, e: Enums, index: int) -> Schema:
         props["week"] = {"type": "integer", "minimum": 1, "maximum": 53}
     else:
         props["date"] = DATE
+    progress = list(c.ProgressStatuses(**st.statuses).words)
     for section in st.sections:
-        props[section] = _section(section, e)
+        props[section] = _section(section, e, progress)
     required = ["type", "standup", "from", "to", "week" if weekly else "date", *st.sections]
     title = f"Standup report `{st.name}` ({st.every.text})"
     return document(org, e, standup_name(st.name), title, obj(props, required))
@@ -340,7 +342,10 @@ def communication_protocols(org: Organisation, e: Enums) -> Schema:
             "path": STRING,
             "rules": arr(obj({"from_domain": domain_or_any, "to_domain": domain_or_any,
                               "description": nullable(STRING), "checklist": STRINGS,
-                              "accepted_by": nullable(STRING), "on_accept": move, "on_reject": move})),
+                              "accepted_by": nullable(STRING), "on_accept": move, "on_reject": move,
+                              "from_role": STRING, "to_role": STRING},
+                             ["from_domain", "to_domain", "description", "checklist", "accepted_by", "on_accept",
+                              "on_reject"])),
             "fields": fields,
         }),
         "standups": arr(obj({"name": STRING, "description": nullable(STRING), "from": STRING, "to": STRING,
