@@ -487,6 +487,15 @@ def test_needed_skill_a_member_holds() -> None:
     assert check(replace=("domain api {\n  lead api-lead", "domain api {\n  lead api-lead\n  needs python")) == []
 
 
+def test_a_skill_at_a_level_numbered_0_is_not_held() -> None:
+    """`none = 0` on the scale: a member rated `none` does not hold the skill."""
+    text = BASE.replace("levels { beginner = 1", "levels { none = 0, beginner = 1").replace(
+        "skills { python: advanced }", "skills { python: none }").replace(
+        "domain api {\n  lead api-lead", "domain api {\n  lead api-lead\n  needs python")
+    diags = check(base=text)
+    assert codes(diags) == ["ORC602"]
+
+
 @pytest.mark.parametrize("old, new, bad", [
     ("beginner = 1, intermediate = 2", "beginner = 2, intermediate = 1", ["intermediate"]),
     ("advanced = 3, expert = 4", "advanced = 3, expert = 3", ["expert"]),
