@@ -89,6 +89,7 @@ _ALL = [
     Code("ORC319", "multiple-without-target", E, "a threshold is a multiple but the state has no SLA target"),
     Code("ORC320", "no-lifecycle", E, "the organisation declares no lifecycle"),
     Code("ORC321", "guard-too-complex", E, "a guard nests too deep or has too many parts"),
+    Code("ORC322", "actor-never-there", E, "a transition is made only by `@assignee` before a task has one"),
     # 4xx: protocols
     Code("ORC401", "delegation-off-hierarchy", E, "a delegation hop does not go to a direct report"),
     Code("ORC402", "standup-not-climbing", E, "a standup does not go up the hierarchy"),
@@ -100,6 +101,7 @@ _ALL = [
     Code("ORC408", "channel-without-members", E, "a broadcast channel has no members"),
     Code("ORC409", "duplicate-handoff", E, "the same pair of domains has two handoffs"),
     Code("ORC410", "consultation-without-timeout", E, "a blocking consultation has no timeout"),
+    Code("ORC411", "handoff-without-rejection", E, "a handoff has no rejection path"),
     # 5xx: assignment and capacity
     Code("ORC501", "weight-out-of-range", E, "an assignment weight is outside [0, 1]"),
     Code("ORC502", "weights-not-one", E, "the assignment weights do not sum to 1"),

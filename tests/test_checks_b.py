@@ -38,7 +38,7 @@ domain web {
   member web-dev x2 { experience senior skills { typescript: advanced } learning python }
 }
 lifecycle {
-  state TODO { initial owner @lead -> DOING by @assignee }
+  state TODO { initial owner @lead -> DOING by @lead }
   state DOING { owner @assignee -> REVIEW by @assignee }
   state REVIEW { owner @peer -> DONE by @peer -> DOING by @peer }
   state DONE { terminal success }
@@ -324,13 +324,25 @@ def test_handoffs_clean() -> None:
     ('handoff api -> web { checklist { "x" } accepted_by api-lead }', "ORC406"),
     ('handoff * -> * { checklist { "x" } accepted_by web-lead }', "ORC406"),
     ('handoff api -> * { checklist { "x" } accepted_by web-lead }', "ORC406"),
-    ('handoff api -> web { checklist { "x" } on accept TODO -> DONE }', "ORC407"),
+    ('handoff api -> web { checklist { "x" } on accept TODO -> DONE on reject TODO -> DOING }', "ORC407"),
+    ('handoff api -> web { checklist { "x" } on accept REVIEW -> DONE }', "ORC411"),
     ('handoff api -> web { checklist { "x" } on reject DONE -> TODO }', "ORC407"),
 ])
 def test_handoff_errors(line: str, code: str) -> None:
     diags = check(line + "\n")
     assert codes(diags) == [code]
     assert diags[0].span is not None and diags[0].span.line == line_of(line, line)
+
+
+def test_a_task_no_one_can_assign() -> None:
+    """Before assignment a task has no assignee: a move into a state `@assignee` owns, made by
+    `@assignee` alone, is one nobody can make (the runtime refuses `assign` to everyone)."""
+    diags = check(replace=("-> DOING by @lead }", "-> DOING by @assignee }"))
+    assert codes(diags) == ["ORC322"]
+    assert diags[0].span is not None and diags[0].span.line == line_of("", "state TODO")
+    # once assigned, `@assignee` exists: DOING -> REVIEW by @assignee is fine, and so is
+    # a state reached before assignment whose move into DOING someone else makes
+    assert check(replace=("-> DOING by @lead }", "-> WAIT by @lead }\n  state WAIT { owner @lead -> DOING by @lead, @assignee }")) == []
 
 
 def test_duplicate_handoff() -> None:
@@ -345,7 +357,7 @@ def test_handoff_with_unknown_state_is_one_error() -> None:
 
 
 def test_handoff_on_a_transition_lowering_dropped_is_one_error() -> None:
-    extra = 'handoff api -> web { checklist { "x" } on accept REVIEW -> DONE }\n'
+    extra = 'handoff api -> web { checklist { "x" } on accept REVIEW -> DONE on reject REVIEW -> DOING }\n'
     diags = check(extra, replace=("-> DONE by @peer", "-> DNOE by @peer"))
     assert codes(diags) == ["ORC103"]
 
@@ -542,7 +554,7 @@ def test_used_roles(use: str) -> None:
 @pytest.mark.parametrize("old, new", [
     ("fit simple: junior, high: senior", "fit simple: junior, high: senior fallback escalate to intern"),
     ("owner @lead -> DOING", "owner intern -> DOING"),
-    ("-> DOING by @assignee", "-> DOING by @assignee, intern"),
+    ("-> DOING by @lead", "-> DOING by @lead, intern"),
 ])
 def test_roles_used_by_assignment_and_lifecycle(old: str, new: str) -> None:
     assert check("role intern { reports_to api-lead }\n", replace=(old, new)) == []

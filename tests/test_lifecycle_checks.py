@@ -51,7 +51,7 @@ gate review {
 """
 
 GOOD_STATES = """\
-  state TODO { initial owner @lead sla 1d warn 2d escalate 3d to vp -> DOING by @assignee -> CANCELLED by @lead }
+  state TODO { initial owner @lead sla 1d warn 2d escalate 3d to vp -> DOING by @lead -> CANCELLED by @lead }
   state DOING { owner @assignee sla estimate warn 1.5x escalate 2x to @lead -> REVIEW by @assignee }
   state REVIEW { owner @peer sla 4h warn 8h escalate 1d to @lead -> DONE by @peer -> DOING by @peer }
   state DONE { terminal success }
@@ -149,7 +149,7 @@ def test_orc312_duplicate_transition_labels_the_first() -> None:
 
 def test_orc313_no_terminal_and_no_dead_end_cascade() -> None:
     states = """\
-  state TODO { initial owner @lead -> DOING by @assignee }
+  state TODO { initial owner @lead -> DOING by @lead }
   state DOING { owner @assignee -> TODO by @assignee }
 """
     r = check(spec(states, extra="gate review { reviewer @peer guards stage execution outcome ok: pass }\n"))
