@@ -52,6 +52,13 @@ def play(model: Path, scenario: Path, where: Path) -> tuple[list[str], dict[str,
     return [str(f) for f in failures], report, text.getvalue()
 
 
+def test_every_spec_has_a_scenario() -> None:
+    """Each `.orch` in specs/ and examples/ (a new one included) is played by a scenario."""
+    assert {"orchestration_v1", "orchestration_v2", "startup", "token_budget"} <= set(specs())
+    missing = [stem for stem in specs() if not scenarios_of(stem)]
+    assert missing == [], f"no scenario in examples/scenarios/<stem>/ for {missing}"
+
+
 def test_scenario_folders_name_a_spec() -> None:
     folders = {p.name for p in SCENARIOS.iterdir() if p.is_dir()}
     assert folders <= set(specs()), folders - set(specs())
