@@ -59,6 +59,7 @@ _ALL = [
     Code("ORC112", "unknown-measure", E, "a metric measure that does not exist"),
     Code("ORC113", "unknown-outcome", E, "a score band names an outcome the gate does not declare"),
     Code("ORC114", "unsafe-name", E, "a name that becomes a file or folder name breaks the safe-name rule"),
+    Code("ORC115", "unknown-layer", E, "a role's layer is not one of the layers"),
     # 2xx: hierarchy
     Code("ORC201", "hierarchy-cycle", E, "roles report to each other in a cycle"),
     Code("ORC202", "no-root", E, "no role is at the top of the hierarchy"),
@@ -67,6 +68,7 @@ _ALL = [
     Code("ORC205", "member-not-under-lead", E, "a domain member does not report to the domain's lead"),
     Code("ORC206", "member-of-several-domains", E, "a role is a member of more than one domain"),
     Code("ORC207", "lead-is-member", E, "a domain's lead is also listed as a member"),
+    Code("ORC208", "layer-against-hierarchy", E, "a role's layer disagrees with where it sits in the hierarchy"),
     # 3xx: lifecycle
     Code("ORC301", "no-initial-state", E, "the lifecycle has no initial state"),
     Code("ORC302", "several-initial-states", E, "the lifecycle has more than one initial state"),
@@ -125,6 +127,7 @@ _ALL = [
     Code("ORC708", "planning-range-invalid", E, "a planning range's minimum exceeds its maximum"),
     Code("ORC709", "reviewer-is-actor", E, "a gate's reviewer is the actor the gate checks"),
     Code("ORC710", "metric-target-out-of-range", E, "a metric target cannot be met or missed"),
+    Code("ORC711", "step-wrong-layer", E, "an IC does a flow step that hands out or plans work"),
     # 8xx: declared and never used
     Code("ORC801", "unused-role", W, "a role is declared but nothing refers to it"),
     Code("ORC802", "unused-skill", W, "a skill is declared but no member holds or learns it"),

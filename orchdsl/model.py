@@ -30,6 +30,8 @@ FACTORS = contract.FACTORS
 COMPLEXITIES = contract.COMPLEXITIES
 DEFAULT_PRIORITIES = contract.DEFAULT_PRIORITIES
 STAGES = contract.STAGES
+LAYERS = ("strategic", "coordination", "domain", "ic")
+"""the layers of an organisation, from the top down: a role's ``layer`` is one of them"""
 MEASURES = contract.MEASURES
 MEASURES_WITH_STATE = contract.MEASURES_WITH_STATE
 GUARD_FORMAT = contract.GUARD_FORMAT

@@ -630,3 +630,47 @@ def test_specs_have_no_errors_from_these_checks(path: Path) -> None:
     # the warnings that do fire name things that really are unused
     assert {d.code for d in diags if d.code.startswith(MINE)} <= {"ORC802", "ORC804"}
 
+
+
+# ---------------------------------------------------------------- layers
+
+LAYERED = BASE.replace('role cto { title "CTO" }', 'role cto { title "CTO" layer strategic }').replace(
+    "role api-lead { reports_to cto }", "role api-lead { layer domain reports_to cto }").replace(
+    "role api-dev { reports_to api-lead }", "role api-dev { layer ic reports_to api-lead }")
+
+
+def test_layers_that_agree_with_the_hierarchy() -> None:
+    assert check(base=LAYERED) == []
+
+
+def test_an_unknown_layer_gets_did_you_mean() -> None:
+    [d] = check(base=LAYERED.replace("layer domain", "layer domian"))
+    assert (d.code, d.help) == ("ORC115", "did you mean `domain`?")
+    assert d.span is not None and d.span.line == line_of("", "role api-lead")
+
+
+@pytest.mark.parametrize("old, new, role", [
+    ("layer strategic", "layer ic", "cto"),  # a CTO in `ic`, a domain lead under it
+    ("layer ic reports_to api-lead", "layer coordination reports_to api-lead", "api-dev"),  # a member IC above ic
+    ("layer domain", "layer ic", "api-lead"),  # a lead in `ic` (and above its member: one report)
+])
+def test_a_layer_against_the_hierarchy(old: str, new: str, role: str) -> None:
+    """`layer` was free text: a CTO declared `layer ic` checked clean."""
+    diags = check(base=LAYERED.replace(old, new))
+    assert codes(diags) == ["ORC208"], [d.message for d in diags]
+    assert diags[0].span is not None and diags[0].span.line == line_of("", f"role {role} ")
+
+
+@pytest.mark.parametrize("flow, bad", [
+    ("@assignee:delegation -> @assignee:execution", True),
+    ("api-dev:tactical_planning -> @assignee:execution", True),
+    ("@lead:delegation -> @assignee:execution", False),
+    ("api-dev:answer", False),
+])
+def test_an_ic_does_not_hand_out_work_in_a_flow(flow: str, bad: bool) -> None:
+    extra = f'tier 0 "Only" {{ flow {flow} }}\n'
+    diags = check(extra, base=LAYERED)
+    assert codes(diags) == (["ORC711"] if bad else []), [d.message for d in diags]
+    if bad:
+        assert diags[0].span is not None and diags[0].span.line == line_of(extra, "tier 0") + LAYERED.count("\n") - \
+            BASE.count("\n")
