@@ -57,9 +57,10 @@ _ALL = [
     Code("ORC110", "relation-out-of-context", E, "a relation used where it has no meaning"),
     Code("ORC111", "unknown-stage", E, "a flow stage or gated stage that does not exist"),
     Code("ORC112", "unknown-measure", E, "a metric measure that does not exist"),
-    Code("ORC113", "unknown-outcome", E, "a score band names an outcome the gate does not declare"),
+    Code("ORC113", "unknown-outcome", E, "a score band or a notice names an outcome the gate does not declare"),
     Code("ORC114", "unsafe-name", E, "a name that becomes a file or folder name breaks the safe-name rule"),
-    Code("ORC115", "unknown-layer", E, "a role's layer is not one of the layers"),
+    Code("ORC115", "unknown-escalation", E, "a state names an escalation policy that is not declared"),
+    Code("ORC116", "unknown-layer", E, "a role's layer is not one of the layers"),
     # 2xx: hierarchy
     Code("ORC201", "hierarchy-cycle", E, "roles report to each other in a cycle"),
     Code("ORC202", "no-root", E, "no role is at the top of the hierarchy"),
@@ -68,7 +69,8 @@ _ALL = [
     Code("ORC205", "member-not-under-lead", E, "a domain member does not report to the domain's lead"),
     Code("ORC206", "member-of-several-domains", E, "a role is a member of more than one domain"),
     Code("ORC207", "lead-is-member", E, "a domain's lead is also listed as a member"),
-    Code("ORC208", "layer-against-hierarchy", E, "a role's layer disagrees with where it sits in the hierarchy"),
+    Code("ORC208", "top-reports-to", E, "a role declared at the top of the hierarchy reports to another role"),
+    Code("ORC209", "layer-against-hierarchy", E, "a role's layer disagrees with where it sits in the hierarchy"),
     # 3xx: lifecycle
     Code("ORC301", "no-initial-state", E, "the lifecycle has no initial state"),
     Code("ORC302", "several-initial-states", E, "the lifecycle has more than one initial state"),
@@ -91,7 +93,9 @@ _ALL = [
     Code("ORC319", "multiple-without-target", E, "a threshold is a multiple but the state has no SLA target"),
     Code("ORC320", "no-lifecycle", E, "the organisation declares no lifecycle"),
     Code("ORC321", "guard-too-complex", E, "a guard nests too deep or has too many parts"),
-    Code("ORC322", "actor-never-there", E, "a transition is made only by `@assignee` before a task has one"),
+    Code("ORC322", "escalation-levels-not-increasing", E,
+         "an escalation policy's levels do not fire at strictly increasing times"),
+    Code("ORC323", "actor-never-there", E, "a transition is made only by `@assignee` before a task has one"),
     # 4xx: protocols
     Code("ORC401", "delegation-off-hierarchy", E, "a delegation hop does not go to a direct report"),
     Code("ORC402", "standup-not-climbing", E, "a standup does not go up the hierarchy"),
@@ -134,6 +138,7 @@ _ALL = [
     Code("ORC803", "unused-gate", W, "a gate is declared but no tier's flow lists it"),
     Code("ORC804", "unused-experience", W, "an experience level is declared but never used"),
     Code("ORC805", "shared-color", W, "two roles share a colour"),
+    Code("ORC806", "unused-escalation", W, "an escalation policy is declared but no state uses it"),
     # 9xx: values
     Code("ORC901", "invalid-value", E, "a value is outside what its field allows"),
     Code("ORC902", "number-too-large", E, "a number or a duration is larger than any field allows"),

@@ -26,7 +26,8 @@ def to_contract(org: m.Organisation) -> c.CompiledModel:
     return c.CompiledModel(
         format_version=org.format_version,
         org=c.OrgInfo(name=org.org.name, version=org.org.version, title=org.org.title,
-                      description=org.org.description),
+                      description=org.org.description,
+                      top=tuple(org.org.top) if org.org.top is not None else None),
         skills=c.Skills(
             levels=tuple(_level(lv) for lv in org.skills.levels),
             categories=tuple(c.SkillCategory(name=cat.name, skills=tuple(cat.skills))
@@ -63,6 +64,11 @@ def to_contract(org: m.Organisation) -> c.CompiledModel:
         metrics=tuple(
             c.Metric(name=x.name, title=x.title, measure=x.measure, argument=x.argument, op=x.op, target=x.target)
             for x in org.metrics
+        ),
+        escalations=tuple(p for p in map(_policy, org.escalations) if p is not None) or None,
+        instructions=None if org.instructions is None else c.Instructions(
+            submit=tuple(org.instructions.submit), close=tuple(org.instructions.close),
+            create={k: tuple(v) for k, v in org.instructions.create.items()},
         ),
         guard_variables={
             name: c.GuardVariable(type=str(v["type"]), values=tuple(v["values"]) if "values" in v else None)
@@ -106,12 +112,28 @@ def _threshold(t: m.Threshold | None) -> c.Threshold | None:
     return c.Threshold(budget=_budget(t.budget), to=t.to) if t is not None else None
 
 
+def _notify(ns: list[m.Notification]) -> tuple[c.Notification, ...] | None:
+    if not ns:
+        return None  # left out of the compiled model, which then reads as before notices existed
+    return tuple(c.Notification(to=tuple(n.to), outcomes=tuple(n.outcomes), text=n.text) for n in ns)
+
+
+def _policy(p: m.EscalationPolicy | None) -> c.EscalationPolicy | None:
+    if p is None:
+        return None
+    return c.EscalationPolicy(
+        name=p.name, description=p.description, repeat=p.repeat,
+        levels=tuple(c.EscalationLevel(after=_budget(lv.after), to=tuple(lv.to)) for lv in p.levels),
+    )
+
+
 def _state(s: m.State) -> c.State:
     return c.State(
         name=s.name, description=s.description, initial=s.initial, terminal=s.terminal, owner=s.owner,
         sla=tuple(c.TierBudget(tiers=tuple(tb.tiers) if tb.tiers is not None else None, budget=_budget(tb.budget))
                   for tb in s.sla),
-        warn=_threshold(s.warn), escalate=_threshold(s.escalate), heartbeat=_opt_budget(s.heartbeat),
+        warn=_threshold(s.warn), escalate=_threshold(s.escalate), escalation=_policy(s.escalation),
+        notify=_notify(s.notify), heartbeat=_opt_budget(s.heartbeat),
         tiers=tuple(s.tiers), requires=tuple(s.requires),
         transitions=tuple(
             c.Transition(
@@ -137,7 +159,8 @@ def _channel(ch: m.Channel) -> c.Channel:
 
 
 def _handoff(h: m.Handoff) -> c.Handoff:
-    return c.Handoff(from_domain=h.from_domain, to_domain=h.to_domain, description=h.description,
+    return c.Handoff(from_domain=h.from_domain, to_domain=h.to_domain, from_role=h.from_role, to_role=h.to_role,
+                     description=h.description,
                      checklist=tuple(h.checklist), accepted_by=h.accepted_by, on_accept=h.on_accept,
                      on_reject=h.on_reject)
 
@@ -181,5 +204,5 @@ def _gate(g: m.Gate) -> c.Gate:
         outcomes=tuple(c.Outcome(name=o.name, effect=o.effect, target=o.target) for o in g.outcomes),
         score_categories=tuple(g.score_categories), score_min=g.score_min, score_max=g.score_max,
         bands=tuple(c.ScoreBand(low=b.low, high=b.high, outcome=b.outcome) for b in g.bands),
-        tiers=tuple(g.tiers),
+        notify=_notify(g.notify), tiers=tuple(g.tiers),
     )

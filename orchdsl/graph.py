@@ -6,7 +6,7 @@ clusters) and then written as Mermaid or Graphviz DOT text:
 - ``hierarchy``: the org chart, from each manager down to its reports, with
   each domain's lead and members grouped;
 - ``lifecycle``: the task lifecycle (of one tier with ``tier``): each state
-  with its owner, SLA, warning, escalation target and heartbeat, each
+  with its owner, SLA, warning, escalation target or policy, notices and heartbeat, each
   transition with its label, guard, actors, timer and the gates that guard it;
 - ``protocols``: delegation, standups, consultations, handoffs between
   domains and broadcast channels with their members;
@@ -156,6 +156,13 @@ def _state_lines(state: m.State, tier: int | None, lc: m.Lifecycle) -> list[str]
     if state.escalate:
         lines.append(f"escalate {state.escalate.budget.text}"
                      + (f" to {state.escalate.to}" if state.escalate.to else ""))
+    if state.escalation:
+        p = state.escalation
+        levels = ", ".join(lv.after.text for lv in p.levels)
+        lines.append(f"escalation {p.name + ' ' if p.name else ''}({levels}"
+                     + (f", repeat {p.repeat})" if p.repeat else ")"))
+    if state.notify:
+        lines.append("notify " + ", ".join(dict.fromkeys(a for n in state.notify for a in n.to)))
     if state.heartbeat:
         lines.append(f"heartbeat {state.heartbeat.text}")
     if tier is None and lc.tiers and state.tiers and state.tiers != lc.tiers:
@@ -247,10 +254,13 @@ def protocols(org: m.Organisation) -> Diagram:
             how += f", timeout {c.timeout.text}"
         d.edges.append(Edge(_actor(d, org, c.from_), _actor(d, org, c.to), [f"consults ({c.name})", how]))
     for h in org.handoffs:
-        src = (d.node("domain", h.from_domain, [f"domain {h.from_domain}"], "hexagon") if h.from_domain != "*"
-               else d.node("domain", "*from", ["any domain"], "hexagon"))
-        dst = (d.node("domain", h.to_domain, [f"domain {h.to_domain}"], "hexagon") if h.to_domain != "*"
-               else d.node("domain", "*to", ["any other domain"], "hexagon"))
+        if h.from_role is not None and h.to_role is not None:
+            src, dst = _actor(d, org, h.from_role), _actor(d, org, h.to_role)
+        else:
+            src = (d.node("domain", h.from_domain, [f"domain {h.from_domain}"], "hexagon") if h.from_domain != "*"
+                   else d.node("domain", "*from", ["any domain"], "hexagon"))
+            dst = (d.node("domain", h.to_domain, [f"domain {h.to_domain}"], "hexagon") if h.to_domain != "*"
+                   else d.node("domain", "*to", ["any other domain"], "hexagon"))
         lines = ["handoff"]
         if h.accepted_by:
             lines.append(f"accepted by {h.accepted_by}")

@@ -28,6 +28,7 @@ FORMAT_VERSION = contract.FORMAT_VERSION
 RELATIONS = contract.RELATIONS
 FACTORS = contract.FACTORS
 COMPLEXITIES = contract.COMPLEXITIES
+KINDS = contract.KINDS
 DEFAULT_PRIORITIES = contract.DEFAULT_PRIORITIES
 STAGES = contract.STAGES
 LAYERS = ("strategic", "coordination", "domain", "ic")
@@ -35,6 +36,8 @@ LAYERS = ("strategic", "coordination", "domain", "ic")
 MEASURES = contract.MEASURES
 MEASURES_WITH_STATE = contract.MEASURES_WITH_STATE
 GUARD_FORMAT = contract.GUARD_FORMAT
+OWNER = contract.OWNER
+MAX_REPEAT = contract.MAX_REPEAT
 
 Actor = str
 Spanned = SkipJsonSchema[Span | None]
@@ -73,7 +76,10 @@ class OrgInfo(_Node):
     version: str | None = None
     title: str | None = None
     description: str | None = None
+    top: list[str] | None = Field(None, description="the roles declared at the top of the hierarchy, "
+                                  "peers when several; absent: the one role that reports to nobody")
     span: Spanned = _span_field()
+    top_spans: SpanMap = _span_map()
 
 
 class Level(_Node):
@@ -153,6 +159,35 @@ class Threshold(_Node):
     to_span: Spanned = _span_field()
 
 
+class Notification(_Node):
+    """Whom the runtime tells, with a notice in their inbox, when a task enters a state
+    (``notify`` in a state) or when a gate decides one of ``outcomes`` (``notify`` in a gate)."""
+
+    to: list[Actor] = Field(description="roles or relations (`@owner`: the owner of the task's state)")
+    outcomes: list[str] = Field(default_factory=list, description="a gate's outcomes; empty: every outcome")
+    text: str | None = None
+    span: Spanned = _span_field()
+
+
+class EscalationLevel(_Node):
+    """One level of an escalation policy: whom to page, when the task has been that long in the state."""
+
+    after: Budget
+    to: list[Actor]
+    span: Spanned = _span_field()
+
+
+class EscalationPolicy(_Node):
+    """Levels fired in turn while a task stays in a state, then the whole chain again ``repeat`` times."""
+
+    name: str | None = Field(None, description="null for a policy written inside its state")
+    description: str | None = None
+    levels: list[EscalationLevel] = Field(default_factory=list)
+    repeat: Annotated[int, Field(ge=0, le=MAX_REPEAT)] = 0
+    span: Spanned = _span_field()
+    repeat_span: Spanned = _span_field()
+
+
 class TierBudget(_Node):
     tiers: list[int] | None = Field(None, description="the tiers this target applies to; null for all")
     budget: Budget
@@ -181,6 +216,8 @@ class State(_Node):
     sla: list[TierBudget] = Field(default_factory=list)
     warn: Threshold | None = None
     escalate: Threshold | None = None
+    escalation: EscalationPolicy | None = Field(None, description="the state's escalation policy, resolved")
+    notify: list[Notification] = Field(default_factory=list, description="told when a task enters the state")
     heartbeat: Budget | None = None
     tiers: list[int] = Field(default_factory=list, description="tiers where the state applies")
     requires: list[str] = Field(default_factory=list)
@@ -236,6 +273,8 @@ class Broadcast(_Node):
 class Handoff(_Node):
     from_domain: str
     to_domain: str
+    from_role: str | None = Field(None, description="a handoff between roles: the role that hands the work over")
+    to_role: str | None = Field(None, description="a handoff between roles: the role that receives and accepts it")
     description: str | None = None
     checklist: list[str] = Field(default_factory=list)
     accepted_by: Actor | None = None
@@ -246,6 +285,14 @@ class Handoff(_Node):
     accepted_by_span: Spanned = _span_field()
     on_accept_span: Spanned = _span_field()
     on_reject_span: Spanned = _span_field()
+
+    @property
+    def ends(self) -> str:
+        """``from->to``: its domains, or for a handoff between roles its roles (the name
+        ``Organisation.broken`` knows it by)."""
+        if self.from_role is not None or self.to_role is not None:
+            return f"{self.from_role or '?'}->{self.to_role or '?'}"
+        return f"{self.from_domain}->{self.to_domain}"
 
 
 class Standup(_Node):
@@ -361,6 +408,7 @@ class Gate(_Node):
     score_min: int | None = None
     score_max: int | None = None
     bands: list[ScoreBand] = Field(default_factory=list)
+    notify: list[Notification] = Field(default_factory=list, description="told when the gate decides")
     tiers: list[int] = Field(default_factory=list, description="tiers whose flow lists the gate")
     span: Spanned = _span_field()
     reviewer_span: Spanned = _span_field()
@@ -368,6 +416,19 @@ class Gate(_Node):
         default_factory=list, exclude=True, description="the span of each guarded transition")
     threshold_spans: SkipJsonSchema[dict[str, Span]] = Field(
         default_factory=dict, exclude=True, description="criterion/tier -> span of the tier range")
+
+
+class Instructions(_Node):
+    """Who may submit instructions, create tasks and close instructions; an empty list keeps the
+    default (submit and create: any agent; close: staff roles, the roles at the top and the actor
+    of a tier's `close` step)."""
+
+    submit: list[Actor] = Field(default_factory=list)
+    create: dict[str, list[Actor]] = Field(default_factory=dict, description="task kind -> who creates it")
+    close: list[Actor] = Field(default_factory=list)
+    span: Spanned = _span_field()
+    clause_spans: SpanMap = _span_map()
+    """``submit``, ``close``, ``create.KIND`` -> the clause that says it"""
 
 
 class Metric(_Node):
@@ -402,6 +463,8 @@ class Organisation(_Node):
     tiers: list[Tier] = Field(default_factory=list)
     gates: list[Gate] = Field(default_factory=list)
     metrics: list[Metric] = Field(default_factory=list)
+    escalations: list[EscalationPolicy] = Field(default_factory=list, description="named escalation policies")
+    instructions: Instructions | None = None
     guard_variables: dict[str, Any] = Field(
         default_factory=dict, description="the guard environment: variable -> type"
     )

@@ -31,6 +31,7 @@ VALUE_TOKENS = frozenset(
     {
         "NAME", "RELATION", "STRING", "INT", "FLOAT", "PERCENT", "DURATION", "TOKENS",
         "MULTIPLE", "COUNT", "COMP_OP", "STAR", "TERMINAL_KIND", "BLOCKING", "TRUE", "FALSE",
+        "TASK_KIND",
     }
 )
 
@@ -83,7 +84,7 @@ class AstBuilder(Transformer[Token, Any]):
             "acknowledge", "overdue", "priorities", "kinds", "members", "checklist",
             "accepted_by", "from_", "to", "every", "sections", "blocking", "timeout",
             "default", "filter", "fallback", "horizon", "flow", "reviewer", "guards",
-            "criteria", "initial", "terminal", "include",
+            "criteria", "initial", "terminal", "include", "repeat", "top", "submit_by", "close_by",
         }
     )
     # Block rules: a keyword, an optional name, then clauses in braces.
@@ -91,6 +92,7 @@ class AstBuilder(Transformer[Token, Any]):
         {
             "skills", "experience", "role", "domain", "lifecycle", "state", "delegation",
             "broadcast", "standup", "consultation", "assignment", "capacity", "gate",
+            "escalation", "instructions",
         }
     )
 
@@ -148,7 +150,7 @@ class AstBuilder(Transformer[Token, Any]):
             self._check_string(tok)
         elif t in _NUMERIC and not self._number_ok(tok, span):
             s = re.sub(r"[0-9.]+", "1", s, count=1)  # a stand-in, so that building the tree goes on
-        if t in ("NAME", "RELATION", "STAR", "TERMINAL_KIND", "BLOCKING", "COMP_OP"):
+        if t in ("NAME", "RELATION", "STAR", "TERMINAL_KIND", "BLOCKING", "COMP_OP", "TASK_KIND"):
             return ast.Name(s, span)
         if t == "STRING":
             return ast.Text(_unquote(s), span)
@@ -227,10 +229,10 @@ class AstBuilder(Transformer[Token, Any]):
             elif name == "blocking":
                 value = vals[0].text == "blocking"
             elif name in ("tools", "learning", "needs", "requires", "priorities", "kinds",
-                          "sections", "criteria"):
+                          "sections", "criteria", "top"):
                 value = vals[0] if vals else []
             elif name in ("responsibilities", "checklist", "tiers", "by", "chain", "members",
-                          "guards", "flow"):
+                          "guards", "flow", "submit_by", "close_by"):
                 value = vals
             else:
                 value = vals[0] if vals else None
@@ -322,6 +324,24 @@ class AstBuilder(Transformer[Token, Any]):
     def escalate(self, children: list[Any]) -> ast.Clause:
         threshold, target = self._values(children)
         return ast.Clause("escalate", (threshold, target), self._span(children))
+
+    def notification(self, children: list[Any]) -> ast.Clause:
+        vals = self._values(children)
+        text = vals.pop() if vals and isinstance(vals[-1], ast.Text) else None
+        on = vals.pop() if vals and isinstance(vals[-1], list) else None
+        return ast.Clause("notify", (vals, on, text), self._span(children))
+
+    def escalation_use(self, children: list[Any]) -> ast.Clause:
+        (name,) = self._values(children)
+        return ast.Clause("escalation", name, self._span(children))
+
+    def escalation_inline(self, children: list[Any]) -> ast.Clause:
+        span = self._span(children)
+        return ast.Clause("escalation", ast.Block("escalation", None, self._values(children), span), span)
+
+    def level(self, children: list[Any]) -> ast.Clause:
+        vals = self._values(children)
+        return ast.Clause("level", (vals[0], vals[1:]), self._span(children))
 
     def transition(self, children: list[Any]) -> ast.Transition:
         vals = self._values(children)
@@ -419,6 +439,19 @@ class AstBuilder(Transformer[Token, Any]):
         vals = self._values(children)
         src, dst = vals[0], vals[1]
         return ast.Block("handoff", None, vals[2:], self._span(children), {"from": src, "to": dst})
+
+    def create_by(self, children: list[Any]) -> ast.Clause:
+        """``create [strategic|tactical] by A, ...``: the kind (or ``None``) and the actors."""
+        vals = self._values(children)
+        has_kind = isinstance(children[1], Token) and children[1].type == "TASK_KIND"
+        kind = vals.pop(0) if has_kind else None
+        return ast.Clause("create_by", (kind, vals), self._span(children))
+
+    def role_handoff(self, children: list[Any]) -> ast.Block:
+        """``handoff role A -> B {...}``: from one role to another, within a task's domain."""
+        vals = self._values(children)
+        src, dst = vals[0], vals[1]
+        return ast.Block("handoff", None, vals[2:], self._span(children), {"from": src, "to": dst, "roles": True})
 
     def domain_ref(self, children: list[Any]) -> ast.Name:
         (v,) = self._values(children)
@@ -620,6 +653,7 @@ _PUNCT_NAMES = {
     "COMP_OP": "a comparison",
     "TERMINAL_KIND": "`success` or `failure`",
     "BLOCKING": "`blocking` or `nonblocking`",
+    "TASK_KIND": "`strategic` or `tactical`",
     "STAR": "`*`",
     "TRUE": "`true`",
     "FALSE": "`false`",

@@ -179,6 +179,10 @@ class Firing:
         if t.visit != visit:
             return []
         st = self.ctx.model.states[t.state]
+        if kind == ESCALATE and target:
+            if target in t.fired:
+                return []
+            return [self.level_draft(t, target, due)]
         if kind == WARN or kind == ESCALATE:
             name = "warn" if kind == WARN else "escalate"
             if name in t.fired:
@@ -251,6 +255,28 @@ class Firing:
             "measured": measured, "measured_text": text, "to_actor": actor, "to": to,
         }
         return ("sla_warning" if name == "warn" else "sla_escalation", at, None, data)
+
+
+    def level_draft(self, t: Task, key: str, at: float) -> Draft:
+        """The ``sla_escalation`` of one level of the state's escalation policy, in one round."""
+        policy = self.ctx.model.states[t.state].escalation
+        assert policy is not None
+        _, level_text, _, round_text = key.split()  # as ``level_key`` writes it
+        level, round_ = int(level_text), int(round_text)
+        lv = policy.levels[level - 1]
+        measured = at - t.entered_at
+        # in a later round the level falls the whole chain's time later than written
+        offset = (round_ - 1) * policy.levels[-1].after.value + lv.after.value
+        to = self.ctx.state.recipients(lv.to, t)
+        data = {
+            "task": t.id, "state": t.state, "visit": t.visit,
+            "threshold": lv.after.text if round_ == 1 else span_text(offset), "dimension": "time",
+            "measured": measured, "measured_text": span_text(measured), "to_actor": ", ".join(lv.to), "to": to,
+            "level": level, "round": round_,
+        }
+        if policy.name:
+            data["policy"] = policy.name
+        return ("sla_escalation", at, None, data)
 
 
 def moved_data(t: Task, target: str, attest: Any) -> dict[str, Any]:

@@ -21,19 +21,13 @@ from .contract.events import Draft, Event
 from .errors import Refused
 from .gates import pick_outcome
 from .model import ActorCheck, AgentInfo, Flow
-from .permissions import acts_as
+from .permissions import CLOSE_STAGE, closers, may_close, runs_stage
 from .records import Instruction
 
-CLOSE = "close"
+CLOSE = CLOSE_STAGE
 """the pseudo-stage a gate guards to hold the closing of an instruction"""
 ROUTING = "routing"
 """the stage an instruction's submission runs (when its tier's flow has it)"""
-
-
-def runs_stage(agent: AgentInfo, actor: str | None) -> bool:
-    """Whether an agent is the actor of a flow step: anyone when it names none, ``@assignee``
-    any member (an instruction has no assignee), else as ``acts_as`` says."""
-    return actor is None or acts_as(agent, actor) or (actor == "@assignee" and agent.kind == "member")
 
 
 def decides(agent: AgentInfo, reviewer: ActorCheck) -> bool:
@@ -158,15 +152,18 @@ class Flows:
     def close_instruction(self, as_: str, instruction: str) -> list[Event]:
         """Close an instruction: every task terminal and every close gate passed.
 
-        Staff agents (and ``human``) close instructions; a tier-0 instruction
-        (no tasks) closes at once."""
+        Who closes is ``permissions.closers`` (``close by``, else the tier's ``close`` step's
+        actor, the roles at the top and the staff roles), and ``human``; a tier-0 instruction (no
+        tasks) closes at once."""
 
         def build(now: float) -> list[Draft]:
-            if as_ != HUMAN:
-                agent = self.ctx.agent(as_)
-                if agent.kind != "staff":
-                    raise Refused("RUN004", f"{q(as_)} may not close instructions: staff roles close them")
+            agent = self.ctx.agent(as_) if as_ != HUMAN else None
             ins = self._open_instruction(instruction)
+            if agent is not None and not may_close(self.ctx.model, agent, ins.tier):
+                raise Refused(
+                    "RUN004", f"{q(as_)} may not close tier-{ins.tier} instruction {q(ins.id)}: permitted are "
+                    f"{names(closers(self.ctx.model, ins.tier))}", instruction=ins.id,
+                )
             states, tasks = self.ctx.model.states, self.ctx.state.tasks
             open_tasks = [tid for tid in ins.tasks if states[tasks[tid].state].terminal is None]
             if open_tasks:

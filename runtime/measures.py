@@ -62,7 +62,7 @@ class Measures:
             scored = [s for s in score_task(self.ctx, t) if s.agent != current]
             if to is not None:
                 info = self.ctx.agent(to)
-                if info.domain != t.domain or info.kind != "member":
+                if info.domain != t.domain or not info.works:
                     raise Refused("RUN010", f"{q(to)} is not a member of domain {q(t.domain)}", task=t.id)
                 if to == current:
                     raise Refused("RUN013", f"{q(to)} is the assignee of {q(t.id)} already", task=t.id)
@@ -102,7 +102,7 @@ class Measures:
             t = self.ctx.task(task)
             if t.assignee is not None and agent.id != t.assignee:
                 raise Refused("RUN004", f"only the assignee {q(t.assignee)} records clarifications on {q(t.id)}")
-            if t.assignee is None and (agent.kind != "member" or agent.domain != t.domain):
+            if t.assignee is None and (not agent.works or agent.domain != t.domain):
                 raise Refused("RUN004", f"{q(as_)} is not a member of {q(t.domain)}")
             to = list(self.ctx.model.agents_for("@lead", t.domain))
             return [("clarification_recorded", now, as_, {"task": t.id, "note": note, "to": to})]
@@ -131,7 +131,7 @@ class Measures:
     def _reviews(self, roles: frozenset[str], relations: frozenset[str], agent: AgentInfo, t: Task) -> bool:
         if agent.role in roles:
             return True
-        if "@peer" in relations and agent.kind == "member" and agent.domain == t.domain and agent.id != t.assignee:
+        if "@peer" in relations and agent.works and agent.domain == t.domain and agent.id != t.assignee:
             return True
         return "@lead" in relations and agent.role == self.ctx.model.domain_lead_role.get(t.domain)
 

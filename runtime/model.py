@@ -25,7 +25,17 @@ from .assignment import Candidate, candidate_from_member
 from .contract import model as c
 from .contract.codec import ContractError, from_data
 from .contract.guards import Guard, compile_guard
-from .contract.model import COMPLEXITIES, DEFAULT_PRIORITIES, FORMAT_VERSION, KINDS, RELATIONS, Budget
+from .contract.model import (
+    COMPLEXITIES,
+    DEFAULT_PRIORITIES,
+    FORMAT_VERSION,
+    KINDS,
+    MAX_REPEAT,
+    RELATIONS,
+    Budget,
+    EscalationPolicy,
+    Notification,
+)
 from .errors import ModelError
 
 __all__ = [
@@ -82,6 +92,8 @@ class StateRec:
     requires: tuple[str, ...]
     out: dict[str, TransitionRec]
     automatic: tuple[TransitionRec, ...]
+    escalation: EscalationPolicy | None = None
+    notify: tuple[Notification, ...] = ()
 
     def target_for(self, tier: int) -> Budget | None:
         for tiers, budget in self.sla:
@@ -109,6 +121,7 @@ class GateRec:
     score_min: int | None
     score_max: int | None
     bands: tuple[tuple[int, int, str], ...]
+    notify: tuple[Notification, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +131,8 @@ class AgentInfo:
     domain: str | None
     kind: str
     """``staff``, ``lead`` or ``member`` (the kind of its role)"""
+    works: bool = False
+    """works in its domain: a member, or a lead its domain also lists as a member"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +222,9 @@ class Model:
     """every declared tier (a tier without tasks too) by number"""
     flows: dict[int, Flow] = field(default_factory=dict)
     """the flow of every declared tier by number"""
+    top_roles: tuple[str, ...] = ()
+    """the roles at the top of the hierarchy: those the spec declares (peers), else the role that
+    reports to nobody"""
     work_states: frozenset[str] = frozenset()
     """where the assignee works on a task: states owned by ``@assignee`` with a heartbeat
     (all non-terminal ``@assignee`` states when none has one); hours worked count there"""
@@ -239,6 +257,10 @@ class Model:
     def assignment(self) -> c.Assignment | None:
         return self.spec.assignment
 
+    @property
+    def instructions(self) -> c.Instructions:
+        return self.spec.instructions or _NO_RULES
+
     def agents_for(self, actor: str, domain: str | None) -> tuple[str, ...]:
         """Agents an actor names for a task of ``domain`` (role or @lead/@member);
         used for notification targets, where no per-task relation is needed."""
@@ -248,6 +270,22 @@ class Model:
         if actor == "@member":
             return self.domain_members.get(domain or "", ())
         return self.agents_by_role.get(actor, ())
+
+    def agents_of(self, actor: str, assignee: str | None, domain: str, downstream: str | None) -> list[str]:
+        """The agents an actor names for one task: its assignee, the domain's other members
+        (``@peer``), the lead of its downstream domain, or a role's agents; nobody for ``@system``."""
+        if actor == "@assignee":
+            return [assignee] if assignee else []
+        if actor == "@peer":
+            return [a for a in self.domain_members.get(domain, ()) if a != assignee]
+        if actor == "@downstream_lead":
+            return list(self.agents_for("@lead", downstream)) if downstream else []
+        if actor == "@system":
+            return []
+        return list(self.agents_for(actor, domain))
+
+
+_NO_RULES = c.Instructions()
 
 
 def default_priority(priorities: tuple[str, ...]) -> str:
@@ -312,14 +350,16 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         if role is None:
             problems.append(f"agent `{a.id}` has unknown role `{a.role}`")
             continue
-        agents[a.id] = AgentInfo(a.id, a.role, a.domain, role.kind)
         by_role.setdefault(a.role, []).append(a.id)
 
     domains = {d.name: d for d in spec.domains}
+    working = {(m.role, d.name) for d in domains.values() for m in d.members}
+    for a in spec.agents:
+        role = roles.get(a.role)
+        if role is not None:
+            agents[a.id] = AgentInfo(a.id, a.role, a.domain, role.kind, (a.role, a.domain) in working)
     lead_role = {name: d.lead for name, d in domains.items()}
-    members = {
-        name: tuple(a.id for a in agents.values() if a.domain == name and a.kind == "member") for name in domains
-    }
+    members = {name: tuple(a.id for a in agents.values() if a.domain == name and a.works) for name in domains}
     skills = frozenset(s for cat in spec.skills.categories for s in cat.skills)
     exp_rank = {lv.name: i for i, lv in enumerate(sorted(spec.experience, key=lambda x: x.value))}
 
@@ -379,7 +419,11 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
             requires=s.requires,
             out=out,
             automatic=tuple(t for t in out.values() if t.after is not None),
+            escalation=s.escalation,
+            notify=s.notify or (),
         )
+        if s.escalation is not None:
+            problems += _policy_problems(s.name, s.escalation)
     initial = lifecycle.initial or next((s.name for s in states.values() if s.initial), None)
     if initial is None or initial not in states:
         problems.append("the lifecycle has no initial state")
@@ -402,6 +446,7 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
             score_min=g.score_min,
             score_max=g.score_max,
             bands=tuple((b.low, b.high, b.outcome) for b in g.bands),
+            notify=g.notify or (),
         )
         for o in gates[g.name].outcomes.values():
             if o.effect == "move" and o.target not in states:
@@ -453,6 +498,7 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
         channels={ch.name: ch for ch in spec.broadcast.channels},
         tier_specs={t.number: t for t in spec.tiers},
         flows=tier_flows(spec),
+        top_roles=spec.org.top if spec.org.top is not None else tuple(r.id for r in spec.roles if r.reports_to is None),
         work_states=_work_states(states),
         escalated_states=frozenset(a.target for st in states.values() for a in st.automatic
                                    if states[a.target].terminal is None),
@@ -466,6 +512,18 @@ def _index(spec: c.CompiledModel, digest: str) -> Model:
             if st.automatic and states[name].terminal is None
         ),
     )
+
+
+def _policy_problems(state: str, p: EscalationPolicy) -> list[str]:
+    """What makes a state's escalation policy unusable: no level, a level not in time,
+    levels out of order, a repeat count out of bounds."""
+    times = [lv.after.value for lv in p.levels]
+    if (not times or any(lv.after.kind != "time" for lv in p.levels)
+            or any(b <= a for a, b in zip(times, times[1:], strict=False))):
+        return [f"the escalation policy of `{state}` needs levels at strictly increasing times"]
+    if not 0 <= p.repeat <= MAX_REPEAT:
+        return [f"the escalation policy of `{state}` repeats {p.repeat} times, more than {MAX_REPEAT}"]
+    return []
 
 
 def _work_states(states: dict[str, StateRec]) -> frozenset[str]:

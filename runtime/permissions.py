@@ -8,6 +8,12 @@ is allowed: the transition exists at the task's tier, the agent is permitted,
 an ``@assignee`` state has an assignee, the guard holds, the target's
 ``requires`` are attested, and the transition's gates passed in this visit.
 Every refusal says what is missing, with its code.
+
+Also who may submit instructions, create tasks and close instructions
+(``may_submit``, ``may_create``, ``may_close``): the spec's ``instructions``
+block, else the defaults (any agent submits and creates; the staff roles, the
+roles at the top and the actor of the tier's ``close`` step close), and who
+runs a stage of a flow (``runs_stage``).
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ from collections.abc import Sequence
 from .context import Context, names, q
 from .errors import Refused
 from .explain import Guards
-from .model import ActorCheck, AgentInfo, TransitionRec
+from .model import ActorCheck, AgentInfo, Model, TransitionRec
 from .records import Task
 from .timefmt import iso
+
+CLOSE_STAGE = "close"
+"""the last stage of a flow: closing the instruction"""
 
 
 class Permissions:
@@ -41,13 +50,13 @@ class Permissions:
                 if t.assignee == agent.id:
                     return True
             elif rel == "@peer":
-                if agent.kind == "member" and agent.domain == t.domain and agent.id != t.assignee:
+                if agent.works and agent.domain == t.domain and agent.id != t.assignee:
                     return True
             elif rel == "@lead":
                 if agent.role == model.domain_lead_role.get(t.domain):
                     return True
             elif rel == "@member":
-                if agent.kind == "member" and agent.domain == t.domain:
+                if agent.works and agent.domain == t.domain:
                     return True
             elif rel == "@downstream_lead":
                 downstream = self.handoff_domain(t)
@@ -57,17 +66,7 @@ class Permissions:
 
     def agents_of(self, actor: str, t: Task) -> list[str]:
         """The agents an actor names for a task (notification targets)."""
-        model = self.ctx.model
-        if actor == "@assignee":
-            return [t.assignee] if t.assignee else []
-        if actor == "@peer":
-            return [a for a in model.domain_members.get(t.domain, ()) if a != t.assignee]
-        if actor == "@downstream_lead":
-            downstream = self.handoff_domain(t)
-            return list(model.agents_for("@lead", downstream)) if downstream else []
-        if actor == "@system":
-            return []
-        return list(model.agents_for(actor, t.domain))
+        return self.ctx.model.agents_of(actor, t.assignee, t.domain, self.handoff_domain(t))
 
     def describe(self, check: ActorCheck, t: Task) -> str:
         """Who an actor check admits for a task, for a refusal."""
@@ -86,9 +85,7 @@ class Permissions:
 
     def handoff_domain(self, t: Task) -> str | None:
         """The downstream domain of a task: its open handoff's, else its declared ``handoff_to``."""
-        if t.handoff is not None:
-            return self.ctx.state.handoffs[t.handoff].to_domain
-        return t.handoff_to
+        return self.ctx.state.downstream(t)
 
     # -- moves ----------------------------------------------------------------------------
 
@@ -183,6 +180,79 @@ class Permissions:
                 f"{q(as_)} waits for the answer to the blocking consultation {q(c.id)} ({c.name}) about "
                 f"{q(subject)}: until one of {names(c.to)} answers{until}",
             )
+
+
+def runs_stage(agent: AgentInfo, actor: str | None) -> bool:
+    """Whether an agent is the actor of a flow step: anyone when it names none, ``@assignee``
+    any member (an instruction has no assignee), else as ``acts_as`` says."""
+    return actor is None or acts_as(agent, actor) or (actor == "@assignee" and agent.kind == "member")
+
+
+# -- who may submit, create and close (the spec's ``instructions`` block) ----------------------
+
+
+def admits(model: Model, agent: AgentInfo, actors: Sequence[str], domain: str | None = None) -> bool:
+    """Whether one of ``actors`` is the agent: its role, ``@lead`` the lead of ``domain`` (any
+    domain lead without one), ``@member`` a member of ``domain`` (any member without one)."""
+    if agent.role in actors:
+        return True
+    if "@lead" in actors and (agent.role == model.domain_lead_role.get(domain) if domain else agent.kind == "lead"):
+        return True
+    return "@member" in actors and agent.works and (domain is None or agent.domain == domain)
+
+
+def rule_text(model: Model, actors: Sequence[str], domain: str | None = None) -> str:
+    """Whom ``actors`` admit (``admits``), for a refusal."""
+    parts = []
+    for a in actors:
+        if a == "@lead":
+            lead = model.domain_lead_role.get(domain or "")
+            parts.append(f"@lead ({q(lead)}, the lead of {q(domain)})" if domain and lead else "@lead (any domain lead)")
+        elif a == "@member":
+            parts.append(f"@member (a member of {q(domain)})" if domain else "@member (any member)")
+        else:
+            parts.append(q(a))
+    return ", ".join(parts) if parts else "any agent"
+
+
+def may_submit(model: Model, agent: AgentInfo) -> bool:
+    """Who may submit an instruction: those ``submit by`` names, else any agent."""
+    rule = model.instructions.submit
+    return not rule or admits(model, agent, rule)
+
+
+def may_create(model: Model, agent: AgentInfo, kind: str, domain: str | None) -> bool:
+    """Who may create a task of ``kind`` in ``domain`` (``None``: some domain): those its
+    ``create`` clause names, else any agent."""
+    rule = model.instructions.create.get(kind)
+    if not rule:
+        return True
+    if domain is None:
+        return any(admits(model, agent, rule, d) for d in model.domains)
+    return admits(model, agent, rule, domain)
+
+
+def closers(model: Model, tier: int) -> tuple[str, ...]:
+    """Who closes an instruction of ``tier``, as written: ``close by``, else the actor of the
+    tier's ``close`` step and the roles at the top and the staff roles."""
+    rule = model.instructions.close
+    if rule:
+        return tuple(rule)
+    flow = model.flows.get(tier)
+    step = flow.actors.get(CLOSE_STAGE) if flow is not None else None
+    staff = [r for r, spec in model.roles.items() if spec.kind == "staff"]
+    return tuple(dict.fromkeys([*([step] if step else []), *model.top_roles, *staff]))
+
+
+def may_close(model: Model, agent: AgentInfo, tier: int) -> bool:
+    """Whether ``agent`` may close an instruction of ``tier`` (see ``closers``)."""
+    rule = model.instructions.close
+    if rule:
+        return admits(model, agent, rule)
+    flow = model.flows.get(tier)
+    step = flow.actors.get(CLOSE_STAGE) if flow is not None else None
+    return (agent.kind == "staff" or agent.role in model.top_roles
+            or (step is not None and runs_stage(agent, step)))
 
 
 def acts_as(agent: AgentInfo, actor: str) -> bool:

@@ -56,6 +56,17 @@ def handoff_acceptor(model: Model, accepted_by: str, from_domain: str, to_domain
     return accepted_by
 
 
+def role_handoff(model: Model, sender: AgentInfo, domain: str, assignee: str | None, to_role: str) -> HandoffSpec | None:
+    """The handoff between roles ``sender`` may make of a task of ``domain`` to ``to_role``: one
+    from the sender's role, which is the assignee's (when the sender is the assignee) or the lead
+    of ``domain``; ``None`` when there is none (or it declares no ``on accept``)."""
+    holds = sender.id == assignee or sender.role == model.domain_lead_role.get(domain)
+    if not holds:
+        return None
+    return next((h for h in model.handoffs if h.to_role == to_role and h.from_role == sender.role
+                 and h.on_accept is not None), None)
+
+
 class Protocols:
     """Handoffs, delegation with acknowledgement, broadcasts and consultations."""
 
@@ -70,7 +81,7 @@ class Protocols:
         specs = self.ctx.model.handoffs
         for f, t in handoff_keys(from_domain, to_domain):
             for spec in specs:
-                if spec.from_domain == f and spec.to_domain == t:
+                if spec.from_domain == f and spec.to_domain == t and spec.to_role is None:
                     return spec
         return None
 
@@ -101,15 +112,21 @@ class Protocols:
         to_domain: str | None = None,
         summary: str = "",
         artifacts: Sequence[str] = (),
+        to_role: str | None = None,
     ) -> str:
         """The task's domain lead hands a task to another domain; returns the handoff id
-        (``H1``, ...). The checklist is the declared handoff's."""
+        (``H1``, ...). The checklist is the declared handoff's. With ``to_role``, a handoff
+        between roles within the task's domain (``role_handoff``)."""
         out: list[str] = []
 
         def build(now: float) -> list[Draft]:
             agent = self.ctx.agent(as_)
             t = self.ctx.task(task)
             m = self.ctx.model
+            if to_role is not None:
+                if to_domain is not None:
+                    raise Refused("RUN013", "a handoff goes to a domain or to a role, not both")
+                return self._role_handoff(agent, t, to_role, summary, artifacts, now, out)
             if agent.role != m.domain_lead_role.get(t.domain):
                 raise Refused(
                     "RUN004", f"only the lead of {q(t.domain)} hands its tasks over; {q(as_)} is {q(agent.role)}"
@@ -152,6 +169,42 @@ class Protocols:
 
         self.ctx.commit(build)
         return out[0]
+
+    def _role_handoff(self, agent: AgentInfo, t: Task, to_role: str, summary: str, artifacts: Sequence[str],
+                      now: float, out: list[str]) -> list[Draft]:
+        """A handoff between roles: the task's assignee, or its domain's lead, hands the task to
+        the role a ``handoff role A -> B`` names (A its own role); an agent of B accepts."""
+        m = self.ctx.model
+        if agent.id != t.assignee and agent.role != m.domain_lead_role.get(t.domain):
+            raise Refused(
+                "RUN004", f"{q(agent.id)} may not hand {q(t.id)} over: it is neither its assignee nor the lead "
+                f"of {q(t.domain)}", task=t.id,
+            )
+        spec = role_handoff(m, agent, t.domain, t.assignee, to_role)
+        if spec is None:
+            declared = [f"{h.from_role} -> {h.to_role}" for h in m.handoffs if h.to_role is not None]
+            raise Refused(
+                "RUN024", f"no handoff between roles is declared from {q(agent.role)} to {q(to_role)}; "
+                f"declared are {names(declared)}", task=t.id,
+            )
+        if not summary.strip():
+            raise Refused("RUN013", "a handoff needs a summary")
+        if t.handoff is not None:
+            raise Refused("RUN021", f"task {q(t.id)} has the open handoff {q(t.handoff)}")
+        assert spec.on_accept is not None
+        source = spec.on_accept[0]
+        if t.state != source:
+            raise Refused("RUN024", f"task {q(t.id)} is in {q(t.state)}; a handoff starts in {q(source)}", task=t.id)
+        hid = f"H{len(self.ctx.state.handoffs) + 1}"
+        out[:] = [hid]
+        data = {
+            "handoff": hid, "task": t.id, "from_domain": t.domain, "to_domain": t.domain, "by": agent.id,
+            "summary": summary, "artifacts": list(artifacts), "checklist": list(spec.checklist),
+            "accepted_by": to_role, "on_accept": spec.on_accept[1],
+            "on_reject": spec.on_reject[1] if spec.on_reject else None,
+            "to": list(m.agents_by_role.get(to_role, ())),
+        }
+        return [("handoff_created", now, agent.id, data)]
 
     def tick_handoff(self, as_: str, handoff: str, items: str | Sequence[str]) -> list[Event]:
         """The upstream side (the task's domain lead or assignee) completes checklist items,

@@ -32,10 +32,10 @@ from .contract.commands import COMMANDS, Command, Who
 from .contract.guards import partial_eval
 from .contract.model import KINDS
 from .contract.model import Handoff as HandoffSpec
-from .flows import CLOSE, ROUTING, decides, runs_stage
+from .flows import CLOSE, ROUTING, decides
 from .gates import MAX_SCORE
 from .model import ActorCheck, AgentInfo, GateRec, Model, TransitionRec
-from .permissions import acts_as
+from .permissions import acts_as, may_close, may_create, may_submit, runs_stage
 from .protocols import DEFAULT_ACCEPTOR, handoff_acceptor, handoff_keys, on_hop, on_link
 
 __all__ = ["commands_for", "may_issue"]
@@ -141,7 +141,7 @@ class _Static:
         assignee (when ``assigned``) any member of the domain."""
         if agent.role in check.roles:
             return True
-        member = agent.kind == "member" and agent.domain == domain
+        member = agent.works and agent.domain == domain
         lead = self.m.domain_lead_role
         for rel in check.relations:
             if (rel == "@assignee" and assigned and member
@@ -337,7 +337,8 @@ class _Static:
         m = self.m
         first: dict[tuple[str, str], HandoffSpec] = {}
         for declared in m.handoffs:
-            first.setdefault((declared.from_domain, declared.to_domain), declared)
+            if declared.to_role is None:
+                first.setdefault((declared.from_domain, declared.to_domain), declared)
         out: dict[str, set[str]] = {"send": set(), "tick": set(), "accept": set(), "reject": set()}
         for d1, nodes in self.places():
             if not self.lead_roles[d1]:
@@ -359,16 +360,47 @@ class _Static:
                     if any(a for _, a in at):
                         out["tick"] |= self.member_roles[d1]
                 role = handoff_acceptor(m, spec.accepted_by or DEFAULT_ACCEPTOR, d1, d2)
-                acceptors = self.groups_of.get(str(role), [])
-                ends = [("accept", spec.on_accept[1])] + ([("reject", spec.on_reject[1])] if spec.on_reject else [])
-                for verb, target in ends:
-                    rec = m.states[source].out.get(target)
-                    if rec is not None and any(
-                            self.can_move(rec, tier, d1, a) and any(self.permits(rec.actors, g.rep, d1, a, d2)
-                                                                   for g in acceptors)
-                            for tier, a in at):
-                        out[verb].add(str(role))
+                self._deciders(spec, str(role), at, d1, d2, out)
+        self._role_handoffs(out)
         return {k: frozenset(v) for k, v in out.items()}
+
+    def _role_handoffs(self, out: dict[str, set[str]]) -> None:
+        """Handoffs between roles (``protocols.role_handoff``): sent by the handing role as the
+        task's assignee or its domain's lead, ticked by that lead or the assignee, accepted or
+        rejected by the receiving role when it may make the move."""
+        m = self.m
+        for spec in m.handoffs:
+            if spec.to_role is None or spec.from_role is None or spec.on_accept is None:
+                continue
+            source = spec.on_accept[0]
+            for d1, nodes in self.places():
+                at = [(t, a) for t, s, a in nodes if s == source]
+                assigned = any(a for _, a in at)
+                if not (spec.from_role in self.lead_roles[d1] and at
+                        or spec.from_role in self.member_roles[d1] and assigned):
+                    continue
+                out["send"].add(spec.from_role)
+                if spec.checklist:
+                    out["tick"] |= self.lead_roles[d1]
+                    if assigned:
+                        out["tick"] |= self.member_roles[d1]
+                self._deciders(spec, spec.to_role, at, d1, d1, out)
+
+    def _deciders(self, spec: HandoffSpec, role: str, at: list[tuple[int, bool]], d1: str, d2: str,
+                  out: dict[str, set[str]]) -> None:
+        """Add ``role`` as acceptor (and rejector) of a handoff of a task of ``d1`` to ``d2`` when an
+        agent of it may make the ``on accept`` (``on reject``) move from where the task can be."""
+        assert spec.on_accept is not None
+        source = spec.on_accept[0]
+        acceptors = self.groups_of.get(role, [])
+        ends = [("accept", spec.on_accept[1])] + ([("reject", spec.on_reject[1])] if spec.on_reject else [])
+        for verb, target in ends:
+            rec = self.m.states[source].out.get(target)
+            if rec is not None and any(
+                    self.can_move(rec, tier, d1, a) and any(self.permits(rec.actors, g.rep, d1, a, d2)
+                                                           for g in acceptors)
+                    for tier, a in at):
+                out[verb].add(role)
 
     @functools.cached_property
     def delegation(self) -> tuple[frozenset[str], frozenset[str]]:
@@ -470,6 +502,21 @@ class _Static:
         """Some tier's instructions can close: its close gates can pass (one without tasks)."""
         return any(self.stage_open(t, CLOSE) for t in self.submittable)
 
+    def submitters(self) -> frozenset[str]:
+        return self.matching(functools.partial(may_submit, self.m))
+
+    def task_creators(self) -> frozenset[str]:
+        """Who may create a task of a kind some tier plans (``Tasks.create_task``) in some domain."""
+        kinds = {kind for t in self.creatable for kind in KINDS
+                 if (flow := self.m.flows.get(t)) is None or (s := flow.planning_stage(kind)) is None
+                 or self.stage_open(t, s)}
+        return self.matching(lambda a: any(may_create(self.m, a, k, None) for k in kinds))
+
+    def closers(self) -> frozenset[str]:
+        """Who may close an instruction of a tier whose close gates can pass."""
+        tiers = [t for t in self.submittable if self.stage_open(t, CLOSE)]
+        return self.matching(lambda a: any(may_close(self.m, a, t) for t in tiers))
+
 
 _RULES: dict[Who, Callable[[_Static], frozenset[str]]] = {
     Who.ANYONE: lambda s: s.everyone,
@@ -492,6 +539,9 @@ _RULES: dict[Who, Callable[[_Static], frozenset[str]]] = {
     Who.STAGE_GATE_REVIEWER: _Static.stage_reviewers,
     Who.DEFECT_RECORDER: _Static.defect_recorders,
     Who.STAFF: lambda s: s.staff,
+    Who.SUBMITTER: _Static.submitters,
+    Who.TASK_CREATOR: _Static.task_creators,
+    Who.CLOSER: _Static.closers,
     Who.OPERATOR: lambda s: frozenset(),
 }
 """each ``Who`` of the table: the roles it admits in a model"""

@@ -22,6 +22,7 @@ from .capacity import Ledger
 from .contract.codec import to_data
 from .contract.events import Event
 from .contract.events import EventType as T
+from .contract.model import OWNER
 from .model import Model, StateRec
 from .records import (
     Consultation,
@@ -49,7 +50,13 @@ TIMER_KINDS = {
 PROTOCOL_TIMERS = {"ack": ACK, "domain": DOMAIN, "standup": STANDUP, "consult": CONSULT}
 
 Due = tuple[float, int, str]
-"""(due time, kind, target state of an automatic transition or "")"""
+"""(due time, kind, target state of an automatic transition, ``level_key`` of a policy's level, or "")"""
+
+
+def level_key(level: int, round_: int) -> str:
+    """The timer target, and the mark in ``Task.fired``, of an escalation policy's level
+    (both counted from 1) in one round of the chain."""
+    return f"level {level} round {round_}"
 
 
 
@@ -118,6 +125,7 @@ class OrgState:
             for name, st in model.states.items()
         }
         self._terminal = {name: st.terminal for name, st in model.states.items()}
+        self._notices = {name: st.notify for name, st in model.states.items() if st.notify}
         self._plans: dict[tuple[str, int, float | None, float | None], Plan] = {}
         self._apply: dict[str, Callable[[Event], None]] = {
             T.INSTRUCTION_SUBMITTED: self._instruction_submitted,
@@ -195,6 +203,8 @@ class OrgState:
             if stage is not None:
                 self._stage(ins, stage)
         self._enter(task, e.at)
+        if task.state in self._notices:
+            self._entered(e, task)
 
     def _task_assigned(self, e: Event) -> None:
         d = e.data
@@ -241,6 +251,8 @@ class OrgState:
             task.skipped = frozenset()
         task.plan = None
         self._dirty.add(task.id)
+        if target in self._notices:
+            self._entered(e, task)
 
     def _heartbeat(self, e: Event) -> None:
         d = e.data
@@ -263,14 +275,59 @@ class OrgState:
 
     def _gate_decided(self, e: Event) -> None:
         d = e.data
-        self.tasks[d["task"]].decisions[d["gate"]] = d["outcome"]
+        task = self.tasks[d["task"]]
+        task.decisions[d["gate"]] = d["outcome"]
+        if self.model.gates[d["gate"]].notify:
+            self._decided(e, task, d["gate"], d["outcome"])
+
+    def _decided(self, e: Event, task: Task, gate: str, outcome: str) -> None:
+        """The notices of a gate's outcome."""
+        for n in self.model.gates[gate].notify:
+            if not n.outcomes or outcome in n.outcomes:
+                said = f"gate `{gate}` decided `{outcome}` on `{task.id}`"
+                self._notify(e, self.recipients(n.to, task), task.id, f"{said}: {n.text}" if n.text else said,
+                             "notification")
+
+    def _entered(self, e: Event, task: Task) -> None:
+        """The notices of the state a task has just entered."""
+        for n in self._notices[task.state]:
+            said = f"`{task.id}` entered `{task.state}`"
+            self._notify(e, self.recipients(n.to, task), task.id, f"{said}: {n.text}" if n.text else said,
+                         "notification")
+
+    def recipients(self, actors: tuple[str, ...], task: Task) -> list[str]:
+        """The agents a list of actors names for a task, each once, in order; ``@owner`` is
+        the owner of the state the task is in."""
+        model, out = self.model, []
+        for actor in actors:
+            if actor == OWNER:
+                owner = model.states[task.state].owner
+                if owner is None or owner == OWNER:
+                    continue
+                actor = owner
+            for agent in model.agents_of(actor, task.assignee, task.domain, self.downstream(task)):
+                if agent not in out:
+                    out.append(agent)
+        return out
+
+    def downstream(self, task: Task) -> str | None:
+        """The downstream domain of a task: its open handoff's, else its declared ``handoff_to``."""
+        if task.handoff is not None:
+            return self.handoffs[task.handoff].to_domain
+        return task.handoff_to
 
     def _sla_notice(self, e: Event) -> None:
         d = e.data
         task = self.tasks[d["task"]]
         kind = "warn" if e.type == "sla_warning" else "escalate"
-        task.fired.add(kind)
+        level = d.get("level")
+        task.fired.add(kind)  # escalated in this visit, by `escalate` or a policy's level
+        if level is not None:
+            task.fired.add(level_key(level, d["round"]))
         verb = "is late" if kind == "warn" else "is escalated"
+        if level is not None:
+            policy = f" of `{d['policy']}`" if d.get("policy") else ""
+            verb += f" (level {level}{policy}, round {d['round']})"
         text = f"`{task.id}` {verb}: {d['measured_text']} in `{d['state']}` (threshold {d['threshold']})"
         if kind == "escalate":
             self.escalations.append({"seq": e.seq, "at": e.at, "task": task.id, "to": d["to"], "reason": text})
@@ -536,9 +593,10 @@ class OrgState:
 
     # -- helpers ----------------------------------------------------------------
 
-    def _notify(self, e: Event, agents: list[str], task: str | None, text: str) -> None:
+    def _notify(self, e: Event, agents: list[str], task: str | None, text: str, kind: str | None = None) -> None:
+        """A message of type ``kind`` (the event's type by default) in each agent's inbox."""
         for agent in agents:
-            self.inboxes.setdefault(agent, []).append(Message(e.seq, e.at, e.type, task, text))
+            self.inboxes.setdefault(agent, []).append(Message(e.seq, e.at, kind or e.type, task, text))
 
     def _enter(self, task: Task, at: float) -> None:
         """Start a state visit. Its deadlines are planned lazily, when the clock
@@ -610,6 +668,12 @@ class OrgState:
         for kind, th in ((WARN, st.warn), (ESCALATE, st.escalate)):
             if th is not None:
                 items += [(amount, kind, "") for dim, amount in resolve(th.budget, st, task) if dim == "time"]
+        policy = st.escalation
+        if policy is not None:
+            # each round starts again where the last ended: its levels the last level's time later
+            period = policy.levels[-1].after.value
+            items += [(r * period + lv.after.value, ESCALATE, level_key(i, r + 1))
+                      for r in range(policy.repeat + 1) for i, lv in enumerate(policy.levels, 1)]
         for t in st.automatic:
             if task.tier in t.tiers and t.after is not None and t.after.kind == "time":
                 items.append((t.after.value, AFTER, t.target))
@@ -622,6 +686,9 @@ class OrgState:
         for offset, kind, target in self.plan_of(task):
             if kind == AFTER:
                 if target in task.skipped:
+                    continue
+            elif target:
+                if target in fired:  # a level of an escalation policy
                     continue
             elif (kind == WARN and "warn" in fired) or (kind == ESCALATE and "escalate" in fired):
                 continue

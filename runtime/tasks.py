@@ -25,7 +25,7 @@ from .firing import Firing, moved_data
 from .flows import Flows
 from .gates import check_thresholds, pick_outcome
 from .model import AgentInfo, TransitionRec, default_priority
-from .permissions import Permissions
+from .permissions import Permissions, may_create, may_submit, rule_text
 from .protocols import Protocols
 from .records import Message, Task
 from .state import OrgState
@@ -85,8 +85,9 @@ class Tasks:
         ctx, out = self.ctx, list[str]()
 
         def build(now: float) -> list[Draft]:
-            if as_ != HUMAN:
-                ctx.agent(as_)
+            if as_ != HUMAN and not may_submit(ctx.model, ctx.agent(as_)):
+                raise Refused("RUN004", f"{q(as_)} may not submit instructions: permitted are "
+                              f"{rule_text(ctx.model, ctx.model.instructions.submit)}")
             tiers = set(ctx.model.tier_specs) | set(ctx.model.tiers)
             if isinstance(tier, bool) or not isinstance(tier, int) or tier not in tiers:
                 raise Refused("RUN013", f"tier {str(tier)[:20]} is not declared; tiers are {sorted(tiers)}")
@@ -131,7 +132,7 @@ class Tasks:
         chosen_priority = priority if priority is not None else default_priority(m.priorities)
 
         def build(now: float) -> list[Draft]:
-            ctx.agent(as_)
+            agent = ctx.agent(as_)
             ins = ctx.instruction(instruction)
             if ins.tier not in m.tiers:
                 raise Refused("RUN013", f"instruction {q(instruction)} is tier {ins.tier}, which has no task lifecycle")
@@ -142,6 +143,9 @@ class Tasks:
                 self.perms.check_not_waiting(as_, instruction)
             if domain not in m.domains:
                 raise Refused("RUN002", f"unknown domain {q(domain)}; domains are {names(m.domains)}")
+            if not may_create(m, agent, kind, domain):
+                raise Refused("RUN004", f"{q(as_)} may not create {kind} tasks in {q(domain)}: permitted are "
+                              f"{rule_text(m, m.instructions.create.get(kind, ()), domain)}")
             if handoff_to is not None and (handoff_to not in m.domains or handoff_to == domain):
                 raise Refused("RUN013", f"handoff domain {q(handoff_to)} must be another declared domain")
             if complexity not in COMPLEXITIES:
@@ -255,7 +259,7 @@ class Tasks:
             ledger = ctx.state.ledger
             if agent is not None:
                 info = ctx.agent(agent)
-                if info.domain != t.domain or info.kind != "member":
+                if info.domain != t.domain or not info.works:
                     raise Refused(
                         "RUN010",
                         f"{q(agent)} is not a member of domain {q(t.domain)}; members are "

@@ -172,6 +172,8 @@ def describe(e: Event) -> str:
         return f"decides {d['gate']} on {d['task']}: {d['outcome']}"
     if t in ("sla_warning", "sla_escalation"):
         what = "SLA WARNING" if t == "sla_warning" else "SLA ESCALATION"
+        if d.get("level") is not None:
+            what += f" level {d['level']} round {d['round']}"
         return (f"{what} {d['task']}: {d['measured_text']} in {d['state']} (threshold {d['threshold']}), "
                 f"to {', '.join(d['to']) or 'nobody'}")
     if t == "heartbeat_missed":

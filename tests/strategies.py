@@ -38,7 +38,8 @@ KEYWORDS = (
     "org", "role", "domain", "lifecycle", "state", "gate", "tier", "skills", "member", "lead",
     "initial", "terminal", "owner", "sla", "warn", "escalate", "to", "by", "when", "after",
     "and", "or", "not", "in", "from", "every", "weight", "filter", "at", "include", "guards",
-    "outcome", "pass", "hold", "metric", "channel", "members", "handoff", "standup",
+    "outcome", "pass", "hold", "metric", "channel", "members", "handoff", "standup", "notify",
+    "escalation", "repeat",
 )
 PUNCTUATION = ("{", "}", "->", ":", ",", "=", "(", ")", "[", "]", "-", "*", "@lead", '"', "4h", "50K",
                "2x", "90%", "x2", "1.5", "7")
@@ -64,6 +65,8 @@ class State:
     heartbeat: str | None = None
     terminal: str | None = None
     initial: bool = False
+    escalation: str | None = None
+    notify: str | None = None
     edges: list[Edge] = field(default_factory=list)
 
 
@@ -215,6 +218,11 @@ def valid_specs(draw: st.DrawFn) -> str:
                                     else "boss")
         if draw(st.booleans()):
             s.heartbeat = draw(st.sampled_from(["2h", "4h", "1d"]))
+        if s.escalate is None and draw(st.booleans()):
+            s.escalation = draw(st.sampled_from(["page", "{ after 30m to @lead after 2h to boss, @peer repeat 1 }"]))
+        s.notify = draw(st.none() | st.sampled_from(['@lead "entered"', "boss", "@assignee, @owner"]))
+    if draw(st.booleans()):
+        done.notify = 'boss, @lead "finished"'
 
     emit("lifecycle task {")
     emit(f"  tiers 1-{n_tiers}" if n_tiers > 1 else "  tiers 1")
@@ -234,6 +242,10 @@ def valid_specs(draw: st.DrawFn) -> str:
             emit(f"    escalate {s.escalate}")
         if s.heartbeat:
             emit(f"    heartbeat {s.heartbeat}")
+        if s.escalation:
+            emit(f"    escalation {s.escalation}")
+        if s.notify:
+            emit(f"    notify {s.notify}")
         for e in s.edges:
             text = f"    -> {e.target}"
             if e.label:
@@ -244,6 +256,8 @@ def valid_specs(draw: st.DrawFn) -> str:
             emit(text)
         emit("  }")
     emit("}")
+    if any(s.escalation == "page" for s in states):
+        emit("escalation page { after 1h to boss after 3h to @lead, @member repeat 2 }")
     emit("")
 
     # ---------------------------------------------------------- gates and tiers
@@ -264,6 +278,8 @@ def valid_specs(draw: st.DrawFn) -> str:
         rework = draw(st.booleans())
         if loop_targets and rework:
             emit(f"  outcome rework: -> {draw(st.sampled_from(loop_targets))}")
+        if draw(st.booleans()):
+            emit(f"  notify @assignee, @owner on {'rework' if loop_targets and rework else 'approved'} \"decided\"")
         emit("}")
     emit('tier 0 "Trivial" { flow boss:answer }')
     for t in range(1, n_tiers + 1):

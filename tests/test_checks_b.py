@@ -176,11 +176,12 @@ def test_member_of_two_domains_reported_where_it_does_not_report(first: bool) ->
     assert "domain ops" in text.splitlines()[diags[0].span.line - 1]
 
 
-def test_lead_listed_as_member() -> None:
-    extra = OPS.replace("member ops-dev", "member ops-lead member ops-dev")
-    diags = check(extra)
+def test_lead_listed_as_member_of_its_own_domain_works_in_it() -> None:
+    extra = OPS.replace("member ops-dev", "member ops-lead { experience senior skills { python: expert } } member ops-dev")
+    assert check(extra) == []
+    diags = check(OPS.replace("member ops-dev", "member ops-lead x2 member ops-dev"))
     assert codes(diags) == ["ORC207"]
-    assert "its own domain" in diags[0].message
+    assert diags[0].message == "`ops-lead` leads `ops` and works in it as one agent, not 2"
 
 
 def test_lead_listed_as_member_of_another_domain() -> None:
@@ -338,7 +339,7 @@ def test_a_task_no_one_can_assign() -> None:
     """Before assignment a task has no assignee: a move into a state `@assignee` owns, made by
     `@assignee` alone, is one nobody can make (the runtime refuses `assign` to everyone)."""
     diags = check(replace=("-> DOING by @lead }", "-> DOING by @assignee }"))
-    assert codes(diags) == ["ORC322"]
+    assert codes(diags) == ["ORC323"]
     assert diags[0].span is not None and diags[0].span.line == line_of("", "state TODO")
     # once assigned, `@assignee` exists: DOING -> REVIEW by @assignee is fine, and so is
     # a state reached before assignment whose move into DOING someone else makes
@@ -645,7 +646,7 @@ def test_layers_that_agree_with_the_hierarchy() -> None:
 
 def test_an_unknown_layer_gets_did_you_mean() -> None:
     [d] = check(base=LAYERED.replace("layer domain", "layer domian"))
-    assert (d.code, d.help) == ("ORC115", "did you mean `domain`?")
+    assert (d.code, d.help) == ("ORC116", "did you mean `domain`?")
     assert d.span is not None and d.span.line == line_of("", "role api-lead")
 
 
@@ -657,7 +658,7 @@ def test_an_unknown_layer_gets_did_you_mean() -> None:
 def test_a_layer_against_the_hierarchy(old: str, new: str, role: str) -> None:
     """`layer` was free text: a CTO declared `layer ic` checked clean."""
     diags = check(base=LAYERED.replace(old, new))
-    assert codes(diags) == ["ORC208"], [d.message for d in diags]
+    assert codes(diags) == ["ORC209"], [d.message for d in diags]
     assert diags[0].span is not None and diags[0].span.line == line_of("", f"role {role} ")
 
 

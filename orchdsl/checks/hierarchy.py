@@ -73,11 +73,26 @@ def detached(g: Graphs) -> frozenset[str]:
     cache = g.__dict__.get("_detached")
     if isinstance(cache, frozenset):
         return cache
-    top = main_root(g)
+    tops = frozenset(top_roles(g))
     above = ancestor_sets(g)
-    out = frozenset(r for r in g.roles if r != top and (top is None or top not in above[r]))
+    out = frozenset(r for r in g.roles if r not in tops and (not tops or not tops & above[r]))
     g.__dict__["_detached"] = out
     return out
+
+
+def declared_top(g: Graphs) -> list[str] | None:
+    """The roles the org declares at the top (`top a, b`: peers), or None when it declares none."""
+    top = g.org.org.top
+    return None if top is None else [r for r in top if r in g.roles]
+
+
+def top_roles(g: Graphs) -> list[str]:
+    """The roles at the top: those declared (peers when several), else the main root."""
+    declared = declared_top(g)
+    if declared is not None:
+        return declared
+    top = main_root(g)
+    return [top] if top is not None else []
 
 
 def main_root(g: Graphs) -> str | None:
@@ -115,7 +130,8 @@ def lead_roles(org: m.Organisation, g: Graphs) -> dict[str, list[m.Domain]]:
 
 
 def check_hierarchy(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
-    """ORC201 cycles, ORC202 no root, ORC203 several roots."""
+    """ORC201 cycles, ORC202 no root, ORC203 several roots (or a root not declared at the top),
+    ORC208 a role declared at the top that reports to someone."""
     for cycle in sorted(simple_cycles(g.hierarchy), key=lambda c: sorted(c)):
         first = min(cycle)
         i = cycle.index(first)
@@ -128,7 +144,10 @@ def check_hierarchy(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
                   labels=labels, help="one role of the cycle must report to someone outside it")
     if not org.roles:
         return
-    if not g.roots:
+    declared = declared_top(g)
+    if declared is not None:
+        _check_declared_top(org, g, declared, diags)
+    elif not g.roots:
         diags.add("ORC202", "no role is at the top of the hierarchy", org.org.span,
                   help="remove `reports_to` from the role at the top")
     elif len(known_roots(g)) > 1:
@@ -152,16 +171,44 @@ def check_hierarchy(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
                       help=f"add `reports_to {top}` or to whoever `{rid}` answers to")
 
 
+def _check_declared_top(org: m.Organisation, g: Graphs, declared: list[str], diags: Diagnostics) -> None:
+    """ORC208 a role declared at the top reports to someone; ORC203 a role that reports to
+    nobody is not declared at the top."""
+    spans = org.org.top_spans
+    for rid in declared:
+        r = g.roles[rid]
+        if r.reports_to is not None:
+            diags.add("ORC208", f"`{rid}` is declared at the top but reports to `{r.reports_to}`",
+                      spans.get(rid) or r.span, labels=label(r.span, f"`{rid}` reports to `{r.reports_to}`"),
+                      notes=["the roles at the top report to nobody; several of them are peers"],
+                      help=f"remove `reports_to {r.reports_to}` from `{rid}`, or `{rid}` from `top`")
+    first = declared[0] if declared else None
+    leads = lead_roles(org, g)
+    members = member_roles(org)
+    for rid in g.roots:
+        if rid in declared or g.broken("role", rid):
+            continue
+        if rid in members and rid not in leads and members[rid][0][0].lead in g.roles:
+            continue  # an IC that reports to nobody: ORC205 names the lead it should report to
+        listed = ", ".join(f"`{x}`" for x in declared)
+        diags.add("ORC203", f"role `{rid}` reports to nobody and is not declared at the top",
+                  g.roles[rid].span,
+                  labels=label(spans.get(first) if first else None, f"the top is {listed}"),
+                  notes=["the roles at the top are the ones `top` lists"],
+                  help=f"add `reports_to` to `{rid}`, or list it in `top`")
+
+
 def check_leads(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     """ORC204: each domain lead's chain reaches the top, through no IC."""
-    top = main_root(g)
-    if top is None:
+    tops = top_roles(g)
+    if not tops:
         return
+    top = " or ".join(f"`{t}`" for t in tops)
     above = ancestor_sets(g)
     members = member_roles(org)
     leads = lead_roles(org, g)
     for lead, domains in leads.items():
-        if lead == top or g.broken("role", lead):
+        if lead in tops or g.broken("role", lead):
             continue
         role = g.roles[lead]
         if role.reports_to is None:
@@ -179,20 +226,22 @@ def check_leads(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
             diags.add("ORC204", f"domain lead `{lead}` {how} `{ic}`, an IC of domain `{ic_dom}`",
                       role.span, labels=lead_label,
                       notes=[f"the chain above `{lead}`: " + " -> ".join(chain)],
-                      help=f"make `{lead}` report to a role on the chain to `{top}`, not to an IC")
-        elif top not in above[lead]:
+                      help=f"make `{lead}` report to a role on the chain to {top}, not to an IC")
+        elif not set(tops) & above[lead]:
             end_role = g.roles[end]
             labels = list(lead_label)
             if end_role.span:
                 labels.append(Label(end_role.span, f"the chain stops at `{end}`, which reports to nobody"))
-            diags.add("ORC204", f"domain lead `{lead}` does not reach `{top}`, the top of the hierarchy",
+            diags.add("ORC204", f"domain lead `{lead}` does not reach {top}, the top of the hierarchy",
                       role.span, labels=labels,
                       notes=[f"the chain above `{lead}`: " + " -> ".join(chain)],
-                      help=f"make `{end}` report to `{top}` or to a role below it")
+                      help=f"make `{end}` report to {top} or to a role below it")
 
 
 def check_membership(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
-    """ORC205 member not under the lead, ORC206 several domains, ORC207 lead is member."""
+    """ORC205 member not under the lead, ORC206 several domains, ORC207 a lead listed as a member
+    of another domain, or of its own with a count (a lead that works in its own domain is one of
+    its members)."""
     leads = lead_roles(org, g)
     for rid, places in member_roles(org).items():
         if rid not in g.roles or g.broken("role", rid):
@@ -201,11 +250,15 @@ def check_membership(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None
         if rid in leads:
             for d, mem in places:
                 led = leads[rid][0]
-                where = "its own domain" if led.name == d.name else f"domain `{d.name}`"
                 labels = [Label(led.span, f"`{rid}` leads `{led.name}`")] if led.span else []
-                diags.add("ORC207", f"`{rid}` leads a domain and is listed as a member of {where}",
-                          _span(mem, d), labels=labels,
-                          help=f"remove `member {rid}`: a domain's lead is not one of its ICs")
+                if led.name != d.name:
+                    diags.add("ORC207", f"`{rid}` leads a domain and is listed as a member of domain `{d.name}`",
+                              _span(mem, d), labels=labels,
+                              help=f"remove `member {rid}`: a lead works only in the domain it leads")
+                elif mem.count > 1:
+                    diags.add("ORC207", f"`{rid}` leads `{d.name}` and works in it as one agent, not {mem.count}",
+                              _span(mem, d), labels=labels,
+                              help=f"remove the count from `member {rid}`")
             continue
         # the domain whose lead the role reports to is its own; the others are extra
         home = next((i for i, (d, _) in enumerate(places) if d.lead == role.reports_to), 0)

@@ -1,9 +1,9 @@
-"""Checks of the layers (ORC208, ORC711): a role's `layer` against where it sits.
+"""Checks of the layers (ORC209, ORC711): a role's `layer` against where it sits.
 
 The layers, from the top down, are ``model.LAYERS``: `strategic`, `coordination`, `domain`,
-`ic` (lowering reports any other, ORC115). A role without a `layer` is not checked.
+`ic` (lowering reports any other, ORC116). A role without a `layer` is not checked.
 
-- ORC208: a role sits in a layer below a role that reports to it (a CTO in `ic` with a domain
+- ORC209: a role sits in a layer below a role that reports to it (a CTO in `ic` with a domain
   lead under it); a domain's member IC is not in `ic`; a domain's lead is in `ic`.
 - ORC711: a flow step that hands out or plans work (`routing`, `delegation`,
   `strategic_planning`, `tactical_planning`, `coordination`) is done by an IC: a role in `ic`
@@ -24,7 +24,7 @@ IC_RELATIONS = ("@assignee", "@member", "@peer")
 
 
 def check_layers(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
-    """ORC208: layers against the domains, then against the hierarchy (once per role)."""
+    """ORC209: layers against the domains, then against the hierarchy (once per role)."""
     roles = {r.id: r for r in org.roles}
     wrong: set[str] = set()
     for r in org.roles:
@@ -32,11 +32,11 @@ def check_layers(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
             continue
         if r.kind == "member" and r.layer != IC:
             wrong.add(r.id)
-            diags.add("ORC208", f"`{r.id}` is a member IC of domain `{r.domain}` but in layer `{r.layer}`",
+            diags.add("ORC209", f"`{r.id}` is a member IC of domain `{r.domain}` but in layer `{r.layer}`",
                       r.span, help=f"write `layer {IC}`, or make `{r.id}` the domain's lead")
         elif r.kind == "lead" and r.layer == IC:
             wrong.add(r.id)
-            diags.add("ORC208", f"`{r.id}` leads domain `{r.domain}` but is in layer `{IC}`", r.span,
+            diags.add("ORC209", f"`{r.id}` leads domain `{r.domain}` but is in layer `{IC}`", r.span,
                       help="write `layer domain` (or a layer above it)")
     below: dict[str, m.Role] = {}
     for r in org.roles:
@@ -49,7 +49,7 @@ def check_layers(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
             below[parent.id] = r
     for pid, r in below.items():
         parent = roles[pid]
-        diags.add("ORC208", f"`{pid}` is in layer `{parent.layer}`, below `{r.id}` (layer `{r.layer}`), "
+        diags.add("ORC209", f"`{pid}` is in layer `{parent.layer}`, below `{r.id}` (layer `{r.layer}`), "
                   "which reports to it", parent.span,
                   labels=[Label(r.span, f"`{r.id}` reports to `{pid}`")] if r.span else [],
                   notes=["the layers, from the top down: " + ", ".join(f"`{x}`" for x in m.LAYERS)],

@@ -151,7 +151,8 @@ def check_owners(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     for s in org.lifecycle.states:
         if s.terminal:
             extra = [name for name, v in (("owner", s.owner), ("sla", s.sla), ("warn", s.warn),
-                                          ("escalate", s.escalate), ("heartbeat", s.heartbeat)) if v]
+                                          ("escalate", s.escalate), ("escalation", s.escalation),
+                                          ("heartbeat", s.heartbeat)) if v]
             if extra:
                 diags.add("ORC317", f"terminal state `{s.name}` declares {_names(extra)}", s.span,
                           notes=["a task in a terminal state has ended: nobody owns it and no clock runs"],
@@ -289,7 +290,9 @@ def check_thresholds(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None
         if not (sla_ok and thr_ok):
             continue
         _check_order(s, tiers, thresholds, diags)
-        _check_after(s, tiers, thresholds, g, diags)
+        levels = [(f"escalation policy's level {i}", m.Threshold(budget=lv.after, span=lv.after.span or lv.span))
+                  for i, lv in enumerate(s.escalation.levels if s.escalation else [], 1)]
+        _check_after(s, tiers, [*thresholds, *levels], g, diags)
 
 
 def _kind(b: m.Budget) -> str:
@@ -443,10 +446,34 @@ def _shortest(start: str, step: Callable[[str], Iterable[str]], goals: set[str])
     return None
 
 
+def check_escalations(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
+    """ORC322 levels out of order; ORC110 a notice to `@owner` of a state that has none."""
+    inline = [s.escalation for s in org.lifecycle.states if s.escalation and s.escalation.name is None]
+    for policy in [*org.escalations, *inline]:
+        prev: m.EscalationLevel | None = None
+        for level in policy.levels:
+            if prev is not None and level.after.value <= prev.after.value:
+                what = f"escalation policy `{policy.name}`" if policy.name else "this escalation policy"
+                diags.add("ORC322", f"a level of {what} fires after `{level.after.text}`, "
+                          f"{'the same time as' if level.after.value == prev.after.value else 'before'} "
+                          f"the level before it (`{prev.after.text}`)", level.after.span or level.span,
+                          labels=[Label(prev.span, "the level before")] if prev.span else [],
+                          notes=["each level's time is counted from when the task entered the state"],
+                          help="list the levels from the earliest to the latest, each later than the last")
+            if prev is None or level.after.value > prev.after.value:
+                prev = level
+    for s in org.lifecycle.states:
+        if s.owner is None and any(m.OWNER in n.to for n in s.notify):
+            span = next(n.span for n in s.notify if m.OWNER in n.to)
+            diags.add("ORC110", f"`@owner` names nobody here: state `{s.name}` has no owner", span,
+                      help=f"name a role, or give `{s.name}` an owner")
+
+
 CHECKS: list[Check] = [
     check_shape,
     check_reachability,
     check_owners,
+    check_escalations,
     check_thresholds,
     check_gates_on_paths,
 ]

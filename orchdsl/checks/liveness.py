@@ -1,7 +1,7 @@
-"""Checks that a run can always go on (ORC322, ORC411): whoever must act next exists
+"""Checks that a run can always go on (ORC323, ORC411): whoever must act next exists
 when the task gets there.
 
-- ORC322: the transition that assigns a task (out of a state a task is in before it has an
+- ORC323: the transition that assigns a task (out of a state a task is in before it has an
   assignee, into a state owned by ``@assignee``) is made by ``@assignee`` alone: the runtime
   refuses ``assign`` to everyone.
 - ORC411: a handoff says where accepted work goes (``on accept``) but not where rejected work
@@ -39,7 +39,7 @@ def before_assignment(org: m.Organisation) -> set[str]:
 
 
 def check_actors_exist(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
-    """ORC322: an assignment only the missing assignee may make."""
+    """ORC323: an assignment only the missing assignee may make."""
     lc = org.lifecycle
     owned = {s.name for s in lc.states if s.owner == ASSIGNEE}
     unassigned = before_assignment(org)
@@ -49,7 +49,7 @@ def check_actors_exist(org: m.Organisation, g: Graphs, diags: Diagnostics) -> No
                 continue
             where = t.span or s.span
             if s.name in unassigned and t.target in owned and set(t.actors) == {ASSIGNEE}:
-                diags.add("ORC322", f"`{s.name} -> {t.target}` assigns the task, and only `@assignee` may make "
+                diags.add("ORC323", f"`{s.name} -> {t.target}` assigns the task, and only `@assignee` may make "
                           "it: a task in this state has no assignee yet", where,
                           notes=[f"`assign` makes this move (`{t.target}` is owned by `@assignee`), and the "
                                  "runtime refuses it to everyone"],

@@ -12,7 +12,15 @@ from collections.abc import Iterator
 
 from orchdsl import model as m
 from orchdsl.checks.graphs import Check, Graphs, closure
-from orchdsl.checks.hierarchy import ancestor_sets, broken_roles, detached, known_roots, label, main_root
+from orchdsl.checks.hierarchy import (
+    ancestor_sets,
+    broken_roles,
+    declared_top,
+    detached,
+    known_roots,
+    label,
+    top_roles,
+)
 from orchdsl.diagnostics import Diagnostics, Label, Span
 
 RELATIONS = ("@lead", "@member")
@@ -152,9 +160,10 @@ def standup_edges(org: m.Organisation, g: Graphs) -> dict[str, dict[str, m.Stand
 
 def check_standup_chain(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     """ORC403: following standups up from the ICs (or the lowest sender) reaches the top."""
-    top = main_root(g)
-    if not org.standups or top is None or len(known_roots(g)) != 1 or broken_roles(g):
+    tops = top_roles(g)
+    if not org.standups or not tops or declared_top(g) is None and len(known_roots(g)) != 1 or broken_roles(g):
         return
+    top = " or ".join(f"`{t}`" for t in tops)
     edges = standup_edges(org, g)
     if not edges:
         return
@@ -171,7 +180,7 @@ def check_standup_chain(org: m.Organisation, g: Graphs, diags: Diagnostics) -> N
     for x, tos in edges.items():
         for y in tos:
             back.setdefault(y, []).append(x)
-    reaches = closure(lambda n: back.get(n, ()), [top])
+    reaches = closure(lambda n: back.get(n, ()), tops)
     # from the starts that do not reach it, where the chains stop
     stuck = closure(lambda n: edges.get(n, {}), [r for r in starts if r not in reaches])
     stops = [r for r in g.roles if r in stuck and not edges.get(r)]
@@ -191,15 +200,15 @@ def check_standup_chain(org: m.Organisation, g: Graphs, diags: Diagnostics) -> N
         if not ends:
             continue
         where = _names(ends)
-        parents = sorted({g.roles[e].reports_to or top for e in ends})
-        diags.add("ORC403", f"the standups stop at {where} and do not reach `{top}`",
+        parents = sorted({g.roles[e].reports_to or tops[0] for e in ends})
+        diags.add("ORC403", f"the standups stop at {where} and do not reach {top}",
                   s.to_span or s.span,
                   notes=[f"standup `{s.name}` reports to {where}, and no standup goes on from "
                          + ("it" if len(ends) == 1 else "them")],
                   help=f"add a standup from `{s.to}` to " + _names(parents))
     for stop in silent:
-        parent = g.roles[stop].reports_to or top
-        diags.add("ORC403", f"`{stop}` sends no standup, so its status never reaches `{top}`",
+        parent = g.roles[stop].reports_to or tops[0]
+        diags.add("ORC403", f"`{stop}` sends no standup, so its status never reaches {top}",
                   g.roles[stop].span,
                   help=f"add a standup from `{stop}` (or from `@member`) to `{parent}`")
 
@@ -215,11 +224,11 @@ def _names(roles: list[str]) -> str:
 def check_handoffs(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     """ORC404 same domain, ORC405 no checklist, ORC406 wrong acceptor,
     ORC407 undeclared transition, ORC409 duplicate pair."""
-    first: dict[tuple[str, str], m.Handoff] = {}
+    first: dict[str, m.Handoff] = {}
     transitions = {(s.name, t.target) for s in org.lifecycle.states for t in s.transitions}
     for h in org.handoffs:
-        pair = (h.from_domain, h.to_domain)
-        where = f"`{h.from_domain} -> {h.to_domain}`"
+        pair = h.ends
+        where = f"`{pair.replace('->', ' -> ')}`"
         if pair in first:
             prev = first[pair]
             diags.add("ORC409", f"a second handoff {where}", head_span(h.span, "handoff"),
@@ -227,8 +236,9 @@ def check_handoffs(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
                       help="merge the two handoffs into one")
             continue
         first[pair] = h
-        if h.from_domain == h.to_domain and h.from_domain != "*":
-            diags.add("ORC404", f"handoff from domain `{h.from_domain}` to itself", head_span(h.span, "handoff"),
+        if h.from_domain == h.to_domain and h.from_domain != "*" or h.from_role and h.from_role == h.to_role:
+            what = f"role `{h.from_role}`" if h.from_role else f"domain `{h.from_domain}`"
+            diags.add("ORC404", f"handoff from {what} to itself", head_span(h.span, "handoff"),
                       notes=["a handoff moves work between two domains; within one domain the lead assigns it"],
                       help="remove it, or name the domain the work goes to")
         if not h.checklist:
@@ -236,7 +246,7 @@ def check_handoffs(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
                       help='add `checklist { "..." }` with what the sending domain must complete')
         _check_acceptor(org, g, h, where, diags)
         for kind, tr in (("accept", h.on_accept), ("reject", h.on_reject)):
-            if tr is None or tr in transitions or g.broken("handoff", f"{h.from_domain}->{h.to_domain}"):
+            if tr is None or tr in transitions or g.broken("handoff", h.ends):
                 continue
             src, dst = tr
             if g.broken("state", src) or g.broken("transition", f"{src}->{dst}"):
@@ -252,6 +262,13 @@ def check_handoffs(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
 
 def _check_acceptor(org: m.Organisation, g: Graphs, h: m.Handoff, where: str, diags: Diagnostics) -> None:
     acc = h.accepted_by
+    if h.to_role is not None:
+        if acc is not None and acc != h.to_role:
+            diags.add("ORC406", f"handoff {where} is accepted by `{acc}`, not by `{h.to_role}`, the role it goes to",
+                      h.accepted_by_span or head_span(h.span, "handoff"),
+                      notes=["a handoff between roles is accepted by the role that receives the work"],
+                      help=f"write `accepted_by {h.to_role}` or leave `accepted_by` out")
+        return
     if acc is None or acc == "@downstream_lead":
         return
     if h.to_domain == "*":

@@ -43,6 +43,11 @@ def referenced_roles(org: m.Organisation) -> set[str]:
                 refs.add(th.to)
         for t in s.transitions:
             refs.update(t.actors)
+        refs.update(a for n in s.notify for a in n.to)
+        if s.escalation is not None:
+            refs.update(a for lv in s.escalation.levels for a in lv.to)
+    for p in org.escalations:
+        refs.update(a for lv in p.levels for a in lv.to)
     if org.delegation is not None:
         refs.update(org.delegation.chain)
         if org.delegation.overdue_escalate_to:
@@ -50,8 +55,7 @@ def referenced_roles(org: m.Organisation) -> set[str]:
     for ch in org.broadcast.channels:
         refs.update(ch.declared)
     for h in org.handoffs:
-        if h.accepted_by:
-            refs.add(h.accepted_by)
+        refs.update(x for x in (h.accepted_by, h.from_role, h.to_role) if x)
     for st in org.standups:
         refs.update((st.from_, st.to))
     for c in org.consultations:
@@ -64,6 +68,11 @@ def referenced_roles(org: m.Organisation) -> set[str]:
     for gate in org.gates:
         if gate.reviewer:
             refs.add(gate.reviewer)
+        refs.update(a for n in gate.notify for a in n.to)
+    refs.update(org.org.top or ())
+    if org.instructions is not None:
+        ins = org.instructions
+        refs.update([*ins.submit, *ins.close, *(a for actors in ins.create.values() for a in actors)])
     return refs
 
 
@@ -116,6 +125,18 @@ def check_unused_gates(org: m.Organisation, g: Graphs, diags: Diagnostics) -> No
                       help=f"add `gate {gate.name}` to the flow of the tiers it should check")
 
 
+def check_unused_escalations(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
+    """ORC806: a named escalation policy no state uses, so it never pages anyone."""
+    if _unresolved(org, "state", "threshold", "lifecycle"):
+        return
+    used = {s.escalation.name for s in org.lifecycle.states if s.escalation is not None}
+    for p in org.escalations:
+        if p.name not in used:
+            diags.add("ORC806", f"escalation policy `{p.name}` is declared but no state uses it", p.span,
+                      notes=["a policy runs while a task stays in a state that names it"],
+                      help=f"add `escalation {p.name}` to the states it should watch, or remove it")
+
+
 def check_unused_experience(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     """ORC804: an experience level no member has and no `fit` names."""
     if _unresolved(org, "domain", "assignment"):
@@ -150,6 +171,7 @@ CHECKS: list[Check] = [
     check_unused_roles,
     check_unused_skills,
     check_unused_gates,
+    check_unused_escalations,
     check_unused_experience,
     check_colors,
 ]

@@ -165,7 +165,8 @@ class People:
                 return [d.lead] if d else []
             return list(self.leads)
         if actor in ("@member", "@assignee", "@peer"):
-            return self.member_roles(domain)
+            # the ICs: a lead that also works in its domain is still its lead in the protocols
+            return [r for r in self.member_roles(domain) if r in self.roles and self.roles[r].kind == "member"]
         if actor == "*":
             return list(self.roles)
         return [actor] if actor in self.roles else []

@@ -95,7 +95,14 @@ def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
             "requires": list(s.requires),
             "next_states": list(dict.fromkeys(t.target for t in s.transitions)),
         }
-    gates = []
+        if s.escalation is not None:  # only where declared, so that other specs' files stay as they were
+            states[s.name]["escalation"] = {
+                "policy": s.escalation.name, "repeat": s.escalation.repeat,
+                "levels": [{"after": _budget(lv.after), "to": list(lv.to)} for lv in s.escalation.levels],
+            }
+        if s.notify:
+            states[s.name]["notify"] = [{"to": list(n.to), "text": n.text} for n in s.notify]
+    gates: list[dict[str, Any]] = []
     for g in org.gates:
         gates.append({
             "name": g.name,
@@ -112,6 +119,8 @@ def state_machine(org: Organisation, people: c.People) -> dict[str, Any]:
                        "bands": [{"low": b.low, "high": b.high, "outcome": b.outcome} for b in g.bands]}
                       if g.score_categories else None),
         })
+        if g.notify:
+            gates[-1]["notify"] = [{"to": list(n.to), "on": list(n.outcomes), "text": n.text} for n in g.notify]
     used: list[str | None] = []
     for s in lc.states:
         used += [s.owner, s.warn.to if s.warn else None, s.escalate.to if s.escalate else None]
@@ -149,7 +158,7 @@ def delegation_hops(org: Organisation, people: c.People) -> list[dict[str, Any]]
     for a, b in zip(d.chain, d.chain[1:], strict=False):
         if a in ("@lead",) and b in ("@member", "@assignee", "@peer"):
             for each in org.domains:
-                hops.append({"from": each.lead, "to": people.member_roles(each.name),
+                hops.append({"from": each.lead, "to": people.resolve("@member", each.name),
                              "domain": each.name})
             continue
         for src in people.resolve(a):
@@ -224,6 +233,7 @@ def protocols(org: Organisation, people: c.People, s: dict[str, sch.Schema]) -> 
             "accepted_by": h.accepted_by,
             "on_accept": {"from": h.on_accept[0], "to": h.on_accept[1]} if h.on_accept else None,
             "on_reject": {"from": h.on_reject[0], "to": h.on_reject[1]} if h.on_reject else None,
+            **({"from_role": h.from_role, "to_role": h.to_role} if h.to_role is not None else {}),
         } for h in org.handoffs],
         "fields": sch.field_list(s["handoff"]),
     }

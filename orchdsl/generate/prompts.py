@@ -36,7 +36,7 @@ from orchdsl_runtime.rundir import DEFAULT_DIR as DEFAULT_RUN_DIR
 
 from orchdsl.generate import common as c
 from orchdsl.generate.memory import delegation_hops, standup_pairs, standup_path
-from orchdsl.model import Action, Budget, Gate, Organisation, Role, State
+from orchdsl.model import OWNER, Action, Budget, EscalationPolicy, Gate, Organisation, Role, State
 
 RELATION_TEXT = c.RELATION_TEXT
 
@@ -62,6 +62,13 @@ def environment() -> jinja2.Environment:
 
 
 # -- text pieces --------------------------------------------------------------------------
+
+
+def _rounds(policy: EscalationPolicy) -> str:
+    if not policy.repeat:
+        return ""
+    again = "once more" if policy.repeat == 1 else f"{policy.repeat} more times"
+    return f" (the chain runs again {again}, {_say(policy.levels[-1].after)} later each time)"
 
 
 def actor_text(actor: str | None, people: c.People) -> str:
@@ -230,6 +237,10 @@ class _Prompts:
         """roles the lifecycle, its escalations and the capacity actions name"""
         self.handoff_index: dict[str, list[int]] = {}
         for i, h in enumerate(org.handoffs):
+            if h.to_role is not None:  # between roles: it concerns those two roles only
+                for key in {h.from_role or "", h.to_role}:
+                    self.handoff_index.setdefault("role:" + key, []).append(i)
+                continue
             for key in {h.from_domain, h.to_domain, h.accepted_by or ""}:
                 self.handoff_index.setdefault(key, []).append(i)
         self._lines: dict[tuple[Any, ...], str] = {}
@@ -273,6 +284,8 @@ class _Prompts:
                                                              if s.warn.to else ""))
         if s.escalate:
             parts.append(f"escalate at {_say(s.escalate.budget)} to {actor_text(s.escalate.to, self.people)}")
+        if s.escalation:
+            parts.append(self._policy_text(s.escalation))
         if s.heartbeat:
             parts.append(f"`heartbeat` every {_say(s.heartbeat)}")
         if s.requires:
@@ -311,11 +324,47 @@ class _Prompts:
             extra.append(f"attesting {_names(list(target.requires))}")
         return text + (f" ({', '.join(extra)})" if extra else "")
 
+    def _policy_text(self, policy: EscalationPolicy) -> str:
+        name = f" `{policy.name}`" if policy.name else ""
+        levels = ", ".join(f"after {_say(lv.after)} to " + ", ".join(actor_text(a, self.people) for a in lv.to)
+                           for lv in policy.levels)
+        return f"escalation policy{name}: {levels}" + _rounds(policy)
+
+    def _notices(self, role: str) -> list[str]:
+        """What the runtime tells the role: on entering a state, on a gate's outcome."""
+        out = []
+        for s in self.org.lifecycle.states:
+            for n in s.notify:
+                who = next((a for a in n.to if self._receives(role, a, [s.owner])), None)
+                if who is not None:
+                    out.append(f"a task enters `{s.name}`{_as(who, role)}" + (f": \"{n.text}\"" if n.text else ""))
+        for g in self.org.gates:
+            owners = [self.owners.get(src) for src, _ in g.transitions]
+            for n in g.notify:
+                who = next((a for a in n.to if self._receives(role, a, owners)), None)
+                if who is not None:
+                    what = ", ".join(f"`{o}`" for o in n.outcomes) or "any outcome"
+                    out.append(f"gate `{g.name}` decides {what}{_as(who, role)}"
+                               + (f": \"{n.text}\"" if n.text else ""))
+        return out
+
+    def _receives(self, role: str, actor: str, owners: list[str | None]) -> bool:
+        if actor == OWNER:
+            return any(self.people.matches(role, o) for o in owners)
+        return self.people.matches(role, actor)
+
     def _escalations(self, role: str) -> list[str]:
         p = self.people
         out = []
         for s in self.org.lifecycle.states:
             owner = f" (owner {actor_text(s.owner, p)})" if s.owner else ""
+            policy = s.escalation
+            for i, lv in enumerate(policy.levels if policy else [], 1):
+                assert policy is not None
+                if any(p.matches(role, a) for a in lv.to):
+                    name = f" of `{policy.name}`" if policy.name else ""
+                    out.append(f"`{s.name}`{owner}: paged at level {i}{name} after {_say(lv.after)} "
+                               f"while a task stays there{_rounds(policy)}")
             if s.escalate and p.matches(role, s.escalate.to):
                 assert s.escalate.to is not None
                 out.append(f"`{s.name}`{owner}: escalated{_as(s.escalate.to, role)} at {_say(s.escalate.budget)}")
@@ -432,7 +481,8 @@ class _Prompts:
             legend.append("`Nx` is N times the SLA target")
         out["legend"] = "; ".join(legend) + "." if legend else ""
         out["owned"], out["moves"], out["move_notes"], out["escalations"] = owned, moves, notes, escalations
-        out["lifecycle"] = bool(owned or moves or escalations)
+        out["notices"] = self._notices(role_id)
+        out["lifecycle"] = bool(owned or moves or escalations or out["notices"])
         return out
 
     def _gates_and_flows(self, out: dict[str, Any], role_id: str, cmds: frozenset[str]) -> None:
@@ -471,8 +521,24 @@ class _Prompts:
     def _handoffs_of(self, r: Role) -> list[Any]:
         """The declared handoffs that can concern a role: from or to its domain or any, or
         accepted by it."""
-        found = {i for key in ("*", r.domain or "*", r.id) for i in self.handoff_index.get(key, ())}
+        found = {i for key in ("*", r.domain or "*", r.id, "role:" + r.id) for i in self.handoff_index.get(key, ())}
         return [self.org.handoffs[i] for i in sorted(found)]
+
+    def _role_handoff(self, h: Any, r: Role, cmds: frozenset[str], accept: str, reject: str) -> list[str]:
+        """What a handoff between two roles asks of a role: hand the work over, or take it."""
+        p, lines = self.people, []
+        items = "; ".join(f'"{x}"' for x in h.checklist)
+        if r.id == h.from_role and "handoff_create" in cmds and h.on_accept:
+            lines.append(f"Hand a task over to {actor_text(h.to_role, p)} when it is in `{h.on_accept[0]}`: "
+                         f"`handoff_create TASK --role {h.to_role} --summary TEXT`"
+                         + (f", then tick its checklist with `handoff_tick HANDOFF ITEM...`: {items}." if items else "."))
+        if r.id == h.to_role and "handoff_accept" in cmds:
+            text = (f"Handoffs from {actor_text(h.from_role, p)} to you: accept with `handoff_accept HANDOFF` once "
+                    f"every checklist item is ticked (it makes {accept})")
+            if reject and "handoff_reject" in cmds:
+                text += f", or send back with `handoff_reject HANDOFF --reason TEXT` ({reject})"
+            lines.append(text + ".")
+        return lines
 
     def _protocols(self, r: Role, cmds: frozenset[str]) -> list[str]:
         p, org, role = self.people, self.org, r.id
@@ -494,6 +560,9 @@ class _Prompts:
         for h in self._handoffs_of(r):
             accept = f"`{h.on_accept[0]} -> {h.on_accept[1]}`" if h.on_accept else "no transition"
             reject = f"`{h.on_reject[0]} -> {h.on_reject[1]}`" if h.on_reject else ""
+            if h.to_role is not None:
+                lines += self._role_handoff(h, r, cmds, accept, reject)
+                continue
             src = "any domain" if h.from_domain == "*" else f"`{h.from_domain}`"
             dst = "any domain" if h.to_domain == "*" else f"`{h.to_domain}`"
             mine_out = r.kind == "lead" and h.from_domain in ("*", r.domain)
@@ -587,11 +656,17 @@ class _Prompts:
         lines = []
         if r.layer:
             lines.append(f"Layer: `{r.layer}`")
-        lines.append(f"Reports to: {actor_text(r.reports_to, p)}" if r.reports_to
-                     else "Reports to: nobody; you are the top of the hierarchy")
+        peers = [x for x in (self.org.org.top or ()) if x != r.id]
+        if r.reports_to:
+            lines.append(f"Reports to: {actor_text(r.reports_to, p)}")
+        elif peers:
+            lines.append("Reports to: nobody; you are at the top of the hierarchy with your peers "
+                         + ", ".join(actor_text(x, p) for x in peers))
+        else:
+            lines.append("Reports to: nobody; you are the top of the hierarchy")
         reports = [x.id for x in self.direct.get(r.id, [])]
         dom = p.domains.get(r.domain) if r.domain else None
-        if r.kind == "lead" and dom is not None and set(reports) == {m.role for m in dom.members}:
+        if r.kind == "lead" and dom is not None and set(reports) == {m.role for m in dom.members} - {r.id}:
             reports = []  # its domain's members, listed below
         if reports:
             shown = ", ".join(actor_text(x, p) for x in reports) if len(reports) <= MAX_LISTED \
@@ -601,8 +676,11 @@ class _Prompts:
             members = [a for m in dom.members for a in p.agents_of(m.role)]
             desc = f" ({dom.description})" if dom.description else ""
             if r.kind == "lead":
+                others = [a for a in members if a != agent]
+                works = "; you also work in it as one of its members, and may be assigned its tasks" \
+                    if agent in members else ""
                 lines.append(f"Domain: you lead `{dom.name}`{desc}; its members, who report to you: "
-                             f"{_listed(members, 'agents')}")
+                             f"{_listed(others, 'agents') or 'none'}{works}")
             else:
                 others = [a for a in members if a != agent]
                 lines.append(f"Domain: you are a member of `{dom.name}`{desc}, led by {actor_text(dom.lead, p)}; "

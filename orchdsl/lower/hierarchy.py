@@ -42,6 +42,23 @@ def org(sc: Scope) -> m.OrgInfo | None:
     )
 
 
+def top(sc: Scope, info: m.OrgInfo) -> None:
+    """``top a, b``: the roles declared at the top of the hierarchy (peers when several), each a
+    declared role; where they must report to nobody is left to ``checks.hierarchy``."""
+    orgs = sc.blocks("org")
+    names = sc.names(sc.one(orgs[0], "top")) if orgs else []
+    if not names:
+        return
+    seen: dict[str, ast.Name] = {}
+    found: list[str] = []
+    for n in names:
+        rid = sc.role(n)
+        if rid is not None and sc.define(seen, "top role", n, n):
+            found.append(rid)
+            info.top_spans[rid] = n.span
+    info.top = found
+
+
 def declare_roles(sc: Scope) -> None:
     for b in sc.blocks("role"):
         sc.define(sc.roles, "role", b.name, b)
@@ -142,7 +159,7 @@ def roles(sc: Scope, domains: list[m.Domain]) -> list[m.Role]:
         dom, kind = where.get(rid, (None, "staff"))
         layer = sc.one(b, "layer")
         if isinstance(layer, ast.Name) and layer.text not in m.LAYERS:
-            sc.unknown("ORC115", "layer", layer, m.LAYERS, help="the layers are " + ", ".join(
+            sc.unknown("ORC116", "layer", layer, m.LAYERS, help="the layers are " + ", ".join(
                 f"`{x}`" for x in m.LAYERS) + ", from the top down")
             layer = None
         role = sc.build(

@@ -20,7 +20,7 @@ from typing import Any
 from orchdsl import ast
 from orchdsl import model as m
 from orchdsl.guards import GuardChecker, partial_eval, task_environment, to_text
-from orchdsl.lower import protocols
+from orchdsl.lower import escalation, protocols
 from orchdsl.lower.scope import Scope, named, text
 
 
@@ -73,6 +73,8 @@ def _state(sc: Scope, st: ast.Block, lc_tiers: list[int], env: dict[str, Any]) -
     before = len(sc.diags)
     warn = _threshold(sc, sc.one(st, "warn"), default_to=None)
     esc = _threshold(sc, sc.one(st, "escalate"), default_to=None)
+    policy = escalation.state_policy(sc, st)
+    notify = escalation.notifications(sc, st, None)
     sc.mark("threshold", name, before)
     transitions = []
     for tr in st.of("transition"):
@@ -91,7 +93,7 @@ def _state(sc: Scope, st: ast.Block, lc_tiers: list[int], env: dict[str, Any]) -
     state = sc.build(
         m.State, named(st).span, name=name, description=text(sc.one(st, "description")),
         initial=bool(sc.one(st, "initial")), terminal=terminal,
-        owner=owner, sla=sla, warn=warn, escalate=esc,
+        owner=owner, sla=sla, warn=warn, escalate=esc, escalation=policy, notify=notify,
         heartbeat=sc.budget(sc.one(st, "heartbeat")), tiers=tiers,
         requires=[n.text for n in sc.names(sc.one(st, "requires"))],
         transitions=transitions, span=named(st).span,

@@ -1,11 +1,12 @@
 """Stage 2, lowering: the protocols between agents.
 
-In: the ``delegation``, ``broadcast``, ``handoff``, ``standup`` and
-``consultation`` declarations (through ``Scope``), and the lowered domains.
-Out: ``Delegation`` (the chain of hops, acknowledgement deadline), the
-``Broadcast`` channels with their members expanded to role ids (a channel
-named with ``{domain}`` becomes one channel per domain), the ``Handoff``,
-``Standup`` and ``Consultation`` lists.
+In: the ``delegation``, ``broadcast``, ``handoff``, ``standup``,
+``consultation`` and ``instructions`` declarations (through ``Scope``), and
+the lowered domains. Out: ``Delegation`` (the chain of hops, acknowledgement
+deadline), the ``Broadcast`` channels with their members expanded to role ids
+(a channel named with ``{domain}`` becomes one channel per domain), the
+``Handoff``, ``Standup`` and ``Consultation`` lists, and ``Instructions`` (who
+may submit, create and close).
 
 Whether delegation and standups follow the hierarchy, and whether a handoff
 drives a real transition, is left to ``checks.protocols``.
@@ -17,6 +18,7 @@ from typing import Any
 
 from orchdsl import ast
 from orchdsl import model as m
+from orchdsl.diagnostics import Label, Span
 from orchdsl.lower.scope import Scope, clause_span, named, payload, text
 
 
@@ -114,13 +116,19 @@ def handoffs(sc: Scope) -> list[m.Handoff]:
     for b in sc.blocks("handoff"):
         before = len(sc.diags)
         ends = []
-        for n in (b.extra["from"], b.extra["to"]):
-            if n.text != "*" and n.text not in sc.domains_by_name:
-                sc.unknown("ORC106", "domain", n, sc.domains_by_name)
-            ends.append(n.text)
+        roles: list[str | None] = [None, None]
+        if b.extra.get("roles"):
+            roles = [sc.role(b.extra["from"]), sc.role(b.extra["to"])]
+            ends = [x or "?" for x in roles]  # the name the handoff is known by in `broken`
+        else:
+            for n in (b.extra["from"], b.extra["to"]):
+                if n.text != "*" and n.text not in sc.domains_by_name:
+                    sc.unknown("ORC106", "domain", n, sc.domains_by_name)
+                ends.append(n.text)
         checklist = [t.value for t in sc.one(b, "checklist") or []]
         h = sc.build(
-            m.Handoff, b.span, from_domain=ends[0], to_domain=ends[1],
+            m.Handoff, b.span, from_domain="*" if b.extra.get("roles") else ends[0],
+            to_domain="*" if b.extra.get("roles") else ends[1], from_role=roles[0], to_role=roles[1],
             description=text(sc.one(b, "description")), checklist=checklist,
             accepted_by=sc.actor(sc.one(b, "accepted_by"), "acceptor"),
             on_accept=sc.pair(sc.one(b, "on_accept")),
@@ -130,7 +138,7 @@ def handoffs(sc: Scope) -> list[m.Handoff]:
             on_accept_span=clause_span(b, "on_accept"),
             on_reject_span=clause_span(b, "on_reject"),
         )
-        sc.mark("handoff", f"{ends[0]}->{ends[1]}", before)
+        sc.mark("handoff", f"{ends[0]}->{ends[1]}", before)  # ``Handoff.ends``
         if h is not None:
             out.append(h)
     return out
@@ -200,4 +208,51 @@ def consultations(sc: Scope) -> list[m.Consultation]:
         )
         if c is not None:
             out.append(c)
+    return out
+
+
+def instructions(sc: Scope) -> m.Instructions | None:
+    """``instructions { submit by ...  create [KIND] by ...  close by ... }``: who may submit
+    instructions, create tasks (of a kind, or of both) and close instructions."""
+    blocks = sc.blocks("instructions")
+    if not blocks:
+        return None
+    b = blocks[0]
+    before = len(sc.diags)
+
+    def actors(names: list[ast.Name]) -> list[str]:
+        return [a for n in names if (a := sc.actor(n, "instructions")) is not None]
+
+    spans: dict[str, Span] = {}
+    submit = sc.one_clause(b, "submit_by")
+    close = sc.one_clause(b, "close_by")
+    for field, found in (("submit", submit), ("close", close)):
+        if found is not None:
+            spans[field] = found.span
+    given: dict[str | None, ast.Clause] = {}  # kind (None: both kinds) -> its clause
+    for c in b.of("create_by"):
+        assert isinstance(c, ast.Clause)
+        kind = payload(c.value)[0]
+        key: str | None = kind.text if kind is not None else None
+        first = given.get(key)
+        if first is not None:
+            which = f"{key} tasks" if key else "tasks"
+            sc.diags.add("ORC007", f"who creates {which} is given more than once here", c.span,
+                         labels=[Label(first.span, "first given here")], help="keep one of these `create` clauses")
+            continue
+        given[key] = c
+    create: dict[str, list[str]] = {}
+    for of_kind in sorted(given, key=lambda k: k is None):  # a clause for one kind wins over one for both
+        clause = given[of_kind]
+        who = actors(payload(clause.value)[1])
+        for k in [of_kind] if of_kind is not None else [k for k in m.KINDS if k not in create]:
+            create[k] = who
+            spans["create." + k] = clause.span
+    out = sc.build(
+        m.Instructions, b.span,
+        submit=actors(payload(submit.value)) if submit else [],
+        close=actors(payload(close.value)) if close else [],
+        create={k: v for k, v in sorted(create.items()) if v}, span=b.span, clause_spans=spans,
+    )
+    sc.mark("instructions", "", before)
     return out

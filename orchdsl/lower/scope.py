@@ -39,6 +39,8 @@ RELATION_CONTEXTS: dict[str, tuple[str, ...]] = {
     "flow": ("@assignee", "@lead", "@member"),
     "action": ("@lead",),
     "fallback": ("@lead",),
+    "escalation": ("@assignee", "@peer", "@lead", "@member", "@downstream_lead"),
+    "instructions": ("@lead", "@member"),
 }
 
 CONTEXT_NAMES = {
@@ -54,6 +56,9 @@ CONTEXT_NAMES = {
     "flow": "a flow step",
     "action": "a capacity action's target",
     "fallback": "the assignment fallback",
+    "escalation": "an escalation level's target",
+    "notify": "a notice's recipient",
+    "instructions": "who may submit, create or close",
 }
 
 
@@ -79,6 +84,8 @@ class Scope:
         self.domain_names: list[str] = []
         self.gate_blocks: dict[str, ast.Block] = {}
         self.state_names: dict[str, ast.Block] = {}
+        self.escalation_blocks: dict[str, ast.Block] = {}
+        self.escalations: dict[str, m.EscalationPolicy] = {}
 
     def blocks(self, kind: str) -> list[Any]:
         """The top-level declarations of one kind, in file order."""

@@ -19,6 +19,7 @@ from typing import Any
 from orchdsl import ast
 from orchdsl import model as m
 from orchdsl.diagnostics import Label, Span
+from orchdsl.lower import escalation
 from orchdsl.lower.scope import Scope, clause_span, named, payload, text
 
 
@@ -145,7 +146,8 @@ def gates(sc: Scope) -> list[m.Gate]:
             score_categories=[n.text for n in score[0]] if score else [],
             score_min=int(score[1].value) if score else None,
             score_max=int(score[2].value) if score else None,
-            bands=bands, span=named(b).span, reviewer_span=reviewer.span if reviewer else None,
+            bands=bands, notify=escalation.notifications(sc, b, list(onames)),
+            span=named(b).span, reviewer_span=reviewer.span if reviewer else None,
             transition_spans=transition_spans, threshold_spans=threshold_spans,
         )
         sc.mark("gate", name, before)

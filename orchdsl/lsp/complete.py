@@ -30,6 +30,7 @@ _AFTER_KEYWORD = {
     "OVERDUE": "role", "MEMBER": "role", "ESCALATE": "role", "CHAIN": "role", "GATE": "gate",
     "STAGE": "stage", "SKILLS": "skill", "LEARNING": "skill", "NEEDS": "skill", "EXPERIENCE": "experience",
     "HANDOFF": "domain", "ACCEPT": "state", "REJECT": "state", "GUARDS": "state", "METRIC": "state",
+    "ESCALATION": "escalation", "ON": "outcome",
 }
 # The kind of name after `->`, by the keyword that began the clause.
 _AFTER_ARROW = {"CHAIN": "role", "FLOW": "role", "HANDOFF": "domain", "BAND": "outcome"}

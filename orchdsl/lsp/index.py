@@ -3,7 +3,7 @@
 In: the syntax trees of an organisation's files. Out: an ``Index`` of
 declarations and references of every kind of name (role, state, domain,
 skill, level, experience, gate, channel, tier, stage, outcome, standup,
-consultation, metric), and the outline of each file. The language server
+consultation, metric, escalation policy), and the outline of each file. The language server
 answers go-to-definition, find-references, hover, completion and document
 symbols from it.
 
@@ -23,7 +23,7 @@ from orchdsl import ast
 from orchdsl.diagnostics import Span
 
 KINDS = ("role", "state", "domain", "skill", "level", "experience", "gate", "channel", "tier", "stage",
-         "outcome", "standup", "consultation", "metric", "category")
+         "outcome", "standup", "consultation", "metric", "category", "escalation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +151,8 @@ class _Walker:
         selection = name.span if name else b.span
         label = name.text if name else kind
         detail = kind
-        if kind in ("role", "domain", "state", "gate", "channel", "standup", "consultation", "metric"):
+        if kind in ("role", "domain", "state", "gate", "channel", "standup", "consultation", "metric",
+                    "escalation"):
             self.add(kind, name, True, b)
         elif kind == "member":
             self.role(name)
@@ -201,7 +202,22 @@ class _Walker:
 
     def clause(self, c: ast.Clause, b: ast.Block) -> None:
         k, v = c.kind, c.value
-        if k == "warn" or (k == "escalate" and isinstance(v, tuple)):
+        if k == "notify" and isinstance(v, tuple) and len(v) == 3:  # recipients, `on` outcomes, text
+            self.role(v[0])
+            for n in _names(v[1]) if b.kind == "gate" and b.name is not None else ():
+                assert b.name is not None
+                self.add("outcome", n, key=f"{b.name.text}/{n.text}")
+        elif k == "escalation":  # a state's policy: a name, or written in place
+            if isinstance(v, ast.Block):
+                for level in v.clauses:
+                    if isinstance(level, ast.Clause):
+                        self.clause(level, v)
+            else:
+                self.add("escalation", v if isinstance(v, ast.Name) else None)
+        elif k == "level":
+            assert isinstance(v, tuple)
+            self.role(v[1])
+        elif k == "warn" or (k == "escalate" and isinstance(v, tuple)):
             assert isinstance(v, tuple)
             self.role(v[1])
         elif k in _ROLE_CLAUSES:

@@ -38,7 +38,7 @@ _SYMBOL_KINDS = {
     "member": lsp.SymbolKind.Field, "lifecycle": lsp.SymbolKind.Enum, "state": lsp.SymbolKind.EnumMember,
     "transition": lsp.SymbolKind.Event, "gate": lsp.SymbolKind.Interface, "tier": lsp.SymbolKind.Number,
     "channel": lsp.SymbolKind.Struct, "standup": lsp.SymbolKind.Event, "consultation": lsp.SymbolKind.Event,
-    "handoff": lsp.SymbolKind.Event, "metric": lsp.SymbolKind.Constant,
+    "handoff": lsp.SymbolKind.Event, "metric": lsp.SymbolKind.Constant, "escalation": lsp.SymbolKind.Event,
 }
 _COMPLETION_KINDS = {
     "keyword": lsp.CompletionItemKind.Keyword, "relation": lsp.CompletionItemKind.Variable,
@@ -47,7 +47,7 @@ _COMPLETION_KINDS = {
     "experience": lsp.CompletionItemKind.Value, "gate": lsp.CompletionItemKind.Interface,
     "domain": lsp.CompletionItemKind.Module, "tier": lsp.CompletionItemKind.Constant,
     "stage": lsp.CompletionItemKind.Event, "outcome": lsp.CompletionItemKind.EnumMember,
-    "variable": lsp.CompletionItemKind.Variable,
+    "variable": lsp.CompletionItemKind.Variable, "escalation": lsp.CompletionItemKind.Event,
 }
 
 

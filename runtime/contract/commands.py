@@ -97,7 +97,8 @@ class Who(StrEnum):
     DOMAIN_LEAD = "domain-lead"
     """the lead of the task's domain"""
     HANDOFF_SENDER = "handoff-sender"
-    """the lead of a domain a handoff is declared from"""
+    """the lead of a domain a handoff is declared from; for a handoff between roles, the task's
+    assignee of the handing role (or its domain's lead, when that is the handing role)"""
     HANDOFF_TICKER = "handoff-ticker"
     """the lead of the handing domain, or the task's assignee"""
     HANDOFF_ACCEPTOR = "handoff-acceptor"
@@ -122,6 +123,14 @@ class Who(StrEnum):
     """a domain lead or a gate reviewer"""
     STAFF = "staff"
     """a staff role (not a domain lead or member)"""
+    SUBMITTER = "submitter"
+    """whom the spec's ``submit by`` names; without it, any agent"""
+    TASK_CREATOR = "task-creator"
+    """whom the spec's ``create by`` names for the task's kind (``@lead``, ``@member``: of the
+    task's domain); without it, any agent"""
+    CLOSER = "closer"
+    """whom the spec's ``close by`` names; without it, the actor of the tier's ``close`` step, the
+    roles at the top of the hierarchy and the staff roles"""
     OPERATOR = "operator"
     """whoever runs the runtime: no agent"""
 
@@ -175,7 +184,7 @@ COMMANDS: tuple[Command, ...] = (
         Param("text", "words", "what is asked", required=True, positional=True),
         Param("tier", "int", "the tier the instruction is routed to", required=True),
         _id("id", "the instruction's id (default I1, I2, ...)"),
-    ), human=True, returns="instruction", done="submitted {instruction} (tier {tier})"),
+    ), who=Who.SUBMITTER, human=True, returns="instruction", done="submitted {instruction} (tier {tier})"),
     Command("task_create", "create a task of an instruction", "create_task", (
         _id("instruction", "the instruction the task belongs to", required=True),
         Param("kind", "choice", "strategic or tactical", default="tactical", choices=KINDS),
@@ -194,7 +203,8 @@ COMMANDS: tuple[Command, ...] = (
         _id("parent", "the strategic task a tactical task belongs to", metavar="ST"),
         _id("handoff_to", "the domain the task is handed to when done", metavar="DOMAIN"),
         _id("id", "the task's id (default ST{n} or TT{st}.{n})"),
-    ), cli=("task", "create"), returns="task", done="created {task}", aliases=("create_task",)),
+    ), cli=("task", "create"), who=Who.TASK_CREATOR, returns="task", done="created {task}",
+        aliases=("create_task",)),
     Command("assign", "assign a task (to the best candidate, or to a named member)", "assign", (
         TASK, _id("to", "the member to assign (default: the best eligible candidate)", arg="agent",
                   metavar="AGENT"),
@@ -220,8 +230,9 @@ COMMANDS: tuple[Command, ...] = (
         TASK, _id("to", "the member (default: the best other candidate)", metavar="AGENT"),
     ), who=Who.DOMAIN_LEAD, done="reassigned {task}"),
     # -- protocols ---------------------------------------------------------------------------
-    Command("handoff_create", "hand a task over to another domain", "create_handoff", (
+    Command("handoff_create", "hand a task over to another domain, or to another role", "create_handoff", (
         TASK, _id("to", "the receiving domain (default: the task's handoff_to)", arg="to_domain", metavar="DOMAIN"),
+        _id("role", "the receiving role, for a handoff between roles", arg="to_role", metavar="ROLE"),
         Param("summary", "text", "what is handed over", required=True),
         Param("artifacts", "ids", "what comes with it", flag="--artifact", metavar="NAME"),
     ), cli=("handoff", "create"), who=Who.HANDOFF_SENDER, returns="handoff", done="created handoff {handoff}",
@@ -287,7 +298,8 @@ COMMANDS: tuple[Command, ...] = (
                 _id("outcome", "the outcome (or give scores)", positional=True), SCORES,
             ), cli=("instruction", "gate"), who=Who.STAGE_GATE_REVIEWER, done="decided {gate} on {instruction}"),
     Command("instruction_close", "close the instruction", "close_instruction", (INSTRUCTION,),
-            cli=("instruction", "close"), who=Who.STAFF, human=True, done="closed {instruction}", aliases=("close",)),
+            cli=("instruction", "close"), who=Who.CLOSER, human=True, done="closed {instruction}",
+            aliases=("close",)),
     # -- measures -------------------------------------------------------------------------------
     Command("record_clarification", "record that a task needed a clarification", "record_clarification",
             (TASK, NOTE), cli=("record", "clarification"), who=Who.MEMBER, done="recorded a clarification on {task}",

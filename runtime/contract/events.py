@@ -191,6 +191,12 @@ class SlaNotice(TypedDict):
     measured_text: str
     to_actor: str
     to: list[str]
+    level: NotRequired[int]
+    """a level of the state's escalation policy (from 1); absent for `warn` and `escalate`"""
+    round: NotRequired[int]
+    """the round of the policy's chain (from 1), with ``level``"""
+    policy: NotRequired[str]
+    """the name of a named policy, with ``level``"""
 
 
 class HeartbeatMissed(TypedDict):

@@ -66,7 +66,7 @@ TASK_ESCALATION_FILE = "{instruction_id}/escalations/E{seq}_{task_id}.yaml"
 NOTICE_TYPES = (
     "task_assigned", "assignment_escalated", "task_reassigned", "sla_warning", "sla_escalation",
     "heartbeat_missed", "handoff_created", "handoff_accepted", "handoff_rejected", "delegation_overdue",
-    "clarification_recorded", "domain_capacity_escalated", "capacity_band",
+    "clarification_recorded", "domain_capacity_escalated", "capacity_band", "notification",
 )
 """the inbox messages written as notices (``NOTICE_FILE``): what happened to an agent's work"""
 OWN_FILES = frozenset({

@@ -24,6 +24,10 @@ FORMAT_VERSION = 1
 
 RELATIONS = ("@assignee", "@peer", "@lead", "@member", "@downstream_lead", "@system")
 """actors that name an agent by its relation to a task rather than by its role"""
+OWNER = "@owner"
+"""a notification's recipient only: the owner of the state the task is in"""
+MAX_REPEAT = 10
+"""the most times an escalation policy runs its chain again after the last level"""
 FACTORS = ("skill_match", "workload", "complexity_fit", "learning_opportunity", "recent_performance")
 """the assignment factors a spec may weigh"""
 COMPLEXITIES = ("simple", "moderate", "high")
@@ -81,6 +85,9 @@ class OrgInfo:
     version: str | None = None
     title: str | None = None
     description: str | None = None
+    top: tuple[str, ...] | None = field(default=None, metadata={"omit_none": True})
+    """the roles declared at the top of the hierarchy, peers when several; absent: the one role
+    that reports to nobody"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,6 +177,38 @@ class Threshold:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Notification:
+    """Whom a notice goes to when a task enters a state, or when a gate decides one of ``outcomes``."""
+
+    to: tuple[Actor, ...]
+    """roles or relations; ``@owner`` is the owner of the state the task is in"""
+    outcomes: tuple[str, ...] = ()
+    """a gate's outcomes the notice is for; empty: every outcome"""
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationLevel:
+    """A level of an escalation policy: whom it pages, at what time in the state."""
+
+    after: Budget
+    """time in the state (``time`` only); strictly increasing from one level to the next"""
+    to: tuple[Actor, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationPolicy:
+    """Levels fired in turn while a task stays in a state. After the last level the chain
+    starts again ``repeat`` times, each round the last level's time later than the one before."""
+
+    name: str | None = None
+    """null for a policy written inside its state"""
+    description: str | None = None
+    levels: tuple[EscalationLevel, ...] = ()
+    repeat: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TierBudget:
     """A state's SLA target at some tiers."""
 
@@ -209,6 +248,10 @@ class State:
     sla: tuple[TierBudget, ...] = ()
     warn: Threshold | None = None
     escalate: Threshold | None = None
+    escalation: EscalationPolicy | None = field(default=None, metadata={"omit_none": True})
+    """the state's escalation policy (a named one copied here), when it has one instead of ``escalate``"""
+    notify: tuple[Notification, ...] | None = field(default=None, metadata={"omit_none": True})
+    """told when a task enters the state"""
     heartbeat: Budget | None = None
     tiers: tuple[int, ...] = ()
     """tiers where the state applies"""
@@ -262,10 +305,16 @@ class Broadcast:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Handoff:
-    """A handoff declared between two domains (``*`` for any)."""
+    """A handoff declared between two domains (``*`` for any), or between two roles within the
+    task's domain (``from_role``, ``to_role``; then both domains are ``*``)."""
 
     from_domain: str
     to_domain: str
+    from_role: str | None = field(default=None, metadata={"omit_none": True})
+    """a handoff between roles: the role that hands the work over (the task's assignee, or its
+    domain's lead when it is that role)"""
+    to_role: str | None = field(default=None, metadata={"omit_none": True})
+    """a handoff between roles: the role that receives and accepts it"""
     description: str | None = None
     checklist: tuple[str, ...] = ()
     accepted_by: Actor | None = None
@@ -403,8 +452,23 @@ class Gate:
     score_min: int | None = None
     score_max: int | None = None
     bands: tuple[ScoreBand, ...] = ()
+    notify: tuple[Notification, ...] | None = field(default=None, metadata={"omit_none": True})
+    """told when the gate decides"""
     tiers: tuple[int, ...] = ()
     """tiers whose flow lists the gate"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Instructions:
+    """Who may submit instructions, create tasks and close instructions: role ids, ``@lead``
+    and ``@member`` (for ``create``, of the task's domain; otherwise any domain lead or member).
+    An empty list keeps the default: submit and create, any agent; close, the staff roles, the
+    roles at the top and the actor of the tier's ``close`` step."""
+
+    submit: tuple[Actor, ...] = ()
+    create: dict[str, tuple[Actor, ...]] = field(default_factory=dict)
+    """task kind (``strategic``, ``tactical``) -> who may create it; a kind not listed, anyone"""
+    close: tuple[Actor, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -450,14 +514,19 @@ class CompiledModel:
     tiers: tuple[Tier, ...] = ()
     gates: tuple[Gate, ...] = ()
     metrics: tuple[Metric, ...] = ()
+    escalations: tuple[EscalationPolicy, ...] | None = field(default=None, metadata={"omit_none": True})
+    """the named escalation policies"""
+    instructions: Instructions | None = field(default=None, metadata={"omit_none": True})
+    """who may submit, create and close; absent: the defaults"""
     guard_variables: dict[str, GuardVariable] = field(default_factory=dict)
     """the guard environment: variable -> type"""
 
 
 PARTS: tuple[type, ...] = (
-    Budget, OrgInfo, Level, SkillCategory, Skills, Role, Member, Domain, Agent, Threshold, TierBudget,
+    Budget, OrgInfo, Level, SkillCategory, Skills, Role, Member, Domain, Agent, Threshold, Notification,
+    EscalationLevel, EscalationPolicy, TierBudget,
     Transition, State, Lifecycle, Delegation, Channel, Broadcast, Handoff, Standup, Consultation,
     Assignment, Action, CapacityBand, Capacity, Step, Tier, Outcome, ScoreBand, Gate, Metric,
-    GuardVariable, CompiledModel,
+    GuardVariable, Instructions, CompiledModel,
 )
 """every class of the format"""

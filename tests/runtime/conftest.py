@@ -23,16 +23,20 @@ def compiled(path: Path) -> dict[str, Any]:
     return data
 
 
-@pytest.fixture(scope="session")
-def compiled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The V2 spec compiled once per session: model.json, schemas/ and Agent_Memory/."""
+def compile_spec(spec: Path, out: Path) -> Path:
+    """``spec`` compiled into ``out``: model.json, schemas/ and Agent_Memory/."""
     from orchdsl.compile import compile_to_dir
 
-    result = check_files([ROOT / "specs" / "orchestration_v2.orch"])
-    assert result.model is not None and result.ok
-    out = tmp_path_factory.mktemp("v2")
+    result = check_files([spec])
+    assert result.model is not None and result.ok, [d.message for d in result.diagnostics]
     compile_to_dir(result.model, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def compiled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The V2 spec compiled once per session."""
+    return compile_spec(ROOT / "specs" / "orchestration_v2.orch", tmp_path_factory.mktemp("v2"))
 
 
 @pytest.fixture(scope="session")

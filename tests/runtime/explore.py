@@ -186,6 +186,8 @@ class Explorer:
             for t in tasks:
                 to = t.handoff_to or rnd.choice(domains)
                 yield {"task": t.id, "to": to, "summary": "done"}
+                for role in dict.fromkeys(h.to_role for h in m.handoffs if h.to_role is not None):
+                    yield {"task": t.id, "role": role, "summary": "done"}
         elif name.startswith("handoff_"):
             for h in st.handoffs.values():
                 if h.status != "open":

@@ -26,7 +26,8 @@ from orchdsl.emit import compiled_json
 from orchdsl.pipeline import check_text
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["specs/orchestration_v1.orch", "examples/startup.orch", "examples/token_budget.orch"]
+SMALL = ["specs/orchestration_v1.orch", "examples/startup.orch", "examples/token_budget.orch",
+         "examples/research_group.orch"]
 
 
 def pairs(model: Model) -> set[tuple[str, str]]:

@@ -215,7 +215,7 @@ def task_state_machine(org: Organisation, e: Enums) -> Schema:
         "by_tier": arr(obj({"tiers": arr({"type": "integer", "minimum": 0}, 1), "target": nullable(budget),
                             "warn": nullable(budget), "escalate": nullable(budget)})),
     }, description="thresholds as written, then resolved per tier")
-    state = obj({
+    state_props: dict[str, Schema] = {
         "description": nullable(STRING),
         "initial": BOOL,
         "terminal": nullable(enum(["success", "failure"])),
@@ -225,7 +225,15 @@ def task_state_machine(org: Organisation, e: Enums) -> Schema:
         "heartbeat": nullable(budget),
         "requires": STRINGS,
         "next_states": arr(state_name),
-    })
+    }
+    required = list(state_props)
+    state_props["escalation"] = obj({
+        "policy": nullable(STRING), "repeat": {"type": "integer", "minimum": 0},
+        "levels": arr(obj({"after": budget, "to": STRINGS}), 1),
+    }, description="the escalation policy: levels paged in turn while a task stays in the state")
+    state_props["notify"] = arr(obj({"to": STRINGS, "text": nullable(STRING)},
+                                    description="who is told when a task enters the state"))
+    state = obj(state_props, required)
     transition = obj({
         "from": state_name,
         "to": state_name,
@@ -236,6 +244,8 @@ def task_state_machine(org: Organisation, e: Enums) -> Schema:
         "tiers": tier_list,
         "gates": arr(obj({"gate": e.of(e.gates, STRING), "tiers": tier_list})),
     })
+    gate_notify = arr(obj({"to": STRINGS, "on": STRINGS, "text": nullable(STRING)},
+                          description="who is told when the gate decides one of `on` (every outcome when empty)"))
     gate = obj({
         "name": e.of(e.gates, STRING),
         "description": nullable(STRING),
@@ -252,7 +262,9 @@ def task_state_machine(org: Organisation, e: Enums) -> Schema:
                                "max": {"type": "integer"},
                                "bands": arr(obj({"low": {"type": "integer"}, "high": {"type": "integer"},
                                                  "outcome": STRING}))})),
-    })
+        "notify": gate_notify,
+    }, ["name", "description", "reviewer", "guards", "stages", "tiers", "criteria", "thresholds", "outcomes",
+        "score"])
     props: dict[str, Schema] = {
         "lifecycle": STRING,
         "tiers": tier_list,
