@@ -59,10 +59,10 @@ def check_actors_exist(org: m.Organisation, g: Graphs, diags: Diagnostics) -> No
 def check_handoff_rejection(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     """ORC411: a handoff whose handoff state has a way out on acceptance and none on rejection."""
     for h in org.handoffs:
-        if h.on_accept is None or h.on_reject is not None or g.broken("handoff", f"{h.from_domain}->{h.to_domain}"):
+        if h.on_accept is None or h.on_reject is not None or g.broken("handoff", h.ends):
             continue
         state = h.on_accept[0]
-        diags.add("ORC411", f"handoff `{h.from_domain} -> {h.to_domain}` has no rejection path: accepted work goes "
+        diags.add("ORC411", f"handoff `{h.ends.replace('->', ' -> ')}` has no rejection path: accepted work goes "
                   f"`{state} -> {h.on_accept[1]}`, rejected work nowhere",
                   head_span(h.span, "handoff"),
                   notes=["the receiving lead can never send the work back: the runtime refuses every rejection"],
