@@ -41,7 +41,7 @@ lifecycle task {
     owner @lead
     sla 0.05m
     warn 1x to @lead
-    -> DOING by @assignee
+    -> DOING by @lead
   }
   state DOING {
     owner @assignee
