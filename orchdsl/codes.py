@@ -61,6 +61,7 @@ _ALL = [
     Code("ORC114", "unsafe-name", E, "a name that becomes a file or folder name breaks the safe-name rule"),
     Code("ORC115", "unknown-escalation", E, "a state names an escalation policy that is not declared"),
     Code("ORC116", "unknown-label", E, "a gate applies to a task label the spec does not declare"),
+    Code("ORC117", "unknown-layer", E, "a role's layer is not one of the layers"),
     # 2xx: hierarchy
     Code("ORC201", "hierarchy-cycle", E, "roles report to each other in a cycle"),
     Code("ORC202", "no-root", E, "no role is at the top of the hierarchy"),
@@ -70,6 +71,7 @@ _ALL = [
     Code("ORC206", "member-of-several-domains", E, "a role is a member of more than one domain"),
     Code("ORC207", "lead-is-member", E, "a domain's lead is also listed as a member"),
     Code("ORC208", "top-reports-to", E, "a role declared at the top of the hierarchy reports to another role"),
+    Code("ORC209", "layer-against-hierarchy", E, "a role's layer disagrees with where it sits in the hierarchy"),
     # 3xx: lifecycle
     Code("ORC301", "no-initial-state", E, "the lifecycle has no initial state"),
     Code("ORC302", "several-initial-states", E, "the lifecycle has more than one initial state"),
@@ -100,6 +102,7 @@ _ALL = [
                                             "other transition out of the state"),
     Code("ORC326", "rounds-dead-end", E, "when the rounds of a bounded transition run out into an escalation, no "
                                          "other transition leads out of the state"),
+    Code("ORC327", "actor-never-there", E, "a transition is made only by `@assignee` before a task has one"),
     # 4xx: protocols
     Code("ORC401", "delegation-off-hierarchy", E, "a delegation hop does not go to a direct report"),
     Code("ORC402", "standup-not-climbing", E, "a standup does not go up the hierarchy"),
@@ -113,6 +116,7 @@ _ALL = [
     Code("ORC410", "consultation-without-timeout", E, "a blocking consultation has no timeout"),
     Code("ORC411", "bad-progress-status", E, "a standup names a progress status that does not exist, or twice"),
     Code("ORC412", "status-never-reported", W, "a standup names a progress status it can never report"),
+    Code("ORC413", "handoff-without-rejection", E, "a handoff has no rejection path"),
     # 5xx: assignment and capacity
     Code("ORC501", "weight-out-of-range", E, "an assignment weight is outside [0, 1]"),
     Code("ORC502", "weights-not-one", E, "the assignment weights do not sum to 1"),
@@ -136,6 +140,7 @@ _ALL = [
     Code("ORC708", "planning-range-invalid", E, "a planning range's minimum exceeds its maximum"),
     Code("ORC709", "reviewer-is-actor", E, "a gate's reviewer is the actor the gate checks"),
     Code("ORC710", "metric-target-out-of-range", E, "a metric target cannot be met or missed"),
+    Code("ORC711", "step-wrong-layer", E, "an IC does a flow step that hands out or plans work"),
     # 8xx: declared and never used
     Code("ORC801", "unused-role", W, "a role is declared but nothing refers to it"),
     Code("ORC802", "unused-skill", W, "a skill is declared but no member holds or learns it"),

@@ -31,6 +31,8 @@ COMPLEXITIES = contract.COMPLEXITIES
 KINDS = contract.KINDS
 DEFAULT_PRIORITIES = contract.DEFAULT_PRIORITIES
 STAGES = contract.STAGES
+LAYERS = ("strategic", "coordination", "domain", "ic")
+"""the layers of an organisation, from the top down: a role's ``layer`` is one of them"""
 MEASURES = contract.MEASURES
 MEASURES_WITH_STATE = contract.MEASURES_WITH_STATE
 GUARD_FORMAT = contract.GUARD_FORMAT

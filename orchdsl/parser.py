@@ -24,7 +24,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from orchdsl_runtime.contract import budgets
 
 from orchdsl import ast
-from orchdsl.diagnostics import Diagnostics, Span
+from orchdsl.diagnostics import Diagnostic, Diagnostics, Label, Span, did_you_mean
 
 # Tokens that carry a value; every other token is a keyword or punctuation.
 VALUE_TOKENS = frozenset(
@@ -708,7 +708,8 @@ def _describe_expected(expected: set[str]) -> str:
     return ", ".join(words)
 
 
-def _syntax_diagnostic(err: UnexpectedInput, path: str, line_offset: int, diags: Diagnostics) -> None:
+def _syntax_diagnostic(err: UnexpectedInput, path: str, line_offset: int, diags: Diagnostics,
+                       text: str = "") -> None:
     line = (err.line or 1) + line_offset
     col = err.column or 1
     if isinstance(err, UnexpectedCharacters):
@@ -720,18 +721,26 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, line_offset: int, diags:
         return
     if isinstance(err, UnexpectedEOF):
         span = Span(path, line, col, line, col)
-        diags.add("ORC001", "unexpected end of file", span,
-                  notes=[f"expected {_describe_expected(set(err.expected))}"])
+        if not _unclosed(text, len(text), None, _end_span(text, line_offset, path), line_offset, path, diags):
+            diags.add("ORC001", EOF_MESSAGE, span,
+                      notes=[f"expected {_describe_expected(set(err.expected))}"])
         return
     assert isinstance(err, UnexpectedToken)
     tok = err.token
+    expected = set(err.accepts or err.expected)
     if tok.type == "$END":
         span = Span(path, line, col, line, col)
         found = "end of file"
     else:
         span = Span(path, line, col, line, col + max(1, len(str(tok))))
         found = f"`{tok}`"
-    expected = set(err.accepts or err.expected)
+        if _unknown_unit(text, tok, expected, span, diags):
+            return
+    if "RBRACE" in expected:
+        end = tok.type == "$END"
+        if _unclosed(text, len(text) if end else (tok.start_pos or 0), None if end else str(tok),
+                     _end_span(text, line_offset, path) if end else span, line_offset, path, diags):
+            return
     diags.add(
         "ORC001",
         f"unexpected {found}",
@@ -741,14 +750,112 @@ def _syntax_diagnostic(err: UnexpectedInput, path: str, line_offset: int, diags:
     )
 
 
+def _unknown_unit(text: str, tok: Token, expected: set[str], span: Span, diags: Diagnostics) -> bool:
+    """``4hours`` where a budget belongs: an unknown unit, with the unit meant."""
+    if not expected & {"DURATION", "TOKENS"} or tok.type not in ("INT", "FLOAT") or tok.start_pos is None:
+        return False
+    literal = budgets.literal_at(text, tok.start_pos)
+    if literal is None or literal[1] in budgets.TIME_UNITS or literal[1] in budgets.TOKEN_UNITS:
+        return False
+    number, unit = literal
+    meant = budgets.unit_suggestion(unit)
+    units = [*(budgets.TIME_UNITS if "DURATION" in expected else ()),
+             *(budgets.TOKEN_UNITS if "TOKENS" in expected else ())]
+    diags.add("ORC001", f"unknown unit `{unit}` in `{number}{unit}`",
+              Span(span.file, span.line, span.column, span.line, span.column + len(number) + len(unit)),
+              notes=["units: " + ", ".join(f"`{u}` ({budgets.UNIT_NAMES[u]})" for u in units)],
+              help=f"did you mean `{meant}`?" if meant else None)
+    return True
+
+
+FILE_ENDS = "the file ends here, inside the open block"
+EOF_MESSAGE = "unexpected end of file"
+
+
+def at_end_of_text(d: Diagnostic) -> bool:
+    """Whether a syntax error is that the text ended (what more text may mend)."""
+    return d.message == EOF_MESSAGE or any(lab.message == FILE_ENDS for lab in d.labels)
+
+
+def _end_span(text: str, line_offset: int, path: str) -> Span:
+    """The last character of a text that is not white space: where the file ends."""
+    end = len(text.rstrip())
+    start = text.rfind("\n", 0, end) + 1
+    line = text.count("\n", 0, end) + 1 + line_offset
+    return Span(path, line, max(1, end - start), line, max(1, end - start) + 1)
+
+
+def _open_braces(text: str, end: int) -> list[int]:
+    """The offsets of the ``{`` not closed before ``end`` (strings and comments skipped)."""
+    stack: list[int] = []
+    i = 0
+    while i < end:
+        c = text[i]
+        if c == '"':
+            i += 1
+            while i < end and text[i] not in '"\n':
+                i += 2 if text[i] == "\\" else 1
+        elif c == "#" or text.startswith("//", i):
+            nl = text.find("\n", i)
+            i = end if nl < 0 else nl
+        elif c == "{":
+            stack.append(i)
+        elif c == "}" and stack:
+            stack.pop()
+        i += 1
+    return stack
+
+
+def _unclosed(text: str, pos: int, found: str | None, gave_up: Span, line_offset: int, path: str,
+              diags: Diagnostics) -> bool:
+    """A block left open: the file ends inside it, or a declaration like the block's own (or a
+    top-level one) starts inside it. Reported at the block, the place the parser gave up beside."""
+    stack = _open_braces(text, pos)
+    if not stack:
+        return False
+    opened = stack[-1]
+    start = text.rfind("\n", 0, opened) + 1
+    head = text[start:opened].strip()
+    keyword = head.split()[0] if head else ""
+    if found is not None and found not in top_keywords() and found != keyword:
+        return False
+    indent = len(text[start:opened]) - len(text[start:opened].lstrip())
+    line = text.count("\n", 0, opened) + 1 + line_offset
+    span = Span(path, line, indent + 1, line, opened - start + 2)
+    what = f"`{head} {{`" if head else "this block"
+    diags.add("ORC001", f"{what} is not closed: `}}` missing", span,
+              labels=[Label(gave_up, FILE_ENDS if found is None
+                            else f"`{found}` starts here, inside the open block")],
+              help="add `}` where the block ends")
+    return True
+
+
 def _hint(found: str, expected: set[str]) -> str | None:
     if found == "=" and "COLON" in expected:
         return "use `:` here"
     if found == ":" and "EQUAL" in expected:
         return "levels are written `name = number`"
-    if "RBRACE" in expected and found.isidentifier():
-        return f"`{found}` is not a clause of this block"
+    if found.isidentifier():
+        meant = did_you_mean(found, _keywords(expected))
+        if meant:
+            return meant
+        if "RBRACE" in expected:
+            return f"`{found}` is not a clause of this block"
     return None
+
+
+def _keywords(expected: set[str]) -> list[str]:
+    """The keywords among the terminals a parser expects."""
+    lark, _ = _parser()
+    words = []
+    for name in expected:
+        try:
+            pattern = lark.get_terminal(name).pattern
+        except KeyError:
+            continue
+        if pattern.type == "str" and pattern.value.isidentifier():
+            words.append(pattern.value)
+    return words
 
 
 def parse_text(text: str, path: str, diags: Diagnostics) -> ast.File | None:
@@ -773,7 +880,7 @@ def parse_text(text: str, path: str, diags: Diagnostics) -> ast.File | None:
         try:
             items: list[ast.Block | ast.Clause] = lark.parse(text)  # type: ignore[assignment]
         except UnexpectedInput as err:
-            _syntax_diagnostic(err, path, 0, diags)
+            _syntax_diagnostic(err, path, 0, diags, text)
             _report(builder, diags)
             _more_errors(text, path, err, diags)
             return None
@@ -802,7 +909,7 @@ def _more_errors(text: str, path: str, first: UnexpectedInput, diags: Diagnostic
         try:
             lark.parse(text[start:end])
         except UnexpectedInput as err:
-            _syntax_diagnostic(err, path, line_offset, diags)
+            _syntax_diagnostic(err, path, line_offset, diags, text[start:end])
         finally:
             builder.file = path
 

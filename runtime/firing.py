@@ -218,21 +218,29 @@ class Firing:
         return self.standups.drafts(ident, due, due)
 
     def token_checks(self, t: Task, tokens: float, now: float) -> list[Draft]:
-        """The token thresholds and token automatic transitions ``tokens`` spent in the state reach."""
+        """The token thresholds and token automatic transitions ``tokens`` spent in the state reach.
+
+        The rule the checker's ORC315 states too: a threshold at an automatic transition's budget
+        fires, then the task moves; a threshold above that budget is never reached, even when one
+        heartbeat reports tokens past both (the task left the state at the budget)."""
         st = self.ctx.model.states[t.state]
-        drafts: list[Draft] = []
-        for name, th in (("warn", st.warn), ("escalate", st.escalate)):
-            if th is None or name in t.fired:
-                continue
-            if any(dim == "tokens" and tokens >= amount for dim, amount in resolve(th.budget, st, t)):
-                drafts.append(self.sla_draft(t, name, now, "tokens", tokens))
+        leave: tuple[float, Draft] | None = None
         for rec in st.automatic:
             if rec.after is not None and rec.after.kind == "tokens" and t.tier in rec.tiers:
                 if tokens >= rec.after.value and self.perms.automatic_ok(t, rec, now, tokens):
                     moved = moved_data(t, rec.target, ())
                     moved["automatic"] = True
-                    drafts.append(("task_moved", now, None, moved))
+                    leave = (rec.after.value, ("task_moved", now, None, moved))
                     break
+        reached = tokens if leave is None else min(tokens, leave[0])
+        drafts: list[Draft] = []
+        for name, th in (("warn", st.warn), ("escalate", st.escalate)):
+            if th is None or name in t.fired:
+                continue
+            if any(dim == "tokens" and reached >= amount for dim, amount in resolve(th.budget, st, t)):
+                drafts.append(self.sla_draft(t, name, now, "tokens", tokens))
+        if leave is not None:
+            drafts.append(leave[1])
         return drafts
 
     def rounds_out(self, t: Task, target: str, now: float, actor: str | None,

@@ -65,8 +65,9 @@ class Scored:
 def level_score(level_value: float, all_level_values: Iterable[float]) -> float:
     """The score in [0.5, 1] of a skill level: by its rank in the scale, 0.5,
     0.75, 0.9, 1.0 for a four-level scale (the facts' beginner..expert);
-    linear between 0.5 and 1 by rank for any other size; 1.0 for a scale of one."""
-    values = sorted(set(all_level_values))
+    linear between 0.5 and 1 by rank for any other size; 1.0 for a scale of one.
+    A level numbered 0 or less (``none = 0``) is not on the scale: it holds nothing."""
+    values = sorted({v for v in all_level_values if v > 0})
     if level_value not in values:
         raise KeyError(level_value)
     rank = values.index(level_value)
@@ -118,7 +119,8 @@ def candidate_from_member(
     ``quality``/``on_time`` (from history) override the declared performance."""
     values = [float(lv.value) for lv in levels]
     by_name = {lv.name: float(lv.value) for lv in levels}
-    skills = {s: level_score(by_name[lvl], values) for s, lvl in member.skills.items()}
+    # a skill at a level numbered 0 (``none = 0``) is not held
+    skills = {s: level_score(by_name[lvl], values) for s, lvl in member.skills.items() if by_name[lvl] > 0}
     exp = member.experience
     rank = experience_rank(exp, experience) if exp is not None else 0
     perf = member.performance

@@ -221,10 +221,11 @@ class Task:
     """the mode, agent, score and factors of the task's latest ``task_assigned`` (``rationale()``)"""
     labels: tuple[str, ...] = ()
     """the labels the task was created with (gates may apply by label)"""
-    outputs: list[str] = field(default_factory=list)
+    outputs: tuple[str, ...] = ()
     """the paths of what the work produced, as moves reported them (each once, first report first)"""
-    notes: list[dict[str, Any]] = field(default_factory=list)
-    """the notes left on moves and gate decisions, oldest first"""
+    notes: tuple[dict[str, Any], ...] = ()
+    """the notes left on moves and gate decisions, oldest first (tuples: a task without any
+    holds no list of its own)"""
 
     def rounds(self, source: str, target: str) -> int:
         """How many times the task went from ``source`` to ``target``."""

@@ -40,7 +40,7 @@ from .contract.paths import UnsafePath
 from .engine import Engine
 from .errors import ModelError, RunError, StoreError
 from .model import Model, load_model
-from .projection import texts
+from .projection import project, texts
 from .projector import MANIFEST, Written, blocked, day_of, differing, lock, read_manifest, update
 from .rootfs import TMP, Root
 from .snapshot import SnapshotError
@@ -452,4 +452,40 @@ def verify(run: Run) -> dict[str, Any]:
     stale = [] if fresh is None else differing(run.dir, texts(run.model, fresh, run.store.read(0), run.now))
     if stale:
         problems.append(f"{len(stale)} projected file(s) differ from the log: {', '.join(stale[:5])}")
+    invalid = invalid_files(run, fresh)
+    if invalid:
+        problems.append(f"{len(invalid)} projected file(s) do not match their schema: {'; '.join(invalid[:5])}")
     return {"ok": not problems, "events": count, "problems": problems}
+
+
+def invalid_files(run: Run, state: OrgState | None = None) -> list[str]:
+    """The projected files (of ``state``, by default the engine's) that do not validate against
+    their schema in ``schemas/`` (the compiler's, copied there by ``run init``), each with its
+    first problem; a missing or unreadable schema is a problem too. jsonschema is imported here
+    only: no command needs it."""
+    import jsonschema
+
+    validators: dict[str, Any] = {}
+    out = []
+    with Root(run.dir) as root:
+        projected = project(run.model, state if state is not None else run.engine.state, run.store.read(0),
+                            run.now)
+        for rel, (name, data) in sorted(projected.items()):
+            if name not in validators:
+                try:
+                    raw = root.read_bytes(f"schemas/{name}.schema.json")
+                    schema = json.loads(raw) if raw is not None else None
+                except (OSError, ValueError):
+                    schema = None
+                validators[name] = schema and jsonschema.Draft202012Validator(
+                    schema, format_checker=jsonschema.FormatChecker())
+            validator = validators[name]
+            if not validator:
+                out.append(f"{MEMORY}/{rel}: no readable schema `{name}`")
+                continue
+            # the data as JSON gives it, as the YAML file gives it to agents
+            error = next(iter(validator.iter_errors(json.loads(json.dumps(data)))), None)
+            if error is not None:
+                where = "/".join(str(p) for p in error.absolute_path) or "the document"
+                out.append(f"{MEMORY}/{rel}: {where}: {error.message[:200]}")
+    return out

@@ -161,7 +161,7 @@ NOTE = {"seq": _int, "at": _num, "by": _opt_str, "state": _str, "text": _str}
 NOTE_PARTS = {"to": _str, "gate": _str, "outcome": _str}
 
 
-def _notes(v: Any) -> list[dict[str, Any]]:
+def _notes(v: Any) -> tuple[dict[str, Any], ...]:
     """The notes of a task: each with its event, author, state and text, and its target
     (a move's) or gate and outcome (a decision's)."""
     notes = _entries(v, NOTE)
@@ -171,7 +171,7 @@ def _notes(v: Any) -> list[dict[str, Any]]:
                 if name not in NOTE_PARTS:
                     raise _bad("a part of a note", name)
                 NOTE_PARTS[name](value)
-    return notes
+    return tuple(notes)
 
 
 def _entries(v: Any, required: Mapping[str, Callable[[Any], Any]]) -> list[dict[str, Any]]:
@@ -205,7 +205,7 @@ TASK = (
     ("attested", _str_set), ("decisions", _str_map), ("fired", _str_set), ("history", _history),
     ("skipped", lambda v: frozenset(_strs(v))), ("handoff", _opt_str), ("clarifications", _int), ("defects", _int),
     ("reassignments", _int), ("actual_hours", _opt_num), ("description", _str), ("acceptance_criteria", _strs),
-    ("assignment", _assignment), ("labels", _strs), ("outputs", _str_list), ("notes", _notes),
+    ("assignment", _assignment), ("labels", _strs), ("outputs", _strs), ("notes", _notes),
 )
 INSTRUCTION = (
     ("text", _str), ("tier", _int), ("by", _str), ("at", _num), ("tasks", _str_list), ("stages", _str_list),

@@ -352,7 +352,7 @@ class OrgState:
         d = e.data
         for path in outputs or ():
             if path not in task.outputs:
-                task.outputs.append(path)
+                task.outputs = (*task.outputs, path)
         if note is not None:
             entry: dict[str, Any] = {"seq": e.seq, "at": e.at, "by": e.actor, "state": d.get("source", d.get("state"))}
             if e.type == "gate_decided":
@@ -360,7 +360,7 @@ class OrgState:
             else:
                 entry["to"] = d["target"]
             entry["text"] = note
-            task.notes.append(entry)
+            task.notes = (*task.notes, entry)
 
     def _rounds_exhausted(self, e: Event) -> None:
         d = e.data

@@ -38,7 +38,7 @@ domain web {
   member web-dev x2 { experience senior skills { typescript: advanced } learning python }
 }
 lifecycle {
-  state TODO { initial owner @lead -> DOING by @assignee }
+  state TODO { initial owner @lead -> DOING by @lead }
   state DOING { owner @assignee -> REVIEW by @assignee }
   state REVIEW { owner @peer -> DONE by @peer -> DOING by @peer }
   state DONE { terminal success }
@@ -325,13 +325,25 @@ def test_handoffs_clean() -> None:
     ('handoff api -> web { checklist { "x" } accepted_by api-lead }', "ORC406"),
     ('handoff * -> * { checklist { "x" } accepted_by web-lead }', "ORC406"),
     ('handoff api -> * { checklist { "x" } accepted_by web-lead }', "ORC406"),
-    ('handoff api -> web { checklist { "x" } on accept TODO -> DONE }', "ORC407"),
+    ('handoff api -> web { checklist { "x" } on accept TODO -> DONE on reject TODO -> DOING }', "ORC407"),
+    ('handoff api -> web { checklist { "x" } on accept REVIEW -> DONE }', "ORC413"),
     ('handoff api -> web { checklist { "x" } on reject DONE -> TODO }', "ORC407"),
 ])
 def test_handoff_errors(line: str, code: str) -> None:
     diags = check(line + "\n")
     assert codes(diags) == [code]
     assert diags[0].span is not None and diags[0].span.line == line_of(line, line)
+
+
+def test_a_task_no_one_can_assign() -> None:
+    """Before assignment a task has no assignee: a move into a state `@assignee` owns, made by
+    `@assignee` alone, is one nobody can make (the runtime refuses `assign` to everyone)."""
+    diags = check(replace=("-> DOING by @lead }", "-> DOING by @assignee }"))
+    assert codes(diags) == ["ORC327"]
+    assert diags[0].span is not None and diags[0].span.line == line_of("", "state TODO")
+    # once assigned, `@assignee` exists: DOING -> REVIEW by @assignee is fine, and so is
+    # a state reached before assignment whose move into DOING someone else makes
+    assert check(replace=("-> DOING by @lead }", "-> WAIT by @lead }\n  state WAIT { owner @lead -> DOING by @lead, @assignee }")) == []
 
 
 def test_duplicate_handoff() -> None:
@@ -346,7 +358,7 @@ def test_handoff_with_unknown_state_is_one_error() -> None:
 
 
 def test_handoff_on_a_transition_lowering_dropped_is_one_error() -> None:
-    extra = 'handoff api -> web { checklist { "x" } on accept REVIEW -> DONE }\n'
+    extra = 'handoff api -> web { checklist { "x" } on accept REVIEW -> DONE on reject REVIEW -> DOING }\n'
     diags = check(extra, replace=("-> DONE by @peer", "-> DNOE by @peer"))
     assert codes(diags) == ["ORC103"]
 
@@ -480,7 +492,7 @@ def test_fit_reads_harder_as_later_in_the_declared_list() -> None:
 def test_a_guard_compares_task_complexity_with_the_declared_ones() -> None:
     text = BASE.replace(
         "fit simple: junior, high: senior }", "complexities quick, involved }").replace(
-        "-> DOING by @assignee }", "-> DOING when task.complexity == simple by @assignee }")
+        "-> DOING by @lead }", "-> DOING when task.complexity == simple by @lead }")
     [d] = [d for d in check_text(text, "t.orch").diagnostics if d.code == "ORC310"]
     assert d.message == "`simple` is not one of quick, involved"
 
@@ -523,6 +535,15 @@ def test_needed_skill_nobody_holds() -> None:
 
 def test_needed_skill_a_member_holds() -> None:
     assert check(replace=("domain api {\n  lead api-lead", "domain api {\n  lead api-lead\n  needs python")) == []
+
+
+def test_a_skill_at_a_level_numbered_0_is_not_held() -> None:
+    """`none = 0` on the scale: a member rated `none` does not hold the skill."""
+    text = BASE.replace("levels { beginner = 1", "levels { none = 0, beginner = 1").replace(
+        "skills { python: advanced }", "skills { python: none }").replace(
+        "domain api {\n  lead api-lead", "domain api {\n  lead api-lead\n  needs python")
+    diags = check(base=text)
+    assert codes(diags) == ["ORC602"]
 
 
 @pytest.mark.parametrize("old, new, bad", [
@@ -571,7 +592,7 @@ def test_used_roles(use: str) -> None:
 @pytest.mark.parametrize("old, new", [
     ("fit simple: junior, high: senior", "fit simple: junior, high: senior fallback escalate to intern"),
     ("owner @lead -> DOING", "owner intern -> DOING"),
-    ("-> DOING by @assignee", "-> DOING by @assignee, intern"),
+    ("-> DOING by @lead", "-> DOING by @lead, intern"),
 ])
 def test_roles_used_by_assignment_and_lifecycle(old: str, new: str) -> None:
     assert check("role intern { reports_to api-lead }\n", replace=(old, new)) == []
@@ -647,3 +668,47 @@ def test_specs_have_no_errors_from_these_checks(path: Path) -> None:
     # the warnings that do fire name things that really are unused
     assert {d.code for d in diags if d.code.startswith(MINE)} <= {"ORC802", "ORC804"}
 
+
+
+# ---------------------------------------------------------------- layers
+
+LAYERED = BASE.replace('role cto { title "CTO" }', 'role cto { title "CTO" layer strategic }').replace(
+    "role api-lead { reports_to cto }", "role api-lead { layer domain reports_to cto }").replace(
+    "role api-dev { reports_to api-lead }", "role api-dev { layer ic reports_to api-lead }")
+
+
+def test_layers_that_agree_with_the_hierarchy() -> None:
+    assert check(base=LAYERED) == []
+
+
+def test_an_unknown_layer_gets_did_you_mean() -> None:
+    [d] = check(base=LAYERED.replace("layer domain", "layer domian"))
+    assert (d.code, d.help) == ("ORC117", "did you mean `domain`?")
+    assert d.span is not None and d.span.line == line_of("", "role api-lead")
+
+
+@pytest.mark.parametrize("old, new, role", [
+    ("layer strategic", "layer ic", "cto"),  # a CTO in `ic`, a domain lead under it
+    ("layer ic reports_to api-lead", "layer coordination reports_to api-lead", "api-dev"),  # a member IC above ic
+    ("layer domain", "layer ic", "api-lead"),  # a lead in `ic` (and above its member: one report)
+])
+def test_a_layer_against_the_hierarchy(old: str, new: str, role: str) -> None:
+    """`layer` was free text: a CTO declared `layer ic` checked clean."""
+    diags = check(base=LAYERED.replace(old, new))
+    assert codes(diags) == ["ORC209"], [d.message for d in diags]
+    assert diags[0].span is not None and diags[0].span.line == line_of("", f"role {role} ")
+
+
+@pytest.mark.parametrize("flow, bad", [
+    ("@assignee:delegation -> @assignee:execution", True),
+    ("api-dev:tactical_planning -> @assignee:execution", True),
+    ("@lead:delegation -> @assignee:execution", False),
+    ("api-dev:answer", False),
+])
+def test_an_ic_does_not_hand_out_work_in_a_flow(flow: str, bad: bool) -> None:
+    extra = f'tier 0 "Only" {{ flow {flow} }}\n'
+    diags = check(extra, base=LAYERED)
+    assert codes(diags) == (["ORC711"] if bad else []), [d.message for d in diags]
+    if bad:
+        assert diags[0].span is not None and diags[0].span.line == line_of(extra, "tier 0") + LAYERED.count("\n") - \
+            BASE.count("\n")

@@ -101,6 +101,7 @@ HANDOFF = """
 handoff role api-dev -> api-lead {
   checklist { "written up" }
   on accept REVIEW -> DONE
+  on reject REVIEW -> DOING
 }
 """
 
@@ -130,3 +131,9 @@ def test_a_handoff_from_a_role_to_itself() -> None:
 
 def test_a_handoff_between_roles_names_a_declared_transition() -> None:
     assert codes(check(HANDOFF.replace("REVIEW -> DONE", "TODO -> DONE"))) == ["ORC407"]
+
+
+def test_a_handoff_between_roles_has_a_rejection_path() -> None:
+    diags = check(HANDOFF.replace("  on reject REVIEW -> DOING\n", ""))
+    assert codes(diags) == ["ORC413"]
+    assert diags[0].message.startswith("handoff `api-dev -> api-lead` has no rejection path")

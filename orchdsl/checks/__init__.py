@@ -13,11 +13,11 @@ and says nothing about the consequences, so each mistake is reported once.
 from __future__ import annotations
 
 from orchdsl import model as m
-from orchdsl.checks import hierarchy, lifecycle, paths, protocols, resources, tiers, unused
+from orchdsl.checks import hierarchy, layers, lifecycle, liveness, paths, protocols, resources, tiers, unused
 from orchdsl.checks.graphs import Check, Graphs
 from orchdsl.diagnostics import Diagnostics
 
-MODULES = (paths, hierarchy, lifecycle, tiers, protocols, resources, unused)
+MODULES = (paths, hierarchy, layers, lifecycle, tiers, protocols, resources, liveness, unused)
 
 
 def all_checks() -> list[Check]:

@@ -343,7 +343,8 @@ def _check_order(s: m.State, tiers: list[int | None],
 
 def _check_after(s: m.State, tiers: list[int | None], thresholds: list[tuple[str, m.Threshold]],
                  g: Graphs, diags: Diagnostics) -> None:
-    """ORC315: a threshold at or after an unconditional automatic transition."""
+    """ORC315: a threshold after an unconditional automatic transition (one at the same amount
+    fires, then the task moves: the runtime fires thresholds before the move due with them)."""
     autos = [t for t in s.transitions if t.after is not None and t.guard is None]
     if not autos:
         return
@@ -359,7 +360,7 @@ def _check_after(s: m.State, tiers: list[int | None], thresholds: list[tuple[str
                 assert t.after is not None
                 if tier is not None and tier not in t.tiers:
                     continue
-                if t.after.kind == r.kind and r.value >= t.after.value:
+                if t.after.kind == r.kind and r.value > t.after.value:
                     hit.append(tier)
                     leave = leave or t
                     break
@@ -369,7 +370,8 @@ def _check_after(s: m.State, tiers: list[int | None], thresholds: list[tuple[str
                       th.span,
                       labels=[Label(leave.span, f"the task leaves after `{leave.after.text}`")]
                       if leave.span else [],
-                      notes=[f"`-> {leave.target} after {leave.after.text}` always fires first"],
+                      notes=[f"`-> {leave.target} after {leave.after.text}` always fires first; a threshold "
+                             "at the same amount would fire, then the task would move"],
                       help=f"set the {what} below `{leave.after.text}`, or remove it")
 
 

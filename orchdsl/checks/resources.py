@@ -112,7 +112,9 @@ def check_domains(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
                       notes=["tasks of the domain are assigned to its members; with none, nobody can do them"],
                       help="add `member ROLE` with the ICs that work in it")
             continue
-        held = {s for mem in d.members for s in mem.skills}
+        # a level numbered 0 (`none = 0`) says the member does not hold the skill
+        nothing = {lv.name for lv in org.skills.levels if lv.value <= 0}
+        held = {s for mem in d.members for s, lvl in mem.skills.items() if lvl not in nothing}
         spans = d.need_spans
         for skill in d.needs:
             if skill in held:

@@ -157,9 +157,14 @@ def roles(sc: Scope, domains: list[m.Domain]) -> list[m.Role]:
         sc.mark("role", rid, before)
         parents[rid] = parent
         dom, kind = where.get(rid, (None, "staff"))
+        layer = sc.one(b, "layer")
+        if isinstance(layer, ast.Name) and layer.text not in m.LAYERS:
+            sc.unknown("ORC117", "layer", layer, m.LAYERS, help="the layers are " + ", ".join(
+                f"`{x}`" for x in m.LAYERS) + ", from the top down")
+            layer = None
         role = sc.build(
             m.Role, b.span, id=rid, title=text(sc.one(b, "title")),
-            layer=name_of(sc.one(b, "layer")), reports_to=parent,
+            layer=name_of(layer), reports_to=parent,
             model=name_of(sc.one(b, "model")), color=name_of(sc.one(b, "color")),
             tools=[n.text for n in sc.names(sc.one(b, "tools"))],
             description=text(sc.one(b, "description")),

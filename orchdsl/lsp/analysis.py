@@ -29,7 +29,7 @@ from orchdsl.lsp.index import Index, Occurrence
 
 # The lines where `parse_text` cuts a text after a syntax error: the pieces here must be its
 # pieces, for the syntax errors to be the same.
-from orchdsl.parser import _top_line, parse_text
+from orchdsl.parser import _top_line, at_end_of_text, parse_text
 from orchdsl.pipeline import Result, check_text, display_path
 
 
@@ -108,7 +108,7 @@ class ChunkCache:
             first = Diagnostics()
             parse_text("\n" * (lines[broken] - 1) + text[starts[broken]:ends[upto - 1]], name, first)
             found = list(first)
-            if upto == len(starts) or not found or found[0].message != "unexpected end of file":
+            if upto == len(starts) or not found or not at_end_of_text(found[0]):
                 break
             upto += 1  # the error may be the end of this part only: parse on
         diags.extend(found)

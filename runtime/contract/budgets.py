@@ -98,6 +98,12 @@ def parse_estimate(items: list[str] | tuple[str, ...]) -> tuple[float | None, fl
     return hours, tokens
 
 
+def literal_at(text: str, pos: int = 0) -> tuple[str, str] | None:
+    """The number and the unit (letters, known or not) of a budget literal starting at ``pos``."""
+    m = _LITERAL.match(text, pos)
+    return (m.group(1), m.group(2)) if m else None
+
+
 def unit_suggestion(unit: str) -> str | None:
     """The unit someone probably meant by ``unit`` (``hours`` -> ``h``), if any."""
     lowered = unit.lower()

@@ -27,6 +27,8 @@ _RESERVED = frozenset(
     | {f"COM{i}" for i in range(10)}
     | {f"LPT{i}" for i in range(10)}
 )
+SAFE_NAME_PATTERN = r"^(?!.*\.\.)[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9_-])?$"
+"""the rule as a JSON Schema pattern (all but the reserved device names), for ids in generated schemas"""
 SAFE_NAME_RULE = (
     "1 to 100 ASCII letters, digits, `.`, `_` or `-`, starting with a letter or a digit, "
     "not ending with `.`, without `..`, and not a reserved device name such as `CON` or `NUL`"

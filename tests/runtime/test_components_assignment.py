@@ -90,6 +90,19 @@ def test_candidate_from_member() -> None:
     assert (bare.experience_rank, bare.hours_per_day, bare.quality, bare.on_time) == (0, 7.0, None, 0.4)
 
 
+def test_a_level_numbered_0_holds_nothing() -> None:
+    """`none = 0` is not on the scale: a skill at that level is not held, and the other
+    levels score by their rank among the positive ones."""
+    levels = from_data(tuple[contract.Level, ...], [{"name": "none", "value": 0}, *[
+        {"name": lv.name, "value": lv.value} for lv in LEVELS]])
+    member = from_data(contract.Member, {"role": "x", "skills": {"python": "none", "sql": "beginner"}})
+    c = candidate_from_member("x", member, levels, EXPERIENCE)
+    assert c.skills == {"sql": 0.5}
+    [s] = score_candidates(task(("python",)), [c], WEIGHTS, FIT, 3.0, None)
+    assert s.factors["skill_match"] == 0.0
+    assert level_score(1, [0, 1, 2, 3, 4]) == 0.5
+
+
 # -- factors by hand ------------------------------------------------------------------
 
 

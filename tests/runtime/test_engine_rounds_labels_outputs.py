@@ -150,11 +150,11 @@ def test_outputs_and_notes_are_kept_once_in_order() -> None:
     e.move("writer-2", tid, "DRAFT", note="again")
     e.move("writer-1", tid, "REVIEW", outputs=["out/b.md", "out/c.md"])
     t = e.state.tasks[tid]
-    assert t.outputs == ["out/a.md", "out/b.md", "out/c.md"]
+    assert t.outputs == ("out/a.md", "out/b.md", "out/c.md")
     assert [(n["by"], n["state"], n["to"], n["text"]) for n in t.notes] == [
         ("writer-1", "DRAFT", "REVIEW", "first"), ("writer-2", "REVIEW", "DRAFT", "again")]
     dumped = e.task(tid)
-    assert dumped["outputs"] == t.outputs and len(dumped["notes"]) == 2
+    assert dumped["outputs"] == list(t.outputs) and len(dumped["notes"]) == 2
     refused(e, "RUN013", e.move, "writer-2", tid, "DONE", note="")  # an empty note says nothing
 
 

@@ -23,6 +23,7 @@ from orchdsl_runtime.projector import MANIFEST, Written
 from orchdsl_runtime.rundir import Run
 from orchdsl_runtime.scenario import play_file
 from runtime_helpers import START, drive, projected
+from test_every_example_runs import specs
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV1, LEAD = "backend-developer-1", "backend-lead"
@@ -89,13 +90,9 @@ SCENARIOS = sorted(SCENARIO_DIR.rglob("*.yaml"))
 
 
 def spec_of(scenario: Path) -> Path:
-    """The spec a scenario plays on: V2 for those at the top, ``<folder>.orch`` (an example, or
-    a spec of ``specs/``) for those in a folder."""
-    if scenario.parent == SCENARIO_DIR:
-        return ROOT / "specs" / "orchestration_v2.orch"
-    name = scenario.parent.name
-    example = ROOT / "examples" / f"{name}.orch"
-    return example if example.exists() else ROOT / "specs" / f"{name}.orch"
+    """The spec a scenario plays on: V2 for those at the top, the one its folder is named after
+    for the others."""
+    return specs()["orchestration_v2" if scenario.parent == SCENARIO_DIR else scenario.parent.name]
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchdsl_runtime.contract.names import SAFE_NAME_PATTERN
+
 from orchdsl.generate.common import People
 from orchdsl.model import COMPLEXITIES, FACTORS, Organisation
 
@@ -32,8 +34,8 @@ DATE: Schema = {"type": "string", "format": "date", "description": "ISO 8601, e.
 BUDGET_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|h|d|w|K|M)$"
 BUDGET: Schema = {"type": "string", "pattern": BUDGET_PATTERN,
                   "description": "hours or tokens as in the spec: 4h, 1.5d, 30m, 50K, 1.2M"}
-ST_ID = r"^ST[0-9]+$"
-TT_ID = r"^TT[0-9]+\.[0-9]+$"
+# Task ids are ST{n} and TT{st}.{n} unless a command chose one, which is then a safe name.
+ST_ID = TT_ID = SAFE_NAME_PATTERN
 TASK_ID = r"^(ST[0-9]+|TT[0-9]+\.[0-9]+)$"
 
 
@@ -124,8 +126,8 @@ class Enums:
             "skill": self.of(self.skills, STRING, "a skill of the taxonomy"),
         }
         self.used: set[str] = set()
-        self.factors = list(org.assignment.weights) if org.assignment and org.assignment.weights \
-            else list(FACTORS)
+        # the runtime records every factor of every candidate, weighted or not
+        self.factors = list(FACTORS)
 
     def ref(self, name: str, description: str | None = None) -> Schema:
         """A reference to one of the spec's enums, kept once under ``$defs``."""
