@@ -492,7 +492,7 @@ def test_fit_reads_harder_as_later_in_the_declared_list() -> None:
 def test_a_guard_compares_task_complexity_with_the_declared_ones() -> None:
     text = BASE.replace(
         "fit simple: junior, high: senior }", "complexities quick, involved }").replace(
-        "-> DOING by @assignee }", "-> DOING when task.complexity == simple by @assignee }")
+        "-> DOING by @lead }", "-> DOING when task.complexity == simple by @lead }")
     [d] = [d for d in check_text(text, "t.orch").diagnostics if d.code == "ORC310"]
     assert d.message == "`simple` is not one of quick, involved"
 
