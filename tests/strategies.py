@@ -223,19 +223,17 @@ def valid_specs(draw: st.DrawFn) -> str:
         s.notify = draw(st.none() | st.sampled_from(['@lead "entered"', "boss", "@assignee, @owner"]))
     if draw(st.booleans()):
         done.notify = 'boss, @lead "finished"'
-    # the move that assigns a task (from a state before it has an assignee into one owned by
-    # `@assignee`) is made by whoever assigns, never by the missing assignee alone (ORC327)
+    # Whoever assigns a task makes the move into its first `@assignee` state: the assignee
+    # alone cannot, as the task has none yet (ORC327).
     owned = {s.name for s in states if s.owner == "@assignee"}
     unassigned, todo = {states[0].name}, [states[0]]
     while todo:
         for e in todo.pop().edges:
-            if e.target in by_name and e.target not in owned and e.target not in unassigned:
+            if e.target in owned and e.actors == ["@assignee"]:
+                e.actors = ["@lead"]
+            elif e.target in by_name and e.target not in owned and e.target not in unassigned:
                 unassigned.add(e.target)
                 todo.append(by_name[e.target])
-    for s in states:
-        for e in s.edges:
-            if s.name in unassigned and e.target in owned and e.actors == ["@assignee"]:
-                e.actors = ["@lead"]
 
     emit("lifecycle task {")
     emit(f"  tiers 1-{n_tiers}" if n_tiers > 1 else "  tiers 1")
@@ -325,13 +323,13 @@ def valid_specs(draw: st.DrawFn) -> str:
          f"{statuses} }}")
     if middle:
         emit("standup tech { from tech to boss every 1w sections risks }")
-    handoff_edge = states[0].edges[0]
-    # rejected work goes back by another transition out of the handoff state, to one still open
-    back = next((e for e in states[0].edges[1:] if e.target not in (handoff_edge.target, "DONE", "DROPPED")), None)
-    if n_domains >= 2 and draw(st.booleans()) and back is not None:
+    # a handoff says where rejected work goes (ORC413): another way out of its state
+    back = sorted(states[0].edges[1:], key=lambda e: e.target == "DROPPED")
+    if n_domains >= 2 and draw(st.booleans()) and back:
+        handoff_edge = states[0].edges[0]
         emit(f'handoff {domains[0]} -> {domains[1]} {{ checklist {{ "documented" }} '
              f"accepted_by @downstream_lead on accept {handoff_edge.source} -> {handoff_edge.target} "
-             f"on reject {back.source} -> {back.target} }}")
+             f"on reject {back[0].source} -> {back[0].target} }}")
     if draw(st.booleans()):
         emit('consultation ask { from lead-1 to boss blocking timeout 30m default "go" }')
     emit("")
