@@ -1,9 +1,12 @@
-"""Checks that a run can always go on (ORC327, ORC413): whoever must act next exists
+"""Checks that a run can always go on (ORC327, ORC328, ORC413): whoever must act next exists
 when the task gets there.
 
 - ORC327: the transition that assigns a task (out of a state a task is in before it has an
   assignee, into a state owned by ``@assignee``) is made by ``@assignee`` alone: the runtime
   refuses ``assign`` to everyone.
+- ORC328 (a warning): a state that tasks of some domain can never leave, because every way
+  out needs ``@peer`` (as the actor, or as the reviewer of a gate on it) and the domain has
+  fewer than two members to be the assignee and the peer.
 - ORC413: a handoff says where accepted work goes (``on accept``) but not where rejected work
   goes back to (``on reject``): the runtime refuses every rejection of it.
 
@@ -17,9 +20,10 @@ from __future__ import annotations
 from orchdsl import model as m
 from orchdsl.checks.graphs import Check, Graphs
 from orchdsl.checks.protocols import head_span
-from orchdsl.diagnostics import Diagnostics
+from orchdsl.diagnostics import Diagnostics, Label
 
 ASSIGNEE = "@assignee"
+PEER = "@peer"
 
 
 def before_assignment(org: m.Organisation) -> set[str]:
@@ -56,6 +60,58 @@ def check_actors_exist(org: m.Organisation, g: Graphs, diags: Diagnostics) -> No
                           help=f"let the one who assigns make it: `-> {t.target} by @lead`")
 
 
+def workers(domain: m.Domain) -> int:
+    """How many agents work in a domain: its members, a working lead among them."""
+    return sum(mem.count for mem in domain.members)
+
+
+def reachable(org: m.Organisation) -> set[str]:
+    """The states a task can reach from the initial state."""
+    lc = org.lifecycle
+    seen = {s.name for s in lc.states if s.initial}
+    todo = list(seen)
+    while todo:
+        state = lc.state(todo.pop())
+        for t in state.transitions if state else []:
+            if t.target not in seen:
+                seen.add(t.target)
+                todo.append(t.target)
+    return seen
+
+
+def check_peer_exists(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
+    """ORC328: every way out of a state needs a peer that a domain of one member lacks."""
+    lonely = [d for d in org.domains if workers(d) < 2]
+    if not lonely:
+        return
+    gates = {gate.name: gate for gate in org.gates}
+
+    def peer_gates(t: m.Transition, domain: str) -> list[str]:
+        """The gates on ``t`` that only a peer decides and that apply to tasks of ``domain``."""
+        return [name for name in t.gates if (gate := gates.get(name)) is not None and gate.reviewer == PEER
+                and (gate.domains is None or domain in gate.domains)]
+
+    for s in org.lifecycle.states:
+        if s.terminal or not s.transitions or s.name not in reachable(org):
+            continue
+        if any(g.broken("transition", f"{s.name}->{t.target}") for t in s.transitions):
+            continue
+        for d in lonely:
+            needs_peer = [t for t in s.transitions
+                          if t.after is None and (set(t.actors) == {PEER} or peer_gates(t, d.name))]
+            if len(needs_peer) < len(s.transitions):
+                continue
+            gated = sorted({name for t in needs_peer for name in peer_gates(t, d.name)})
+            how = f"gate{'s' if len(gated) > 1 else ''} " + ", ".join(f"`{x}`" for x in gated) if gated else None
+            diags.add("ORC328", f"tasks of `{d.name}` can never leave `{s.name}`: every way out needs `@peer`, "
+                      f"and `{d.name}` has {workers(d) or 'no'} member{'s' if workers(d) != 1 else ''}",
+                      s.span,
+                      labels=[Label(d.span, f"`{d.name}` has no second member to be the peer")] if d.span else [],
+                      notes=["`@peer` is a member of the task's domain other than its assignee"
+                             + (f"; {how} {'are' if len(gated) > 1 else 'is'} decided by `@peer`" if how else "")],
+                      help=f"add a member to `{d.name}`, or let another actor make a move out of `{s.name}`")
+
+
 def check_handoff_rejection(org: m.Organisation, g: Graphs, diags: Diagnostics) -> None:
     """ORC413: a handoff whose handoff state has a way out on acceptance and none on rejection."""
     for h in org.handoffs:
@@ -71,5 +127,6 @@ def check_handoff_rejection(org: m.Organisation, g: Graphs, diags: Diagnostics) 
 
 CHECKS: list[Check] = [
     check_actors_exist,
+    check_peer_exists,
     check_handoff_rejection,
 ]
