@@ -103,6 +103,7 @@ _ALL = [
     Code("ORC326", "rounds-dead-end", E, "when the rounds of a bounded transition run out into an escalation, no "
                                          "other transition leads out of the state"),
     Code("ORC327", "actor-never-there", E, "a transition is made only by `@assignee` before a task has one"),
+    Code("ORC328", "peer-never-there", W, "tasks of a one-member domain can never leave a state that only `@peer` leaves"),
     # 4xx: protocols
     Code("ORC401", "delegation-off-hierarchy", E, "a delegation hop does not go to a direct report"),
     Code("ORC402", "standup-not-climbing", E, "a standup does not go up the hierarchy"),

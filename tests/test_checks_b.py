@@ -81,7 +81,7 @@ def test_base_is_clean() -> None:
 OPS = """
 role ops-lead { reports_to cto }
 role ops-dev { reports_to ops-lead }
-domain ops { lead ops-lead member ops-dev { experience mid skills { python: advanced } } }
+domain ops { lead ops-lead member ops-dev x2 { experience mid skills { python: advanced } } }
 """
 
 
@@ -168,7 +168,7 @@ def test_member_with_unknown_reports_to_is_one_error() -> None:
 
 @pytest.mark.parametrize("first", [True, False])
 def test_member_of_two_domains_reported_where_it_does_not_report(first: bool) -> None:
-    ops = "role ops-lead { reports_to cto }\ndomain ops { lead ops-lead member api-dev }\n"
+    ops = "role ops-lead { reports_to cto }\ndomain ops { lead ops-lead member api-dev x2 }\n"
     text = (BASE.replace("org example\n", "org example\n" + ops) if first else BASE + ops)
     diags = check_text(text, "t.orch").diagnostics
     assert codes(diags) == ["ORC206"]
@@ -346,6 +346,68 @@ def test_a_task_no_one_can_assign() -> None:
     assert check(replace=("-> DOING by @lead }", "-> WAIT by @lead }\n  state WAIT { owner @lead -> DOING by @lead, @assignee }")) == []
 
 
+SOLO = OPS.replace("member ops-dev x2", "member ops-dev")
+PEER_GATE = """
+tier 0 "Question" {{ flow cto:answer }}
+tier 1 "Task" {{ flow @lead:tactical_planning -> @assignee:execution -> gate review }}
+gate review {{ reviewer @peer {applies}guards REVIEW -> DONE outcome approved: pass }}
+"""
+LEAD_REVIEW = ("state REVIEW { owner @peer -> DONE by @peer -> DOING by @peer }", "state REVIEW { owner @lead -> DONE by @lead }")
+
+
+def test_a_state_only_a_missing_peer_can_leave() -> None:
+    """In a domain of one member, an assigned task's `@peer` is nobody: a state left only by
+    `@peer` holds its tasks for good (a warning, at the state, the domain as a label)."""
+    diags = check(SOLO)
+    assert codes(diags) == ["ORC328"] and not diags[0].is_error
+    d = diags[0]
+    assert d.message == ("tasks of `ops` can never leave `REVIEW`: every way out needs `@peer`, "
+                         "and `ops` has one member")
+    assert d.span is not None and d.span.line == line_of(SOLO, "state REVIEW")
+    assert [(lb.span.line, lb.message) for lb in d.labels] == [
+        (line_of(SOLO, "domain ops"), "`ops` has no second member to be the peer")]
+
+
+def test_a_peer_is_there_with_two_members_another_actor_or_the_clock() -> None:
+    assert check(OPS) == []
+    # a working lead is the second member
+    assert check(SOLO.replace("member ops-dev", "member ops-lead { experience senior skills { python: expert } } "
+                                                 "member ops-dev")) == []
+    # one way out someone else may take is enough
+    assert check(SOLO, replace=("-> DONE by @peer", "-> DONE by @peer, @lead")) == []
+    # an automatic transition needs nobody
+    assert check(SOLO, replace=("-> DOING by @peer }", "-> DOING by @peer after 1d }")) == []
+
+
+def test_a_gate_only_a_missing_peer_decides() -> None:
+    base = BASE.replace(*LEAD_REVIEW)
+    diags = check(SOLO + PEER_GATE.format(applies=""), base=base)
+    assert codes(diags) == ["ORC328"]
+    assert diags[0].notes == ["`@peer` is a member of the task's domain other than its assignee; "
+                              "`review` is decided by `@peer`"]
+    # a gate that applies to another domain's tasks only is no obstacle to ops's
+    assert check(SOLO + PEER_GATE.format(applies="applies to domain api "), base=base) == []
+    assert codes(check(SOLO + PEER_GATE.format(applies="applies to domain ops "), base=base)) == ["ORC328"]
+
+
+def test_a_gate_at_some_tiers_holds_tasks_at_those_only() -> None:
+    base = BASE.replace(*LEAD_REVIEW)
+    extra = SOLO + PEER_GATE.format(applies="") + 'tier 2 "Big" { flow @assignee:execution }\n'
+    [d] = check(extra, base=base)
+    assert d.code == "ORC328" and d.message.startswith("tasks of `ops` at tier 1 can never leave `REVIEW`")
+
+
+def test_v2_security_has_no_peer() -> None:
+    """The facts give V2's security domain one specialist, and peer review needs a second."""
+    path = ROOT / "specs" / "orchestration_v2.orch"
+    [d] = check_files([path]).diagnostics
+    assert d.code == "ORC328" and d.message.startswith("tasks of `security` can never leave `UNDER_REVIEW`")
+    text = path.read_text(encoding="utf-8").splitlines()
+    assert d.span is not None and text[d.span.line - 1].strip() == "state UNDER_REVIEW {"
+    [label] = d.labels
+    assert text[label.span.line - 1] == "domain security {"
+
+
 def test_duplicate_handoff() -> None:
     extra = HANDOFF_OK + 'handoff api -> web { checklist { "again" } }\n'
     diags = check(extra)
@@ -490,10 +552,9 @@ def test_fit_reads_harder_as_later_in_the_declared_list() -> None:
 
 
 def test_a_guard_compares_task_complexity_with_the_declared_ones() -> None:
-    text = BASE.replace(
-        "fit simple: junior, high: senior }", "complexities quick, involved }").replace(
-        "-> DOING by @lead }", "-> DOING when task.complexity == simple by @lead }")
-    [d] = [d for d in check_text(text, "t.orch").diagnostics if d.code == "ORC310"]
+    text = BASE.replace("fit simple: junior, high: senior }", "complexities quick, involved }")
+    diags = check(base=text, replace=("-> DOING by @lead }", "-> DOING when task.complexity == simple by @lead }"))
+    [d] = only(diags, "ORC310")
     assert d.message == "`simple` is not one of quick, involved"
 
 

@@ -21,6 +21,7 @@ from orchdsl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 V2 = "specs/orchestration_v2.orch"
+CLEAN = "examples/startup.orch"
 BAD = "examples/bad/twelve_mistakes.orch"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MESSY = 'role boss{title "Boss"}\nrole dev {  title "Dev" reports_to boss }   # the IC\n'
@@ -136,7 +137,7 @@ def test_check_reads_standard_input() -> None:
     proc = orchdsl("check", "--format", "short", "-", stdin=(ROOT / BAD).read_text(encoding="utf-8"))
     assert proc.returncode == 1
     assert "<stdin>:63:14: error[ORC102]: unknown role `tech-laed`" in proc.stdout
-    clean = orchdsl("check", "-", stdin=(ROOT / V2).read_text(encoding="utf-8"))
+    clean = orchdsl("check", "-", stdin=(ROOT / CLEAN).read_text(encoding="utf-8"))
     assert clean.returncode == 0 and clean.stderr == "<stdin>: no problems found\n"
 
 
@@ -220,14 +221,18 @@ def test_the_human_format_keeps_plain_errors(capsys: pytest.CaptureFixture[str])
 
 
 def test_quiet_check_prints_diagnostics_only(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "check", "-q", V2) == (0, "", "")
+    assert run(capsys, "check", "-q", CLEAN) == (0, "", "")
+    code, out, err = run(capsys, "check", "-q", V2)
+    assert code == 0 and out.startswith("warning[ORC328]") and out.count("warning[") == 1 and err == ""
     code, out, err = run(capsys, "check", "--quiet", BAD)
     assert code == 1 and "error[ORC102]" in out and err == ""
 
 
 def test_quiet_compile(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert run(capsys, "compile", "-q", V2, "-o", str(tmp_path / "out")) == (0, "", "")
-    assert run(capsys, "compile", "-q", "--check", V2, "-o", str(tmp_path / "out")) == (0, "", "")
+    assert run(capsys, "compile", "-q", CLEAN, "-o", str(tmp_path / "out")) == (0, "", "")
+    assert run(capsys, "compile", "-q", "--check", CLEAN, "-o", str(tmp_path / "out")) == (0, "", "")
+    code, out, err = run(capsys, "compile", "-q", V2, "-o", str(tmp_path / "v2"))
+    assert code == 0 and out == "" and err.startswith("warning[ORC328]") and err.count("warning[") == 1
 
 
 def test_compile_diagnostics_follow_no_color(capsys: pytest.CaptureFixture[str], tmp_path: Path,

@@ -46,7 +46,7 @@ def test_an_unknown_top_role_has_a_suggestion() -> None:
 
 def test_a_lead_reaches_any_peer_at_the_top() -> None:
     extra = "role ops-lead {}\nrole ops-dev { reports_to ops-lead }\n" \
-            "domain ops { lead ops-lead member ops-dev { experience mid skills { python: advanced } } }\n"
+            "domain ops { lead ops-lead member ops-dev x2 { experience mid skills { python: advanced } } }\n"
     assert codes(check(extra, base=PEERS)) == ["ORC203"]
     assert check(extra, base=PEERS.replace("top cto, web-lead", "top cto, web-lead, ops-lead")) == []
 

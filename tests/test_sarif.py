@@ -50,11 +50,20 @@ def test_the_validator_rejects_a_broken_log() -> None:
 
 
 def test_a_clean_spec(capsys: pytest.CaptureFixture[str]) -> None:
-    code, log = sarif(capsys, "specs/orchestration_v2.orch")
+    code, log = sarif(capsys, "examples/startup.orch")
     assert code == 0
     (run,) = log["runs"]
     assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-schema-2.1.0.json")
     assert run["results"] == [] and run["tool"]["driver"]["name"] == "orchdsl"
+    assert run["invocations"] == [{"executionSuccessful": True}]
+
+
+def test_a_spec_with_a_warning_only(capsys: pytest.CaptureFixture[str]) -> None:
+    code, log = sarif(capsys, "specs/orchestration_v2.orch")
+    assert code == 0
+    (run,) = log["runs"]
+    (result,) = run["results"]
+    assert result["ruleId"] == "ORC328" and result["level"] == "warning"
     assert run["invocations"] == [{"executionSuccessful": True}]
 
 
