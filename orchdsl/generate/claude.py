@@ -25,7 +25,8 @@ from orchdsl_runtime.contract.paths import inside
 from orchdsl_runtime.model import Model
 
 from orchdsl.generate import common as c
-from orchdsl.generate.prompts import MARKER, mcp_server, prompt_files
+from orchdsl.generate.common import mcp_server
+from orchdsl.generate.prompts import MARKER, prompt_files
 from orchdsl.model import Organisation
 
 AGENTS = ".claude/agents"

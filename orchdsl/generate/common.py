@@ -1,4 +1,5 @@
-"""Shared helpers of the generators: YAML text, budgets as text, actors resolved to roles.
+"""Shared helpers of the generators: YAML text, budgets as text, actors resolved to roles, and
+how an agent calls a command (the usage line of ``orchdsl run``, the MCP server and tool names).
 
 Everything here is deterministic: the same model gives the same text, and no
 value depends on the clock, the environment or hash order.
@@ -7,6 +8,7 @@ value depends on the clock, the environment or hash order.
 from __future__ import annotations
 
 from orchdsl_runtime.contract import budgets, layout
+from orchdsl_runtime.contract.commands import Command, Param
 from orchdsl_runtime.contract.layout import (
     ACK_FILE,
     BROADCAST_FILE,
@@ -185,3 +187,50 @@ class People:
         if actor in ("@member", "@assignee", "@peer"):
             return r.kind == "member"
         return False
+
+
+# -- commands as an agent calls them ------------------------------------------------------
+
+
+def _param_usage(p: Param, fill: str | None, values: list[str] | None = None) -> str:
+    """One parameter as a usage line writes it (as ``orchdsl run``'s parser reads it); ``values``
+    are the ones the spec declares for it (its complexities)."""
+    if p.positional:
+        name = fill or p.metavar or p.name.upper()
+        if fill:
+            return name
+        if p.kind == "words" or (p.many and p.required):
+            return f"{name}..."
+        return f"[{name}...]" if p.many else (name if p.required else f"[{name}]")
+    if p.kind == "flag":
+        return f"[{p.option}]"
+    value = "|".join(values) if values else p.metavar or ("|".join(p.choices) if p.choices else p.name.upper())
+    item = f"{p.option} {value}"
+    if p.many or p.kind in ("scores", "measures"):
+        return f"{item}..." if p.required else f"[{item}]..."
+    return item if p.required else f"[{item}]"
+
+
+def cli_usage(cmd: Command, agent: str, values: dict[str, list[str]] | None = None) -> str:
+    """How ``agent`` runs a command: ``orchdsl run move TASK STATE [--attest ITEM]... --as AGENT``;
+    ``values`` gives the declared values of a parameter by its name."""
+    parts = ["orchdsl run", *cmd.words]
+    parts += [_param_usage(p, agent if p.me else None, (values or {}).get(p.name)) for p in cmd.params]
+    if cmd.acts:
+        parts.append(f"--as {agent}")
+    return " ".join(parts)
+
+
+def mcp_server(agent: str) -> str:
+    """The name of the MCP server that acts as ``agent`` (``.mcp.json``)."""
+    return f"orchdsl-{agent}"
+
+
+def mcp_tool(command: str, agent: str) -> str:
+    """The name Claude Code gives a command's tool on the agent's server."""
+    return f"mcp__{mcp_server(agent)}__{command}"
+
+
+def mcp_usage(cmd: Command) -> str:
+    """A tool's arguments: ``task, to, [attest]`` (not those the server fills in with the caller)."""
+    return ", ".join(p.name if p.required else f"[{p.name}]" for p in cmd.params if not p.me) or "none"

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-from orchdsl_runtime.contract.commands import COMMANDS, Command, Param
+from orchdsl_runtime.contract.commands import COMMANDS, Command
 from orchdsl_runtime.contract.model import (
     COMPLEXITIES,
     PROGRESS_STATUSES,
@@ -150,53 +150,6 @@ class Reads:
 
     def add(self, path: str, why: str) -> None:
         self.paths.setdefault(path, why)
-
-
-# -- commands -------------------------------------------------------------------------------
-
-
-def _param_usage(p: Param, fill: str | None, values: list[str] | None = None) -> str:
-    """One parameter as a usage line writes it (as ``orchdsl run``'s parser reads it); ``values``
-    are the ones the spec declares for it (its complexities)."""
-    if p.positional:
-        name = fill or p.metavar or p.name.upper()
-        if fill:
-            return name
-        if p.kind == "words" or (p.many and p.required):
-            return f"{name}..."
-        return f"[{name}...]" if p.many else (name if p.required else f"[{name}]")
-    if p.kind == "flag":
-        return f"[{p.option}]"
-    value = "|".join(values) if values else p.metavar or ("|".join(p.choices) if p.choices else p.name.upper())
-    item = f"{p.option} {value}"
-    if p.many or p.kind in ("scores", "measures"):
-        return f"{item}..." if p.required else f"[{item}]..."
-    return item if p.required else f"[{item}]"
-
-
-def cli_usage(cmd: Command, agent: str, values: dict[str, list[str]] | None = None) -> str:
-    """How ``agent`` runs a command: ``orchdsl run move TASK STATE [--attest ITEM]... --as AGENT``;
-    ``values`` gives the declared values of a parameter by its name."""
-    parts = ["orchdsl run", *cmd.words]
-    parts += [_param_usage(p, agent if p.me else None, (values or {}).get(p.name)) for p in cmd.params]
-    if cmd.acts:
-        parts.append(f"--as {agent}")
-    return " ".join(parts)
-
-
-def mcp_server(agent: str) -> str:
-    """The name of the MCP server that acts as ``agent`` (``.mcp.json``)."""
-    return f"orchdsl-{agent}"
-
-
-def mcp_tool(command: str, agent: str) -> str:
-    """The name Claude Code gives a command's tool on the agent's server."""
-    return f"mcp__{mcp_server(agent)}__{command}"
-
-
-def mcp_usage(cmd: Command) -> str:
-    """A tool's arguments: ``task, to, [attest]`` (not those the server fills in with the caller)."""
-    return ", ".join(p.name if p.required else f"[{p.name}]" for p in cmd.params if not p.me) or "none"
 
 
 # -- the prompts ------------------------------------------------------------------------------
@@ -677,13 +630,13 @@ class _Prompts:
         return ctx
 
     def _command(self, cmd: Command, agent: str, mcp: bool) -> dict[str, str]:
-        usage = mcp_usage(cmd) if mcp else cli_usage(cmd, agent, {"complexity": list(self.complexities)})
+        usage = c.mcp_usage(cmd) if mcp else c.cli_usage(cmd, agent, {"complexity": list(self.complexities)})
         return {"name": cmd.name, "usage": usage.replace("|", "\\|"), "summary": cmd.summary}
 
     def _how(self, agent: str, mcp: bool) -> list[str]:
         if mcp:
-            return [f"Each command is a tool of your MCP server, `{mcp_server(agent)}`, which acts as `{agent}`: "
-                    f"`move` is `{mcp_tool('move', agent)}`, and so on "
+            return [f"Each command is a tool of your MCP server, `{c.mcp_server(agent)}`, which acts as `{agent}`: "
+                    f"`move` is `{c.mcp_tool('move', agent)}`, and so on "
                     "(arguments in brackets are optional). A refusal is a tool error with its code (`RUN004`...) "
                     "and reason."]
         where = f"the run directory `{self.run_dir}`"
@@ -781,7 +734,7 @@ class _Prompts:
         data: dict[str, str] = {"name": agent, "description": description}
         tools = list(r.tools)
         if mcp:
-            tools = list(dict.fromkeys([*tools, "Read", *(mcp_tool(x.name, agent) for x in allowed)]))
+            tools = list(dict.fromkeys([*tools, "Read", *(c.mcp_tool(x.name, agent) for x in allowed)]))
         elif tools:
             tools = list(dict.fromkeys([*tools, "Read", "Bash"]))
         if tools:
